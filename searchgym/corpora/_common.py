@@ -1,0 +1,377 @@
+"""Helpers shared by the data-set loaders: reading record files, normalising the row shapes that
+the published files and the Hugging Face copies use, and giving passages stable unique ids."""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import html
+import io
+import json
+import os
+import re
+import tempfile
+import unicodedata
+from pathlib import Path
+from typing import IO, Any, Iterable, Iterator, Mapping, Sequence
+
+from searchgym.corpora.records import Document
+
+
+class CorpusFormatError(ValueError):
+    """A corpus, task file or spec that does not match the format it claims."""
+
+
+def record_error(origin: str, index: int, row: Any, problem: str) -> CorpusFormatError:
+    """A ``CorpusFormatError`` that names the file (or origin) and the record."""
+    rid = None
+    if isinstance(row, Mapping):
+        rid = row.get("_id", row.get("id"))
+    where = f"record {index}" + (f" (id {rid!r})" if rid is not None else "")
+    return CorpusFormatError(f"{origin}: {where}: {problem}")
+
+
+# ---------------------------------------------------------------------------------------------
+# files
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open a text file for reading, transparently gunzipping ``*.gz``."""
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def check_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a ``Path`` if it is a readable file, else a clear error."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"data file not found: {p}")
+    if not p.is_file():
+        raise CorpusFormatError(f"{p}: expected a file, found a directory or special file")
+    return p
+
+
+def read_records(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """Records of a JSON-array file or a JSON-lines file (optionally gzipped), in file order.
+
+    The published HotpotQA and 2WikiMultihopQA files are JSON arrays; MuSiQue and most mirrors
+    are JSON lines. The format is told by the first non-blank character.
+    """
+    p = check_file(path)
+    with open_text(p) as fh:
+        head = ""
+        while not head:
+            ch = fh.read(1)
+            if not ch:
+                return  # empty file: no records
+            head = ch.strip()
+        if head == "[":
+            text = head + fh.read()
+    if head == "[":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CorpusFormatError(
+                f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+            ) from None
+        for i, row in enumerate(data):
+            if not isinstance(row, dict):
+                raise CorpusFormatError(f"{p}: record {i}: expected a JSON object, got {type(row).__name__}")
+            yield row
+        return
+    with open_text(p) as fh:  # JSON lines: stream, a huge file never sits in memory whole
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CorpusFormatError(f"{p}: line {lineno}: not valid JSON: {exc.msg}") from None
+            if not isinstance(row, dict):
+                raise CorpusFormatError(f"{p}: line {lineno}: expected a JSON object, got {type(row).__name__}")
+            yield row
+
+
+def progress(rows: Iterable[Any], desc: str) -> Iterable[Any]:
+    """``rows`` with a progress bar on a terminal (silent in logs and tests)."""
+    from tqdm.auto import tqdm
+
+    total = len(rows) if hasattr(rows, "__len__") else None  # type: ignore[arg-type]
+    return tqdm(rows, desc=desc, total=total, unit=" records", disable=None, leave=False)
+
+
+def atomic_write_lines(path: str | os.PathLike[str], lines: Iterable[str]) -> Path:
+    """Write ``lines`` (each without its newline) to ``path`` atomically: temp file + rename."""
+    p = Path(path).expanduser()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        raw: IO[bytes] = os.fdopen(fd, "wb")
+        sink: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if p.suffix == ".gz" else raw
+        with raw, sink:
+            for line in lines:
+                sink.write(line.encode("utf-8"))
+                sink.write(b"\n")
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return p
+
+
+# ---------------------------------------------------------------------------------------------
+# row shapes: published files use lists of pairs; the Hub copies use columns (dict of lists)
+
+
+def _maybe_json(value: Any) -> Any:
+    # Some Hub copies store nested fields as strings: JSON, or a Python literal (single quotes).
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            pass
+        try:
+            return ast.literal_eval(value)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return value
+    return value
+
+
+def _columns(value: Mapping[str, Any], names: Sequence[Sequence[str]]) -> list[list[Any]]:
+    cols = []
+    for alternatives in names:
+        for name in alternatives:
+            if name in value:
+                cols.append(list(value[name]))
+                break
+        else:
+            raise ValueError(f"expected one of the keys {list(alternatives)}, found {sorted(value)}")
+    if len({len(c) for c in cols}) > 1:
+        raise ValueError(f"columns {[a[0] for a in names]} have different lengths")
+    return cols
+
+
+def paragraphs_of(value: Any) -> list[tuple[str, list[str]]]:
+    """``context`` as ``[(title, sentences)]`` from ``[[title, [sent, ...]], ...]``,
+    ``{"title": [...], "sentences"|"content": [[...]]}`` or a list of such dicts."""
+    value = _maybe_json(value)
+    if isinstance(value, Mapping):
+        titles, sents = _columns(value, (("title",), ("sentences", "content")))
+        pairs = list(zip(titles, sents))
+    elif isinstance(value, list):
+        pairs = []
+        for item in value:
+            if isinstance(item, Mapping):
+                (t,), (s,) = _columns({k: [v] for k, v in item.items()}, (("title",), ("sentences", "content")))
+                pairs.append((t, s))
+            elif isinstance(item, (list, tuple)) and len(item) == 2:
+                pairs.append((item[0], item[1]))
+            else:
+                raise ValueError(f"context entry is not [title, sentences]: {str(item)[:80]}")
+    else:
+        raise ValueError(f"context is not a list or columns: {type(value).__name__}")
+    out = []
+    for title, sentences in pairs:
+        if isinstance(sentences, str):
+            sentences = [sentences]
+        if not isinstance(title, str) or not isinstance(sentences, list):
+            raise ValueError(f"context entry is not [title, sentences]: {str((title, sentences))[:80]}")
+        out.append((title, [str(s) for s in sentences]))
+    return out
+
+
+def facts_of(value: Any) -> list[tuple[str, int]]:
+    """``supporting_facts`` as ``[(title, sentence index)]`` from any of the published shapes."""
+    value = _maybe_json(value)
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        titles, idx = _columns(value, (("title",), ("sent_id", "sent_idx", "sentence_id")))
+        pairs = list(zip(titles, idx))
+    elif isinstance(value, list):
+        pairs = []
+        for item in value:
+            if isinstance(item, Mapping):
+                (t,), (i,) = _columns({k: [v] for k, v in item.items()}, (("title",), ("sent_id", "sent_idx", "sentence_id")))
+                pairs.append((t, i))
+            elif isinstance(item, (list, tuple)) and len(item) == 2:
+                pairs.append((item[0], item[1]))
+            else:
+                raise ValueError(f"supporting fact is not [title, sentence index]: {str(item)[:80]}")
+    else:
+        raise ValueError(f"supporting_facts is not a list or columns: {type(value).__name__}")
+    return [(str(t), int(i)) for t, i in pairs]
+
+
+def triples_of(value: Any) -> list[tuple[str, str, str]]:
+    """2WikiMultihopQA ``evidences`` as ``[(subject, relation, object)]`` from the published
+    list of triples or the Hub's ``{"fact"|"subject", "relation", "entity"|"object"}`` columns."""
+    value = _maybe_json(value)
+    if value is None:
+        return []
+    names = (("fact", "subject", "head"), ("relation",), ("entity", "object", "tail"))
+    if isinstance(value, Mapping):
+        s, r, o = _columns(value, names)
+        triples = list(zip(s, r, o))
+    elif isinstance(value, list):
+        triples = []
+        for item in value:
+            if isinstance(item, Mapping):
+                (s1,), (r1,), (o1,) = _columns({k: [v] for k, v in item.items()}, names)
+                triples.append((s1, r1, o1))
+            elif isinstance(item, (list, tuple)) and len(item) == 3:
+                triples.append(tuple(item))
+            else:
+                raise ValueError(f"evidence is not [subject, relation, object]: {str(item)[:80]}")
+    else:
+        raise ValueError(f"evidences is not a list or columns: {type(value).__name__}")
+    return [(str(s), str(r), str(o)) for s, r, o in triples]
+
+
+# ---------------------------------------------------------------------------------------------
+# text matching
+
+
+_PAREN = re.compile(r"\s*\([^()]*\)\s*$")
+_TOKEN = re.compile(r"\w+")
+
+
+def clean_title(title: str) -> str:
+    """A title as shown to people: HTML entities decoded (HotpotQA keeps ``&amp;``)."""
+    return html.unescape(title).strip()
+
+
+def display_name(title: str) -> str:
+    """The entity a Wikipedia title names, without its disambiguator: ``Kiss and Tell (1945 film)``
+    -> ``Kiss and Tell``."""
+    t = clean_title(title)
+    stripped = _PAREN.sub("", t)
+    return stripped or t
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens with accents folded and ``&`` read as ``and``."""
+    folded = unicodedata.normalize("NFKD", html.unescape(text).replace("&", " and "))
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return _TOKEN.findall(folded.lower())
+
+
+def _contains(hay: list[str], needle: list[str]) -> bool:
+    n = len(needle)
+    if n == 0 or n > len(hay):
+        return False
+    first = needle[0]
+    return any(hay[i] == first and hay[i : i + n] == needle for i in range(len(hay) - n + 1))
+
+
+def mentions(text: str, name: str) -> bool:
+    """Whether ``text`` names ``name`` (whole words, case/accents/``&`` insensitive)."""
+    return _contains(tokens(text), tokens(name))
+
+
+def mentions_title(text: str, title: str) -> bool:
+    """Whether ``text`` names the entity of a title, with or without its disambiguator."""
+    return mentions(text, clean_title(title)) or mentions(text, display_name(title))
+
+
+_ARTICLES = {"a", "an", "the"}
+
+
+def same_entity(answer: str, title: str) -> bool:
+    """Whether an answer string names the entity of a title: equal after normalisation, or one
+    contains the other as whole words when the shorter has at least two words (``Barton Lee
+    Hazlewood`` vs ``Lee Hazlewood``)."""
+    a = [t for t in tokens(answer) if t not in _ARTICLES]
+    for form in (clean_title(title), display_name(title)):
+        b = [t for t in tokens(form) if t not in _ARTICLES]
+        if not a or not b:
+            continue
+        if a == b:
+            return True
+        short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+        if len(short) >= 2 and _contains(long_, short):
+            return True
+    return False
+
+
+def is_yes_no(answer: str) -> bool:
+    return answer.strip().lower() in {"yes", "no"}
+
+
+# ---------------------------------------------------------------------------------------------
+# document ids
+
+
+def slugify(title: str) -> str:
+    """A stable id-safe slug of a title: accents folded, runs of non-word characters -> ``_``.
+
+    Ids never contain spaces, brackets or ``-`` (``-`` is kept for disambiguation suffixes).
+    """
+    folded = unicodedata.normalize("NFKD", clean_title(title))
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    slug = re.sub(r"[\W_]+", "_", folded).strip("_")
+    return slug or "untitled"
+
+
+class DocumentPool:
+    """Collects passages from many records, deduplicating identical ones and giving each distinct
+    passage a unique id: the slug of its title, then ``-2``, ``-3`` ... for later passages whose
+    slug is taken (same title with other text, or titles that slug alike), in first-seen order."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[str, str], str] = {}
+        self._docs: list[Document] = []
+        self._slug_count: dict[str, int] = {}
+
+    def add(self, title: str, text: str) -> str:
+        """The id of the passage ``(title, text)``, adding it if new."""
+        title = clean_title(title)
+        text = text.strip()
+        key = (title, text)
+        doc_id = self._by_key.get(key)
+        if doc_id is not None:
+            return doc_id
+        base = slugify(title)
+        n = self._slug_count.get(base, 0) + 1
+        self._slug_count[base] = n
+        doc_id = base if n == 1 else f"{base}-{n}"
+        # a title could itself slug to "<base>-<n>"; "-" never appears in slugs, so no clash.
+        self._by_key[key] = doc_id
+        self._docs.append(Document(id=doc_id, title=title, text=text))
+        return doc_id
+
+    @property
+    def documents(self) -> list[Document]:
+        return list(self._docs)
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+
+def hop_templates_entry(templates: Sequence[str]) -> tuple[str, str]:
+    """The ``Task.metadata`` entry that keeps the hop questions with ``#k`` references unfilled."""
+    return ("hop_templates", json.dumps(list(templates), ensure_ascii=False))
+
+
+def hop_templates(task: Any) -> tuple[str, ...]:
+    """The hop questions of a loaded task with ``#k`` placeholders for earlier hops' entities
+    (``#1`` = hop 1's answer), or the filled questions if the task has no templates."""
+    for key, value in getattr(task, "metadata", ()):
+        if key == "hop_templates":
+            return tuple(json.loads(value))
+    return tuple(h.question for h in task.hops)
+
+
+_REF = re.compile(r"#(\d+)")
+
+
+def fill_references(template: str, answers: Sequence[str]) -> str:
+    """Replace ``#k`` with the answer of hop ``k`` (1-based) where hop ``k`` exists."""
+
+    def sub(m: re.Match[str]) -> str:
+        k = int(m.group(1))
+        return answers[k - 1] if 1 <= k <= len(answers) else m.group(0)
+
+    return _REF.sub(sub, template)

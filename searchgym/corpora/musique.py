@@ -1,0 +1,171 @@
+"""MuSiQue (Trivedi et al., 2022) as a ``TaskSet``.
+
+Input rows, one per question, in the published JSON-lines format (``musique_ans_v1.0_*.jsonl``,
+``musique_full_v1.0_*.jsonl``; the Hub copies such as ``dgslibisey/MuSiQue`` hold the same
+files, so ``datasets`` rows have the same shape)::
+
+    {"id": "2hop__460946_294723",
+     "paragraphs": [{"idx", "title", "paragraph_text", "is_supporting"}, ...],
+     "question",
+     "question_decomposition": [{"id", "question", "answer", "paragraph_support_idx"}, ...],
+     "answer", "answer_aliases": [...], "answerable": true}
+
+Mapping
+-------
+* Corpus: every paragraph of every loaded record; identical (title, text) passages stored once.
+  MuSiQue often has several different paragraphs of one Wikipedia article: the first keeps the
+  slug of the title as id, later ones get ``-2``, ``-3`` ... in first-seen order.
+* Task: ``answers = (answer, *answer_aliases)``, ``kind = "chain"`` (the last sub-question's
+  answer is the answer), ``source = "musique"``.
+* Hops: one per ``question_decomposition`` entry, in order. Sub-questions refer to earlier
+  answers as ``#1``, ``#2`` ...; ``Hop.question`` has them filled in with those answers, and the
+  published templates stay available in ``metadata["hop_templates"]`` (see
+  ``searchgym.corpora.hop_templates``). Sub-questions written as Wikidata-style relation paths
+  (``Green >> performer``) become ``What is the performer of Green?`` (``X >> part of`` ->
+  ``What is X part of?``); the template keeps the published form. ``Hop.support`` is the paragraph at ``paragraph_support_idx`` (empty when the
+  published index is null, which only happens for unanswerable records).
+* Unanswerable records (``answerable: false``, MuSiQue-Full) are skipped unless
+  ``include_unanswerable=True``; kept ones carry ``metadata["answerable"] = "false"``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Iterable, Mapping
+
+from searchgym.corpora._common import (
+    CorpusFormatError,
+    DocumentPool,
+    fill_references,
+    hop_templates_entry,
+    progress,
+    read_records,
+    record_error,
+)
+from searchgym.corpora.records import Hop, Task
+from searchgym.corpora.taskset import TaskSet
+
+SOURCE = "musique"
+
+
+def load_musique(
+    path: str | os.PathLike[str], *, limit: int | None = None, include_unanswerable: bool = False
+) -> TaskSet:
+    """Load a MuSiQue JSON-lines file (or JSON array; optionally gzipped)."""
+    return musique_from_rows(
+        read_records(path), limit=limit, include_unanswerable=include_unanswerable, origin=str(path)
+    )
+
+
+def musique_from_rows(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    limit: int | None = None,
+    include_unanswerable: bool = False,
+    origin: str = "musique rows",
+) -> TaskSet:
+    """Map MuSiQue rows (file records or ``datasets`` rows) to a ``TaskSet``."""
+    pool = DocumentPool()
+    tasks: list[Task] = []
+    for index, row in enumerate(progress(rows, f"loading {origin}")):
+        if limit is not None and len(tasks) >= limit:
+            break
+        if not isinstance(row, Mapping):
+            raise record_error(origin, index, row, "expected a JSON object")
+        answerable = _flag(row.get("answerable", True))
+        if not answerable and not include_unanswerable:
+            continue
+        tasks.append(_task(row, index, pool, origin, answerable))
+    return TaskSet(name=SOURCE, tasks=tasks, documents=pool.documents)
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in {"false", "0", "no", ""}
+    return bool(value)
+
+
+_RELATION_PATH = re.compile(r"^(?P<subject>.+?)\s*>>\s*(?P<relation>.+)$")
+
+
+def natural_question(template: str) -> str:
+    """``X >> relation`` (MuSiQue's Wikidata-style sub-questions) as ``What is the relation of X?``;
+    natural-language sub-questions unchanged."""
+    text = template.strip()
+    m = _RELATION_PATH.match(text)
+    if m is None:
+        return text
+    subject, relation = m.group("subject").strip(), m.group("relation").strip().rstrip("?")
+    # Wikidata's "located in the administrative territorial entity" reads as "located in"
+    relation = re.sub(r"\s+the administrative territorial entity$", "", relation)
+    first = relation.split()[0].lower() if relation.split() else ""
+    if first in _VERBAL or first.endswith("ed"):  # "part of", "located in", "followed by"
+        return f"What is {subject} {relation}?"
+    return f"What is the {relation} of {subject}?"
+
+
+_VERBAL = {"part", "member", "instance", "subclass", "has", "contains", "shares", "applies", "in", "on", "at", "from", "for"}
+
+
+def _task(row: Mapping[str, Any], index: int, pool: DocumentPool, origin: str, answerable: bool) -> Task:
+    for name in ("id", "question", "paragraphs", "question_decomposition", "answer"):
+        if row.get(name) is None:
+            raise record_error(origin, index, row, f"missing field {name!r}")
+    question = str(row["question"]).strip()
+    answer = str(row["answer"]).strip()
+    if not question:
+        raise record_error(origin, index, row, "empty question")
+    if not answer:
+        raise record_error(origin, index, row, "empty answer (an unlabelled test split cannot be loaded)")
+
+    by_idx: dict[int, str] = {}
+    for position, para in enumerate(row["paragraphs"]):
+        if not isinstance(para, Mapping) or "paragraph_text" not in para:
+            raise record_error(origin, index, row, f"paragraph {position} lacks 'paragraph_text'")
+        doc_id = pool.add(str(para.get("title") or ""), str(para["paragraph_text"]))
+        idx = para.get("idx", position)
+        by_idx[int(idx if idx is not None else position)] = doc_id
+
+    decomposition = row["question_decomposition"]
+    if not decomposition:
+        raise record_error(origin, index, row, "empty question_decomposition")
+    hops: list[Hop] = []
+    templates: list[str] = []
+    for k, step in enumerate(decomposition, start=1):
+        if not isinstance(step, Mapping) or step.get("question") is None or step.get("answer") is None:
+            raise record_error(origin, index, row, f"question_decomposition[{k - 1}] lacks 'question' or 'answer'")
+        template = str(step["question"]).strip()
+        support_idx = step.get("paragraph_support_idx")
+        if support_idx is None:
+            support: tuple[str, ...] = ()
+            if answerable:
+                raise record_error(origin, index, row, f"sub-question {k} has no paragraph_support_idx")
+        else:
+            if int(support_idx) not in by_idx:
+                raise record_error(
+                    origin, index, row,
+                    f"sub-question {k} cites paragraph {support_idx}, which the record does not have",
+                )
+            support = (by_idx[int(support_idx)],)
+        filled = fill_references(natural_question(template), [h.answer for h in hops])
+        hops.append(Hop(question=filled, answer=str(step["answer"]).strip(), support=support))
+        templates.append(template)
+
+    aliases = [str(a).strip() for a in (row.get("answer_aliases") or []) if str(a).strip()]
+    answers = tuple(dict.fromkeys([answer, *aliases]))
+    # the final hop's entity accepts the same aliases as the answer
+    last = hops[-1]
+    if last.answer == answer and aliases:
+        hops[-1] = Hop(last.question, last.answer, tuple(a for a in answers if a != answer), last.support)
+
+    metadata: tuple[tuple[str, str], ...] = (hop_templates_entry(templates),)
+    if not answerable:
+        metadata += (("answerable", "false"),)
+    return Task(
+        id=str(row["id"]), question=question, answers=answers, hops=tuple(hops),
+        source=SOURCE, kind="chain", metadata=metadata,
+    )
+
+
+__all__ = ["CorpusFormatError", "load_musique", "musique_from_rows", "natural_question"]

@@ -1,0 +1,156 @@
+"""2WikiMultihopQA (Ho et al., 2020) as a ``TaskSet``.
+
+Input rows, one per question, in the published format (``train.json``/``dev.json``, JSON
+arrays; HotpotQA's layout plus evidence triples)::
+
+    {"_id", "type": "comparison"|"inference"|"compositional"|"bridge_comparison", "question",
+     "context": [[title, [sentence, ...]], ...],
+     "supporting_facts": [[title, sentence index], ...],
+     "evidences": [[subject, relation, object], ...],
+     "answer", "entity_ids"?}
+
+Hub copies use ``id`` and columns (``context: {"title", "sentences"|"content"}``,
+``supporting_facts: {"title", "sent_id"}``, ``evidences: {"fact", "relation", "entity"}``);
+all shapes go through :func:`twowiki_from_rows`.
+
+Mapping
+-------
+* Corpus: every context paragraph, as for HotpotQA (dedup, title slugs, ``-2`` suffixes).
+* Task: ``answers = (answer,)``; ``kind = "chain"`` for compositional and inference questions,
+  ``"comparison"`` for comparison and bridge-comparison ones; ``source = "2wiki"``; metadata
+  ``type`` and ``hop_templates``.
+* Hops: one per evidence triple, in published order. The hop question is asked from the
+  relation: ``(Polish-Russian War, director, Xawery Żuławski)`` -> ``What is the director of
+  Polish-Russian War?``, entity = the object. When a subject is an earlier hop's entity the
+  template refers to it as ``#k`` (``What is the mother of #1?``). Support = the supporting
+  paragraph about the triple's subject: title equal to the subject (with or without the title's
+  disambiguator), else the supporting paragraphs naming both subject and object, else those
+  naming the subject; if none matches, every supporting paragraph.
+* Rows without evidences (some Hub copies drop them) fall back to the HotpotQA mapping of the
+  supporting paragraphs (``searchgym.corpora.hotpotqa``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Mapping
+
+from searchgym.corpora import hotpotqa
+from searchgym.corpora._common import (
+    CorpusFormatError,
+    DocumentPool,
+    clean_title,
+    display_name,
+    facts_of,
+    hop_templates_entry,
+    progress,
+    mentions,
+    paragraphs_of,
+    read_records,
+    record_error,
+    tokens,
+    triples_of,
+)
+from searchgym.corpora.records import Hop, Task
+from searchgym.corpora.taskset import TaskSet
+
+SOURCE = "2wiki"
+COMPARISON_TYPES = {"comparison", "bridge_comparison", "bridge-comparison"}
+
+
+def load_twowiki(path: str | os.PathLike[str], *, limit: int | None = None) -> TaskSet:
+    """Load a 2WikiMultihopQA file (JSON array or JSON lines, optionally gzipped)."""
+    return twowiki_from_rows(read_records(path), limit=limit, origin=str(path))
+
+
+def twowiki_from_rows(
+    rows: Iterable[Mapping[str, Any]], *, limit: int | None = None, origin: str = "2wiki rows"
+) -> TaskSet:
+    """Map 2WikiMultihopQA rows (file records or ``datasets`` rows) to a ``TaskSet``."""
+    pool = DocumentPool()
+    tasks: list[Task] = []
+    for index, row in enumerate(progress(rows, f"loading {origin}")):
+        if limit is not None and len(tasks) >= limit:
+            break
+        if not isinstance(row, Mapping):
+            raise record_error(origin, index, row, "expected a JSON object")
+        if not _has_evidences(row):
+            task = hotpotqa.task_from_row(row, index, pool, origin)
+            tasks.append(Task(task.id, task.question, task.answers, task.hops, SOURCE, task.kind, task.metadata))
+            continue
+        tasks.append(_task(row, index, pool, origin))
+    return TaskSet(name=SOURCE, tasks=tasks, documents=pool.documents)
+
+
+def _has_evidences(row: Mapping[str, Any]) -> bool:
+    try:
+        return bool(triples_of(row.get("evidences")))
+    except ValueError:
+        return True  # malformed evidences: let _task report them
+
+
+def _task(row: Mapping[str, Any], index: int, pool: DocumentPool, origin: str) -> Task:
+    for name in ("question", "answer", "context", "supporting_facts"):
+        if row.get(name) is None:
+            raise record_error(origin, index, row, f"missing field {name!r}")
+    task_id = row.get("_id", row.get("id"))
+    if task_id is None:
+        raise record_error(origin, index, row, "missing field '_id'")
+    question = str(row["question"]).strip()
+    answer = str(row["answer"]).strip()
+    if not question:
+        raise record_error(origin, index, row, "empty question")
+    if not answer:
+        raise record_error(origin, index, row, "empty answer (an unlabelled test split cannot be loaded)")
+    try:
+        paragraphs = paragraphs_of(row["context"])
+        facts = facts_of(row["supporting_facts"])
+        triples = triples_of(row["evidences"])
+    except ValueError as exc:
+        raise record_error(origin, index, row, str(exc)) from None
+
+    ids: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    for title, sentences in paragraphs:
+        text = "".join(sentences).strip()
+        ids.setdefault(title, pool.add(title, text))
+        texts.setdefault(title, text)
+    support_titles = list(dict.fromkeys(t for t, _ in facts))
+    missing = [t for t in support_titles if t not in ids]
+    if missing:
+        raise record_error(origin, index, row, f"supporting paragraph(s) {missing} not in the record's context")
+    if not support_titles:
+        raise record_error(origin, index, row, "no supporting facts")
+
+    hops: list[Hop] = []
+    templates: list[str] = []
+    for subject, relation, obj in triples:
+        support = tuple(ids[t] for t in _support_for(subject, obj, support_titles, texts))
+        question_text = f"What is the {relation.strip()} of {subject.strip()}?"
+        earlier = [i for i, h in enumerate(hops, start=1) if tokens(h.answer) == tokens(subject)]
+        template = f"What is the {relation.strip()} of #{earlier[-1]}?" if earlier else question_text
+        hops.append(Hop(question=question_text, answer=obj.strip(), support=support))
+        templates.append(template)
+
+    qtype = str(row.get("type") or "")
+    kind = "comparison" if qtype in COMPARISON_TYPES else "chain"
+    return Task(
+        id=str(task_id), question=question, answers=(answer,), hops=tuple(hops), source=SOURCE,
+        kind=kind, metadata=(("type", qtype), hop_templates_entry(templates)),
+    )
+
+
+def _support_for(subject: str, obj: str, titles: list[str], texts: dict[str, str]) -> list[str]:
+    """The supporting titles that state the triple ``(subject, ?, obj)`` (see module doc)."""
+    key = tokens(subject)
+    exact = [t for t in titles if key in (tokens(clean_title(t)), tokens(display_name(t)))]
+    if exact:
+        return exact[:1]
+    both = [t for t in titles if mentions(texts[t], subject) and mentions(texts[t], obj)]
+    if both:
+        return both
+    named = [t for t in titles if mentions(texts[t], subject)]
+    return named or list(titles)
+
+
+__all__ = ["CorpusFormatError", "load_twowiki", "twowiki_from_rows"]
