@@ -1,0 +1,89 @@
+"""Search engines over a corpus: BM25 (pyserini), dense (faiss), hybrid (RRF) and remote (HTTP).
+
+``build_searcher(spec, documents, cache_dir=None)`` turns a spec string into a ``Searcher``:
+
+* ``"bm25"`` or ``"bm25:k1=0.9,b=0.4"`` (also ``language=``, ``threads=``)
+* ``"dense"`` (all-MiniLM-L6-v2, offline) or ``"dense:<encoder path or hub id>"``
+* ``"hybrid"`` (RRF of bm25 and dense) or ``"hybrid:<encoder>"``
+* ``"remote:http://host:port"`` (a Search-R1 / FlashRAG style retrieval server)
+
+Engines are imported only when built, so ``import searchgym.search`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any, Sequence
+
+from searchgym.corpora.records import Document
+from searchgym.search.base import Hit, Searcher
+
+_LAZY = {
+    "BM25Searcher": "searchgym.search.bm25",
+    "DenseSearcher": "searchgym.search.dense",
+    "HybridSearcher": "searchgym.search.hybrid",
+    "RemoteSearcher": "searchgym.search.remote",
+    "RetrievalServer": "searchgym.search.server",
+    "TransformerEncoder": "searchgym.search.encoders",
+    "JavaUnavailableError": "searchgym.search.java",
+    "rrf": "searchgym.search.hybrid",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(name)
+
+
+def _bm25_options(arg: str) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in arg.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise ValueError(f"bm25 option {part!r} is not key=value")
+        if key in ("k1", "b"):
+            options[key] = float(value)
+        elif key == "threads":
+            options[key] = int(value)
+        elif key == "language":
+            options[key] = value
+        else:
+            raise ValueError(f"unknown bm25 option {key!r} (known: k1, b, language, threads)")
+    return options
+
+
+def build_searcher(spec: str, documents: Sequence[Document] | None = None, cache_dir: Path | None = None,
+                   *, progress: bool = True) -> Searcher:
+    """Build the searcher a spec names over ``documents`` (indexes cached under ``cache_dir``)."""
+    kind, _, arg = spec.strip().partition(":")
+    kind = kind.lower()
+    if kind == "remote":
+        from searchgym.search.remote import RemoteSearcher
+
+        if not arg.startswith(("http://", "https://")):
+            raise ValueError(f"remote spec needs a URL: 'remote:http://host:port', got {spec!r}")
+        return RemoteSearcher(arg)
+    if documents is None:
+        raise ValueError(f"searcher {spec!r} needs documents")
+    if kind == "bm25":
+        from searchgym.search.bm25 import BM25Searcher
+
+        return BM25Searcher(documents, cache_dir=cache_dir, progress=progress, **_bm25_options(arg))
+    if kind == "dense":
+        from searchgym.search.dense import DenseSearcher
+
+        return DenseSearcher(documents, arg or None, cache_dir=cache_dir, progress=progress)
+    if kind == "hybrid":
+        from searchgym.search.bm25 import BM25Searcher
+        from searchgym.search.dense import DenseSearcher
+        from searchgym.search.hybrid import HybridSearcher
+
+        return HybridSearcher([BM25Searcher(documents, cache_dir=cache_dir, progress=progress),
+                               DenseSearcher(documents, arg or None, cache_dir=cache_dir, progress=progress)])
+    raise ValueError(f"unknown searcher spec {spec!r}: use bm25[:k1=..,b=..], dense[:encoder], hybrid, "
+                     "or remote:http://host:port")
+
+
+__all__ = ["Hit", "Searcher", "build_searcher", *_LAZY]

@@ -1,0 +1,76 @@
+"""On-disk cache of built indexes: keys from corpus content and settings, atomic publication."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from searchgym.corpora.records import Document
+
+
+def default_cache_dir() -> Path:
+    """``$SEARCHGYM_CACHE`` or ``~/.cache/searchgym``."""
+    return Path(os.environ.get("SEARCHGYM_CACHE") or Path.home() / ".cache" / "searchgym")
+
+
+def corpus_fingerprint(documents: Sequence[Document]) -> str:
+    """A hash of every document's id, title and text, in order."""
+    digest = hashlib.blake2b(digest_size=16)
+    for doc in documents:
+        for part in (doc.id, doc.title, doc.text):
+            data = part.encode("utf-8", "surrogatepass")
+            digest.update(len(data).to_bytes(8, "little"))  # length-prefixed: no ambiguity across fields
+            digest.update(data)
+    return digest.hexdigest()
+
+
+def cache_key(kind: str, fingerprint: str, settings: dict[str, Any]) -> str:
+    """A directory name for an index of ``kind`` over a corpus with these settings."""
+    blob = json.dumps({"kind": kind, "corpus": fingerprint, "settings": settings}, sort_keys=True)
+    return f"{kind}-{hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()}"
+
+
+@contextmanager
+def atomic_dir(final: Path) -> Iterator[Path]:
+    """Yield a temp directory beside ``final``; on success rename it into place, on failure delete it.
+
+    A crash mid-build leaves only a ``.tmp-*`` directory, never a half-built ``final``; a concurrent
+    builder that finishes first wins and ours is discarded.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    try:
+        yield tmp
+        (tmp / "COMPLETE").write_text("ok\n")
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not (final / "COMPLETE").exists():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # someone else published the same key first
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def is_complete(path: Path) -> bool:
+    """Whether ``path`` is a fully published cache entry."""
+    return (path / "COMPLETE").is_file()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
