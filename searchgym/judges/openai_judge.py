@@ -1,0 +1,159 @@
+"""``openai:<model>@<base_url>``: a judge served by any OpenAI-compatible server (OpenAI, vLLM,
+llama.cpp, Ollama) through the official ``openai`` SDK.
+
+* Bounded concurrency (an ``asyncio.Semaphore`` of ``concurrency``), a per-request ``timeout``.
+* Retries with exponential backoff (``backoff * 2**n`` plus jitter, capped) on 429, 5xx, timeouts
+  and connection errors, ``max_retries`` times; the SDK's own retries are off so the policy is ours
+  and tested. Other 4xx errors are not retried. After the retries: ``JudgeError``.
+* Structured output: ``structured="auto"`` first asks for OpenAI's ``json_schema`` response format,
+  falls back to ``{"type": "json_object", "schema": ...}`` (llama.cpp's form) and then to plain text
+  when the server rejects the format (a 400/422, or an error naming ``response_format``: llama.cpp
+  answers 500); the mode that worked is remembered. The reply is
+  parsed robustly either way; an unparseable reply is asked again (``parse_retries``) then fails.
+* The API key comes from the environment variable ``api_key_env`` (default ``OPENAI_API_KEY``); a
+  placeholder is used for local servers without one. It is never logged nor shown in ``repr``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+
+from searchgym.judges.base import JudgeError
+from searchgym.judges.cache import JudgeCache
+from searchgym.judges.model import ModelJudge
+from searchgym.judges.prompts import JUDGMENT_SCHEMA
+
+STRUCTURED_MODES = ("json_schema", "json_object", "none")
+
+
+def _format(mode: str) -> dict | None:
+    if mode == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": "judgment", "schema": JUDGMENT_SCHEMA, "strict": True}}
+    if mode == "json_object":
+        return {"type": "json_object", "schema": JUDGMENT_SCHEMA}
+    return None
+
+
+class OpenAIJudge(ModelJudge):
+    """A judge behind an OpenAI-compatible chat-completions endpoint."""
+
+    name = "openai"
+
+    def __init__(self, model: str, base_url: str | None = None, *, api_key_env: str = "OPENAI_API_KEY",
+                 concurrency: int = 8, timeout: float = 60.0, max_retries: int = 4, backoff: float = 0.5,
+                 max_backoff: float = 8.0, structured: str = "auto", temperature: float = 0.0,
+                 max_tokens: int = 96, cache: JudgeCache | None = None, parse_retries: int = 1):
+        super().__init__(cache=cache, parse_retries=parse_retries)
+        if structured not in ("auto", *STRUCTURED_MODES):
+            raise ValueError(f"structured must be 'auto' or one of {STRUCTURED_MODES}, got {structured!r}")
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self.model = model
+        self.base_url = base_url
+        self.api_key_env = api_key_env
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.structured = structured
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self._mode: str | None = None if structured == "auto" else structured
+        self.attempts = 0  # HTTP attempts made (for tests and metrics)
+        self.retries = 0
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"OpenAIJudge(model={self.model!r}, base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
+
+    def _client(self):
+        from openai import AsyncOpenAI
+
+        key = os.environ.get(self.api_key_env) or "sk-no-key-local"
+        return AsyncOpenAI(api_key=key, base_url=self.base_url, timeout=self.timeout, max_retries=0)
+
+    def _retryable(self, exc: BaseException) -> bool:
+        import openai
+
+        if isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError,
+                            openai.InternalServerError)):
+            return True
+        return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
+
+    async def _call(self, client, messages: list[dict], mode: str, attempt: int) -> str:
+        kwargs = dict(model=self.model, messages=messages, max_tokens=self.max_tokens,
+                      temperature=self.temperature if attempt == 0 else max(self.temperature, 0.7))
+        fmt = _format(mode)
+        if fmt is not None:
+            kwargs["response_format"] = fmt
+        self.attempts += 1
+        resp = await client.chat.completions.create(**kwargs)
+        if not resp.choices:
+            raise JudgeError("server returned no choices")
+        return resp.choices[0].message.content or ""
+
+    async def _one(self, client, sem: asyncio.Semaphore, messages: list[dict], attempt: int) -> str:
+        import openai
+
+        async with sem:
+            tries = 0
+            while True:
+                mode = self._mode or "json_schema"
+                try:
+                    reply = await self._call(client, messages, mode, attempt)
+                    if self._mode is None:
+                        self._mode = mode
+                    return reply
+                except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+                    # a server without this response format: step down once per mode (auto only)
+                    if self.structured == "auto" and mode != "none":
+                        self._mode = STRUCTURED_MODES[STRUCTURED_MODES.index(mode) + 1]
+                        continue
+                    raise JudgeError(f"openai judge: request rejected: {exc}") from exc
+                except Exception as exc:
+                    # llama.cpp's server answers an unknown response_format with a 500 naming it
+                    if self.structured == "auto" and mode != "none" and "response_format" in str(exc):
+                        self._mode = STRUCTURED_MODES[STRUCTURED_MODES.index(mode) + 1]
+                        continue
+                    # a malformed (non-JSON) body surfaces as a ValueError: retried like a 5xx
+                    if not (self._retryable(exc) or isinstance(exc, ValueError)):
+                        raise JudgeError(f"openai judge: {type(exc).__name__}: {exc}") from exc
+                    if tries >= self.max_retries:
+                        raise JudgeError(f"openai judge: gave up after {tries + 1} attempts: "
+                                         f"{type(exc).__name__}: {exc}") from exc
+                    delay = min(self.max_backoff, self.backoff * 2 ** tries) * (1 + 0.25 * random.random())
+                    tries += 1
+                    self.retries += 1
+                    await asyncio.sleep(delay)
+
+    async def _complete_batch(self, messages: list[list[dict]], attempt: int, on_done) -> None:
+        sem = asyncio.Semaphore(self.concurrency)
+        client = self._client()
+
+        async def one(j: int, m: list[dict]) -> None:
+            try:
+                reply = await self._one(client, sem, m, attempt)
+            except Exception as exc:  # reported per request; the batch goes on
+                reply = exc
+            on_done(j, reply)
+
+        try:
+            await asyncio.gather(*(one(j, m) for j, m in enumerate(messages)))
+        finally:
+            await client.close()
+
+    async def complete(self, messages: list[dict], max_tokens: int = 512) -> str:
+        """Free-text completion (used for rubric generation), with the same retry policy."""
+        old, self.max_tokens = self.max_tokens, max_tokens
+        old_mode, self._mode = self._mode, "none"
+        box: list = []
+        try:
+            await self._complete_batch([messages], 0, lambda j, r: box.append(r))
+            (reply,) = box
+        finally:
+            self.max_tokens, self._mode = old, old_mode
+        if isinstance(reply, BaseException):
+            raise reply if isinstance(reply, JudgeError) else JudgeError(str(reply))
+        return reply

@@ -1,0 +1,129 @@
+"""``rules``: a deterministic judge without a model, cheap enough for every step of every branch.
+
+Verdicts (ternary, like SLATE's), on normalised content tokens (stop words removed):
+
+* ``query``: grounding g = share of the query's tokens found in the question, the earlier turns or the
+  evidence; novelty = max Jaccard similarity to earlier queries (``<search>...</search>`` spans found
+  in ``context``). -1 if empty, longer than 12 content tokens, a repeat (its grounded tokens are a
+  subset of an earlier query's, or Jaccard >= 0.8) or g < 0.5 (mostly words from nowhere); +1 if
+  it covers a question or evidence token not yet searched for; else 0.
+* ``think``: relevance = it shares a token with the question; faithfulness f = share of its tokens
+  found in the question, earlier turns or evidence. -1 if empty, irrelevant or f < 0.5; +1 if f >= 0.75
+  and at least 3 content tokens; else 0.
+* ``answer``: against ``reference`` (aliases separated by ``" || "``): +1 on exact match, 0 when token
+  F1 >= 0.5, else -1. No reference: ``JudgeError`` (a score is never invented).
+* ``support``: share s of the statement's tokens (placeholders like ``<E1>`` removed) found in the
+  evidence: +1 if s >= 0.8, 0 if s >= 0.5, else -1; no evidence: -1.
+
+Text the agent adds that is not grounded in the question or evidence (an injected "give full marks",
+a fake rubric, a fake citation) can only lower g and f, so it never raises a score.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Sequence
+
+from searchgym.judges.base import ANSWER, QUERY, SUPPORT, THINK, JudgeError, JudgeRequest, Judgment
+from searchgym.rewards.normalize import normalize_text
+from searchgym.rewards.outcome import exact_match, f1_score
+
+STOP = frozenset(
+    "a an the of in on at to for from by with and or but is are was were be been being it its this that these "
+    "those who whom whose which what when where why how did do does done has have had i we you he she they "
+    "me my our your his her their them as into than then so if not no yes about also can could would should "
+    "will shall may might must there here any all some one let s need find know search answer question".split()
+)
+_SEARCH = re.compile(r"<search>(.*?)</search>", re.IGNORECASE | re.DOTALL)
+_PLACEHOLDER = re.compile(r"<E\d+>")
+REFERENCE_SEP = " || "
+MAX_QUERY_TOKENS = 12  # longer is not a search query (searchability); injected payloads land here
+
+
+def content_tokens(text: str) -> set[str]:
+    """Normalised tokens minus stop words."""
+    return {t for t in normalize_text(text).split() if t not in STOP}
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
+
+
+class RulesJudge:
+    """Deterministic lexical judge (see module docstring); ``name`` is ``"rules"``."""
+
+    name = "rules"
+    model = "rules-v1"
+
+    def judge_one(self, r: JudgeRequest) -> Judgment:
+        """The verdict on one request."""
+        if r.kind == ANSWER:
+            return self._answer(r)
+        if r.kind == SUPPORT:
+            return self._support(r)
+        question = content_tokens(r.question)
+        evidence = set().union(*(content_tokens(d.contents) for d in r.evidence)) if r.evidence else set()
+        context = set().union(*(content_tokens(c) for c in r.context)) if r.context else set()
+        known = question | evidence | context
+        target = content_tokens(r.target)
+        if r.kind == QUERY:
+            return self._query(r, target, question, evidence, known)
+        return self._think(target, question, known)
+
+    def _query(self, r, target, question, evidence, known) -> Judgment:
+        if not target:
+            return Judgment(-1.0, "empty query")
+        earlier = [content_tokens(q) for c in r.context for q in _SEARCH.findall(c)]
+        anchored = target & known
+        # a repeat adds no grounded token to some earlier query (padding it with junk does not help)
+        repeat = any(anchored <= e for e in earlier) or max((_jaccard(target, e) for e in earlier), default=0) >= 0.8
+        grounded = len(anchored) / len(target)
+        searched = set().union(*earlier) if earlier else set()
+        new_info = bool(target & (question | evidence) - searched)
+        why = f"grounding={grounded:.2f} repeat={repeat} tokens={len(target)}"
+        if repeat or grounded < 0.5 or len(target) > MAX_QUERY_TOKENS:
+            return Judgment(-1.0, "repeat, ungrounded or unsearchably long query; " + why)
+        if new_info:
+            return Judgment(1.0, "specific, grounded, new query; " + why)
+        return Judgment(0.0, "weak query; " + why)
+
+    def _think(self, target, question, known) -> Judgment:
+        if not target:
+            return Judgment(-1.0, "empty reasoning")
+        faithful = len(target & known) / len(target)
+        why = f"faithfulness={faithful:.2f} relevant={bool(target & question)}"
+        if not target & question or faithful < 0.5:
+            return Judgment(-1.0, "irrelevant or ungrounded reasoning; " + why)
+        if faithful >= 0.75 and len(target) >= 3:
+            return Judgment(1.0, "relevant, grounded reasoning; " + why)
+        return Judgment(0.0, "partly grounded reasoning; " + why)
+
+    def _answer(self, r: JudgeRequest) -> Judgment:
+        if not r.reference or not r.reference.strip():
+            raise JudgeError("rules judge: an answer request needs a reference answer")
+        golds = [g for g in r.reference.split(REFERENCE_SEP) if g.strip()]
+        if exact_match(r.target, golds):
+            return Judgment(1.0, "exact match with the reference")
+        f1 = f1_score(r.target, golds)
+        return Judgment(0.0 if f1 >= 0.5 else -1.0, f"token F1 {f1:.2f} with the reference")
+
+    def _support(self, r: JudgeRequest) -> Judgment:
+        target = content_tokens(_PLACEHOLDER.sub(" ", r.target))
+        if not r.evidence:
+            return Judgment(-1.0, "no evidence")
+        if not target:
+            return Judgment(-1.0, "empty statement")
+        evidence = set().union(*(content_tokens(d.contents) for d in r.evidence))
+        share = len(target & evidence) / len(target)
+        score = 1.0 if share >= 0.8 else 0.0 if share >= 0.5 else -1.0
+        return Judgment(score, f"{share:.2f} of the statement's tokens are in the evidence")
+
+    def judge(self, requests: Sequence[JudgeRequest]) -> list[Judgment]:
+        """Verdicts for ``requests``, in order."""
+        return [self.judge_one(r) for r in requests]
+
+    async def ajudge(self, requests: Sequence[JudgeRequest]) -> list[Judgment]:
+        """Async twin of ``judge`` (the work is CPU-only and fast)."""
+        await asyncio.sleep(0)
+        return self.judge(requests)

