@@ -1,0 +1,229 @@
+"""Samplers on a real small world (synthetic corpus, BM25) with scripted policies and SmolLM2's tokenizer."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+
+import pytest
+
+from searchgym.agents.advantages import choose_continuation, group_zscore, softmax
+from searchgym.agents.policy import Completion
+from searchgym.rewards.base import RewardResult
+
+
+@pytest.fixture(scope="module")
+def world():
+    from searchgym.corpora.synthetic import WorldConfig, generate_world
+    from searchgym.search import build_searcher
+
+    ts = generate_world(WorldConfig(seed=0, num_passages=200, num_tasks=12, hops=(2,)))
+    return ts, build_searcher("bm25", ts.documents)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from searchgym.agents.models import resolve_model
+
+    return AutoTokenizer.from_pretrained(str(resolve_model("smollm2")))
+
+
+def make_env(world, max_turns=6):
+    from searchgym.envs import DeepSearchEnv
+
+    ts, searcher = world
+    return DeepSearchEnv(ts.tasks, searcher, max_turns=max_turns)
+
+
+class NoisyOracle:
+    """The oracle's turn, or (with probability ``p``, seeded) a wrong answer: diverse candidates."""
+
+    def __init__(self, tasks, p=0.4, seed=0):
+        from searchgym.agents.oracle import OraclePolicy
+
+        self.oracle, self.p, self.rng = OraclePolicy(tasks), p, random.Random(seed)
+
+    def generate(self, conversations, n=1):
+        return [[Completion(self.oracle.next_turn(c) if self.rng.random() >= self.p else "<answer>nobody</answer>")
+                 for _ in range(n)] for c in conversations]
+
+
+def em_reward(traj):
+    from searchgym.rewards.outcome import exact_match
+
+    return RewardResult(float(exact_match(traj.final_answer, traj.task.answers)) if traj.final_answer else 0.0)
+
+
+def progress_reward(traj):
+    """Process reward: gold support documents retrieved so far, +2 for a right answer, -1 for a wrong one."""
+    gold = {d for h in traj.task.hops for d in h.support}
+    value = len(gold & set(traj.retrieved_ids))
+    if traj.final_answer is not None:
+        value += 2.0 if em_reward(traj).value else -1.0
+    return RewardResult(float(value), {"retrieved_gold": float(len(gold & set(traj.retrieved_ids)))})
+
+
+def test_trajectory_sampler_masks_environment_tokens(world, tokenizer):
+    from searchgym.agents.oracle import OraclePolicy
+    from searchgym.agents.samplers import TrajectorySampler
+
+    ts, _ = world
+    env = make_env(world)
+    sampler = TrajectorySampler(env, OraclePolicy(ts.tasks), em_reward, group_size=3, tokenizer=tokenizer)
+    tasks = ts.tasks[:2]
+    samples = sampler.sample(tasks)
+    assert [s.group_id for s in samples] == [f"{tasks[0].id}#r0"] * 3 + [f"{tasks[1].id}#r0"] * 3
+    for s, traj in zip(samples, sampler.last_trajectories):
+        assert len(s.completion_ids) == len(s.completion_mask) == len(s.logprobs)
+        policy = tokenizer.decode([t for t, m in zip(s.completion_ids, s.completion_mask) if m])
+        env_text = tokenizer.decode([t for t, m in zip(s.completion_ids, s.completion_mask) if not m])
+        assert policy == "".join(step.text for step in traj.steps)  # every agent token, nothing else
+        assert "Results for" in env_text and "Results for" not in policy
+        # prompt + completion is exactly the chat template over the final conversation
+        assert s.components["steps"] == len(traj.steps) and s.components["searches"] == traj.num_searches
+    full = tokenizer.apply_chat_template(sampler_messages(sampler, env, tasks[0]), tokenize=False)
+    assert tokenizer.decode(list(samples[0].prompt_ids) + list(samples[0].completion_ids)) == full
+    assert sampler.last_stats["episodes"] == 6 and sampler.last_stats["em"] == pytest.approx(
+        sum(em_reward(t).value for t in sampler.last_trajectories) / 6)
+    assert sampler.last_stats["generated_tokens_per_sample"] > 0
+
+
+def sampler_messages(sampler, env, task):
+    """Replay the first episode's turns on a fresh env to get its final messages."""
+    env.reset(options={"task": task})
+    for step in sampler.last_trajectories[0].steps:
+        env.step(step.text)
+    return env.messages
+
+
+def test_trajectory_sampler_group_zscores_and_unscored(world, tokenizer):
+    from searchgym.agents.samplers import TrajectorySampler
+
+    ts, _ = world
+    calls = []
+
+    def flaky(traj):
+        calls.append(traj)
+        return RewardResult(float("nan"), scored=False) if len(calls) % 4 == 0 else progress_reward(traj)
+
+    sampler = TrajectorySampler(make_env(world), NoisyOracle(ts.tasks, p=0.5, seed=1), flaky, group_size=4,
+                                tokenizer=tokenizer)
+    samples = sampler.sample(ts.tasks[:3])
+    for g in range(3):
+        group = samples[4 * g : 4 * g + 4]
+        expect = group_zscore([s.reward for s in group], [s.scored for s in group])
+        assert [s.advantage for s in group] == pytest.approx(expect)
+        assert all(s.advantage == 0.0 for s in group if not s.scored)
+    assert sampler.last_stats["unscored"] == sum(not s.scored for s in samples) == 3
+
+
+def test_step_sampler_groups_and_advantages(world, tokenizer):
+    from searchgym.agents.samplers import TruncatedStepSampler
+
+    ts, _ = world
+    k, T = 5, 4
+    sampler = TruncatedStepSampler(make_env(world), NoisyOracle(ts.tasks, p=0.3), progress_reward, k=k, max_steps=T,
+                                   tokenizer=tokenizer, seed=0)
+    tasks = ts.tasks[:3]
+    samples = sampler.sample(tasks)
+    groups: dict[str, list] = {}
+    for s in samples:
+        groups.setdefault(s.group_id, []).append(s)
+    assert all(len(g) == k for g in groups.values())
+    assert len(groups) == len(samples) // k
+    for gid, group in groups.items():
+        task_id, rest = gid.split("#e")
+        assert int(rest.split("/t")[1]) < T
+        assert sum(s.components["chosen"] for s in group) == 1  # the episode continues from one candidate
+        assert [s.advantage for s in group] == pytest.approx(group_zscore([s.reward for s in group]))
+        prompts = {s.prompt_ids for s in group}
+        assert len(prompts) == 1  # one shared prefix per group
+        for s in group:
+            assert s.completion_mask == (1,) * len(s.completion_ids) and tokenizer.decode(list(s.completion_ids)) == s.text
+    # every episode's steps: the chosen candidates, in order
+    for traj, task in zip(sampler.last_trajectories, tasks):
+        chosen = [s.text for gid, g in groups.items() if gid.startswith(f"{task.id}#") for s in g if s.components["chosen"]]
+        assert [st.text for st in traj.steps] == chosen
+        assert len(traj.steps) <= T
+    assert sampler.last_stats["groups"] == len(groups)
+
+
+def test_step_sampler_is_deterministic_and_terminal_outcome(world, tokenizer):
+    from searchgym.agents.samplers import TruncatedStepSampler
+
+    ts, _ = world
+
+    def run():
+        s = TruncatedStepSampler(make_env(world), NoisyOracle(ts.tasks, p=0.3, seed=5), progress_reward, k=4,
+                                 max_steps=3, outcome_reward=lambda t: RewardResult(10.0 * em_reward(t).value),
+                                 tokenizer=tokenizer, seed=9)
+        return s.sample(ts.tasks[:2])
+
+    a, b = run(), run()
+    assert [(s.group_id, s.text, s.reward, s.advantage) for s in a] == [(s.group_id, s.text, s.reward, s.advantage) for s in b]
+    answers = [s for s in a if s.components["answer"]]
+    assert answers and all(s.reward in (0.0, 10.0) for s in answers)  # terminal steps: scored by the outcome
+
+
+def test_step_sampler_leaves_unscored_out(world, tokenizer):
+    from searchgym.agents.samplers import TruncatedStepSampler
+
+    ts, _ = world
+    count = [0]
+
+    def flaky(traj):
+        count[0] += 1
+        return RewardResult(float("nan"), scored=False) if count[0] % 3 == 0 else progress_reward(traj)
+
+    sampler = TruncatedStepSampler(make_env(world), NoisyOracle(ts.tasks, p=0.4), flaky, k=3, max_steps=2,
+                                   tokenizer=tokenizer, continuation="greedy")
+    samples = sampler.sample(ts.tasks[:3])
+    bad = [s for s in samples if not s.scored]
+    assert bad and all(s.advantage == 0.0 and s.components["chosen"] == 0.0 for s in bad)
+    assert sampler.last_stats["unscored"] == len(bad)
+
+
+def test_group_zscore_and_continuation_choice():
+    adv = group_zscore([1.0, 2.0, 3.0, float("nan")], [True, True, True, False])
+    assert adv[3] == 0.0 and sum(adv[:3]) == pytest.approx(0.0)
+    assert adv[2] == pytest.approx(math.sqrt(1.5), rel=1e-4)
+    assert group_zscore([2.0, 2.0]) == [0.0, 0.0] and group_zscore([1.0], [True]) == [0.0]
+    values = [1.2, 0.0, -1.2]
+    rng = random.Random(0)
+    counts = Counter(choose_continuation(values, rng, "softmax", 0.7) for _ in range(20000))
+    for i, p in enumerate(softmax(values, 0.7)):
+        assert counts[i] / 20000 == pytest.approx(p, abs=0.015)
+    assert choose_continuation(values, rng, "greedy") == 0
+    assert choose_continuation(values, rng, "greedy", eligible=[False, True, True]) == 1
+    uni = Counter(choose_continuation(values, rng, "uniform") for _ in range(9000))
+    assert all(abs(uni[i] / 9000 - 1 / 3) < 0.03 for i in range(3))
+    with pytest.raises(ValueError):
+        choose_continuation(values, rng, "best-of")
+
+
+def test_step_sampler_with_hf_policy_keeps_tokens(world, tokenizer):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from searchgym.agents.hf_policy import HFPolicy
+    from searchgym.agents.samplers import ChatEncoder, TruncatedStepSampler
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                         max_position_embeddings=4096))
+    ts, _ = world
+    env = make_env(world, max_turns=3)
+    policy = HFPolicy(model, tokenizer, max_new_tokens=8, seed=0)
+    sampler = TruncatedStepSampler(env, policy, progress_reward, k=3, max_steps=2)
+    samples = sampler.sample(ts.tasks[:1])
+    assert len(samples) == 6  # random text is never a valid answer: 2 steps x k
+    env.reset(options={"task": ts.tasks[0]})
+    assert list(samples[0].prompt_ids) == ChatEncoder(tokenizer).prompt(env.messages)
+    for s in samples:
+        assert len(s.completion_ids) == len(s.logprobs) == len(s.completion_mask) <= 8
+        assert all(lp <= 0 for lp in s.logprobs)
+    assert sampler.last_stats["generated_tokens"] == sum(len(s.completion_ids) for s in samples)
