@@ -32,6 +32,11 @@ class TrainConfig:
     max_new_tokens: int = 48  # per agent turn
     temperature: float = 1.0
     top_p: float = 1.0
+    # cold start: clone oracle turns with SFT before GRPO (see agents.warmstart)
+    warmstart: bool = True
+    warmstart_epochs: float = 1.5
+    warmstart_max_rows: int = 64  # oracle turns cloned; whole episodes, so a few more may be kept
+    warmstart_learning_rate: float = 1e-4
     # sampling: trajectory = G whole episodes per task; step = SLATE truncated step groups of k
     sampler: str = "trajectory"
     group_size: int = 4  # G (trajectory) or k (step): TRL's num_generations
@@ -73,9 +78,12 @@ class TrainConfig:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if self.group_size < 2:
             raise ValueError(f"group_size must be at least 2 for group-relative advantages, got {self.group_size}")
-        for name in ("max_turns", "tasks_per_step", "groups_per_task", "max_steps", "max_new_tokens"):
+        for name in ("max_turns", "tasks_per_step", "groups_per_task", "max_steps", "max_new_tokens",
+                     "warmstart_max_rows"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.warmstart_epochs <= 0:
+            raise ValueError(f"warmstart_epochs must be positive, got {self.warmstart_epochs}")
         if self.reward_weights and len(self.reward_weights) != len(self.rewards):
             raise ValueError(
                 f"reward_weights has {len(self.reward_weights)} entries for {len(self.rewards)} rewards {self.rewards}"

@@ -83,7 +83,6 @@ def grpo_args(config: TrainConfig, *, world_size: int | None = None, **overrides
         save_total_limit=config.save_total_limit,
         report_to=[],
         bf16=on_gpu and torch.cuda.is_bf16_supported(),
-        gradient_checkpointing=False,  # small models: recomputation costs more than the memory it saves
         use_cpu=not on_gpu,
         use_vllm=config.use_vllm,
         vllm_mode=config.vllm_mode,
@@ -409,6 +408,10 @@ def train(config: TrainConfig, *, callbacks: Sequence[Any] = ()) -> TrainResult:
     searcher = build_searcher(config.searcher, taskset.documents)
     reward = build_reward(config)
     model, tokenizer = load_model_and_tokenizer(config.model)
+    if config.warmstart:
+        from searchgym.agents.warmstart import load_or_warm_start
+
+        model = load_or_warm_start(config, model, tokenizer, tasks, searcher)
     factory = make_sampler_factory(config, tasks, searcher, reward, tokenizer)
     trainer = build_trainer(config, model, tokenizer, tasks, factory, callbacks=callbacks)
     return run_training(trainer, config)

@@ -1,0 +1,117 @@
+"""Cold-start SFT on oracle demonstrations: the rows it clones, the model it saves, and its reuse."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from searchgym.agents import warmstart
+from searchgym.agents.config import TrainConfig
+from searchgym.agents.warmstart import load_or_warm_start, oracle_demonstrations, warm_start, warmstart_key
+from searchgym.envs.actions import parse_action
+from searchgym.rewards.outcome import exact_match
+
+torch = pytest.importorskip("torch")
+from test_training import smollm2_tokenizer, tiny_llama  # noqa: E402,F401  (fixture and model helper)
+
+WORLD = "synthetic:seed=3,passages=600,tasks=40,hops=2-3"
+LIMITS = dict(max_turns=8, top_k=5, passage_chars=400)
+
+
+@pytest.fixture(scope="module")
+def world():
+    from searchgym.envs.factory import resolve_searcher, resolve_taskset
+
+    taskset = resolve_taskset(WORLD)
+    return taskset, resolve_searcher("bm25", taskset)
+
+
+def episodes_of(rows):
+    """Split rows into episodes: each episode's first row has only the system and question messages."""
+    episodes = []
+    for row in rows:
+        if len(row["prompt"]) == 2:
+            episodes.append([])
+        episodes[-1].append(row)
+    return episodes
+
+
+def test_demonstrations_are_whole_solved_episodes_in_trl_conversational_format(world):
+    taskset, searcher = world
+    tasks = taskset.tasks[:12]
+    demos = oracle_demonstrations(tasks, searcher, **LIMITS)
+    assert demos.episodes == 12 and 0 < demos.solved <= 12
+    by_question = {t.question: t for t in tasks}
+    episodes = episodes_of(demos.rows)
+    assert len(episodes) == demos.solved  # unsolved episodes are dropped whole
+    for episode in episodes:
+        first = episode[0]["prompt"]
+        assert [m["role"] for m in first] == ["system", "user"]
+        task = next(t for q, t in by_question.items() if q in first[1]["content"])
+        for i, row in enumerate(episode):
+            (completion,) = row["completion"]
+            assert completion["role"] == "assistant"
+            action = parse_action(completion["content"])
+            assert action.kind in {"search", "open", "answer"}, completion["content"]
+            # each prompt is the conversation so far: the previous turn is in it, verbatim
+            if i:
+                assert row["prompt"][-2] == episode[i - 1]["completion"][0]
+                assert row["prompt"][-1]["role"] == "user"
+        final = parse_action(episode[-1]["completion"][0]["content"])
+        assert final.kind == "answer" and exact_match(final.answer, task.answers)
+        assert final.citations  # the cloned answers cite their evidence
+
+
+def test_a_row_cap_keeps_whole_episodes(world):
+    taskset, searcher = world
+    capped = oracle_demonstrations(taskset.tasks[:12], searcher, max_rows=5, **LIMITS)
+    assert 5 <= len(capped.rows) < 5 + LIMITS["max_turns"]
+    assert capped.episodes < 12
+    assert parse_action(capped.rows[-1]["completion"][0]["content"]).kind == "answer"
+
+
+def test_nothing_to_imitate_is_a_clear_error(world, tmp_path, smollm2_tokenizer):
+    from searchgym.envs.factory import resolve_searcher, resolve_taskset
+
+    taskset, _ = world
+    elsewhere = resolve_taskset("synthetic:seed=4,passages=300,tasks=5,hops=2")
+    wrong_index = resolve_searcher("bm25", elsewhere)  # none of the gold passages exist there
+    config = TrainConfig(model="tiny", output_dir=str(tmp_path), **LIMITS)
+    with pytest.raises(ValueError, match="solved none"):
+        warm_start(config, tiny_llama(smollm2_tokenizer), smollm2_tokenizer, taskset.tasks[:4], wrong_index)
+
+
+@pytest.mark.slow
+def test_warm_start_lowers_the_loss_saves_and_is_reused(world, tmp_path, smollm2_tokenizer, monkeypatch):
+    taskset, searcher = world
+    tasks = taskset.tasks[:20]
+    config = TrainConfig(model="tiny", output_dir=str(tmp_path / "run"), warmstart_max_rows=16,
+                         warmstart_epochs=4, warmstart_learning_rate=3e-3, seed=0, **LIMITS)
+    model = tiny_llama(smollm2_tokenizer, max_positions=2048)
+    folder = warm_start(config, model, smollm2_tokenizer, tasks, searcher)
+    assert smollm2_tokenizer.padding_side == "left"  # the caller's tokenizer is left as it was
+
+    record = json.loads((folder / "warmstart.json").read_text())
+    assert record["key"] == warmstart_key(config, tasks)
+    assert record["rows"] >= 16 and record["solved"] > 0
+    assert record["loss_last"] < 0.8 * record["loss_first"], record
+    assert (folder / "model" / "config.json").exists()
+    assert not (folder / "model.tmp").exists()
+
+    def must_not_train(*_a, **_k):
+        raise AssertionError("retrained although a matching warm start was saved")
+
+    monkeypatch.setattr(warmstart, "warm_start", must_not_train)
+    reused = load_or_warm_start(config, tiny_llama(smollm2_tokenizer, seed=1, max_positions=2048),
+                                smollm2_tokenizer, tasks, searcher)
+    for (name, a), (_, b) in zip(model.state_dict().items(), reused.state_dict().items()):
+        assert torch.equal(a, b), name
+
+    # anything that shapes the warm start changes the key, so a stale model is never reused
+    changed = dataclasses.replace(config, warmstart_epochs=2)
+    assert warmstart_key(changed, tasks) != record["key"]
+    assert warmstart_key(config, tasks[:-1]) != record["key"]
+    with pytest.raises(AssertionError, match="retrained"):
+        load_or_warm_start(changed, model, smollm2_tokenizer, tasks, searcher)
