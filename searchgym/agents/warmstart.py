@@ -126,7 +126,7 @@ def warm_start(config: TrainConfig, model: Any, tokenizer: Any, tasks: Sequence[
         completion_only_loss=True,
         max_length=2048,
         save_strategy="no",
-        logging_steps=5,
+        logging_steps=1,  # the first and last losses are recorded in warmstart.json
         report_to=[],
         seed=config.seed,
         use_cpu=not on_gpu,
