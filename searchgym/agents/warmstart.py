@@ -161,7 +161,9 @@ def warm_start(config: TrainConfig, model: Any, tokenizer: Any, tasks: Sequence[
                   "solved": demos.solved, "seconds": round(time.perf_counter() - start, 1),
                   "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None}
         # the key file is written last: a crash before it leaves no half-valid warm start behind
-        (folder / KEY_FILE).write_text(json.dumps(record, indent=1), encoding="utf-8")
+        key_tmp = folder / (KEY_FILE + ".tmp")
+        key_tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
+        os.replace(key_tmp, folder / KEY_FILE)
     trainer.accelerator.wait_for_everyone()
     model.eval()
     return folder
