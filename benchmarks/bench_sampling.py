@@ -2,7 +2,7 @@
 
 python benchmarks/bench_sampling.py [--quick]
 
-Same policy (SmolLM2-135M-Instruct, resolved offline, CPU), same judge (SLATE ``StepJudgeReward`` over
+Same policy (SmolLM2-135M-Instruct, resolved offline, CPU, raw or warm-started with ``--model``), same judge (SLATE ``StepJudgeReward`` over
 the ``rules`` judge: per-step ternary scores) and same tasks (2-hop synthetic world, BM25).
 
 1. Advantage-estimator variance. The quantity estimated is the advantage of a FIXED first step ``a``
@@ -37,6 +37,9 @@ def main(argv=None) -> int:
     p.add_argument("--tasks", type=int, default=None)
     p.add_argument("--seeds", type=int, default=None)
     p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument("--model", default="smollm2",
+                   help="policy: smollm2 (raw), or a checkpoint such as the warm start that bench_train.py saves "
+                        "under runs/bench_train/warmstart/model")
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (1 by default: on a busy 2-core box with the Lucene JVM in-process, "
                         "more threads oversubscribe and decoding runs ~20x slower)")
@@ -67,7 +70,7 @@ def main(argv=None) -> int:
     searcher = build_searcher("bm25", world.documents)
     env = DeepSearchEnv(world.tasks, searcher, max_turns=T, passage_chars=200)
     step_reward = StepJudgeReward(load_judge("rules"), budget=T)
-    policy = HFPolicy.from_pretrained("smollm2", max_new_tokens=max_new, temperature=1.0, seed=0)
+    policy = HFPolicy.from_pretrained(args.model, max_new_tokens=max_new, temperature=1.0, seed=0)
 
     # --- 3. shared-prefix speed-up --------------------------------------------------------------
     env.reset(options={"task": tasks[0]})

@@ -2,15 +2,18 @@
 
     python benchmarks/bench_train.py [--quick] [--budget SECONDS] [--eval-tasks N] [--out DIR]
 
-For each sampler (trajectory = G whole episodes per task; step = SLATE truncated step-level groups of
-k), a fresh LoRA model is evaluated on held-out tasks (greedy), trained with GRPO through TRL for the
-budget, and evaluated again. Prints the training reward and EM before and after, and writes the
+Both samplers start from the same model: SmolLM2 after the cold-start SFT on oracle demonstrations
+(searchgym's warm start, done once and shared; ``--set warmstart=false`` starts from the raw model). For
+each sampler (trajectory = G whole episodes per task; step = SLATE truncated step-level groups of k), that
+model is evaluated on held-out tasks (greedy), trained with GRPO (LoRA) through TRL for the budget, and
+evaluated again. Prints the training reward and EM before and after, and writes the
 reward curves of both runs to ``<out>/bench_train.png`` and the figures to ``<out>/bench_train.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -61,6 +64,7 @@ def main(argv=None) -> int:
     from searchgym.agents.config import load_config
     from searchgym.agents.metrics import read_jsonl
     from searchgym.agents.splits import split_tasks
+    from searchgym.agents.warmstart import load_or_warm_start
     from searchgym.agents.training import build_reward, build_trainer, load_model_and_tokenizer, make_sampler_factory, run_training
     from searchgym.corpora import load_taskset
     from searchgym.search import build_searcher
@@ -83,6 +87,10 @@ def main(argv=None) -> int:
                                     "max_steps=100000", f"max_seconds={args.budget}", "save_steps=100000",
                                     *args.overrides])
         model, tokenizer = load_model_and_tokenizer(config.model)
+        if config.warmstart:
+            # one warm start for both samplers, kept under <out>/warmstart and reused on later runs
+            model = load_or_warm_start(dataclasses.replace(config, output_dir=str(out)), model, tokenizer,
+                                       train_tasks, searcher)
         t0 = time.perf_counter()
         before = evaluate_model(model, tokenizer, config, taskset, searcher, reward, eval_tasks)
         eval_seconds = time.perf_counter() - t0
