@@ -13,9 +13,10 @@ import re
 import tempfile
 import unicodedata
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator, Mapping, Sequence
+from typing import IO, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from searchgym.corpora.records import Document
+from searchgym.corpora.records import Document, Task
+from searchgym.corpora.taskset import TaskSet
 
 
 class CorpusFormatError(ValueError):
@@ -348,6 +349,29 @@ class DocumentPool:
 
     def __len__(self) -> int:
         return len(self._docs)
+
+
+def tasks_from_rows(
+    rows: Iterable[Any],
+    make_task: Callable[[Mapping[str, Any], int, DocumentPool], Task | None],
+    *,
+    source: str,
+    origin: str,
+    limit: int | None = None,
+) -> TaskSet:
+    """A ``TaskSet`` of ``make_task(row, index, pool)`` over JSON-object rows (``None`` skips a row),
+    stopping once ``limit`` tasks are made; the passages the tasks use are collected in one pool."""
+    pool = DocumentPool()
+    tasks: list[Task] = []
+    for index, row in enumerate(progress(rows, f"loading {origin}")):
+        if limit is not None and len(tasks) >= limit:
+            break
+        if not isinstance(row, Mapping):
+            raise record_error(origin, index, row, "expected a JSON object")
+        task = make_task(row, index, pool)
+        if task is not None:
+            tasks.append(task)
+    return TaskSet(name=source, tasks=tasks, documents=pool.documents)
 
 
 def hop_templates_entry(templates: Sequence[str]) -> tuple[str, str]:

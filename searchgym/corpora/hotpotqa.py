@@ -61,7 +61,7 @@ from searchgym.corpora._common import (
     display_name,
     facts_of,
     hop_templates_entry,
-    progress,
+    tasks_from_rows,
     is_yes_no,
     mentions,
     mentions_title,
@@ -85,13 +85,8 @@ def hotpotqa_from_rows(
     rows: Iterable[Mapping[str, Any]], *, limit: int | None = None, origin: str = "hotpotqa rows"
 ) -> TaskSet:
     """Map HotpotQA rows (file records or ``datasets`` rows) to a ``TaskSet``."""
-    pool = DocumentPool()
-    tasks: list[Task] = []
-    for index, row in enumerate(progress(rows, f"loading {origin}")):
-        if limit is not None and len(tasks) >= limit:
-            break
-        tasks.append(task_from_row(row, index, pool, origin))
-    return TaskSet(name=SOURCE, tasks=tasks, documents=pool.documents)
+    return tasks_from_rows(rows, lambda row, index, pool: task_from_row(row, index, pool, origin),
+                           source=SOURCE, origin=origin, limit=limit)
 
 
 def _field(row: Mapping[str, Any], index: int, origin: str, *names: str) -> Any:

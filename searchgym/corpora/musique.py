@@ -39,7 +39,7 @@ from searchgym.corpora._common import (
     DocumentPool,
     fill_references,
     hop_templates_entry,
-    progress,
+    tasks_from_rows,
     read_records,
     record_error,
 )
@@ -66,18 +66,14 @@ def musique_from_rows(
     origin: str = "musique rows",
 ) -> TaskSet:
     """Map MuSiQue rows (file records or ``datasets`` rows) to a ``TaskSet``."""
-    pool = DocumentPool()
-    tasks: list[Task] = []
-    for index, row in enumerate(progress(rows, f"loading {origin}")):
-        if limit is not None and len(tasks) >= limit:
-            break
-        if not isinstance(row, Mapping):
-            raise record_error(origin, index, row, "expected a JSON object")
+
+    def make_task(row: Mapping[str, Any], index: int, pool: DocumentPool) -> Task | None:
         answerable = _flag(row.get("answerable", True))
         if not answerable and not include_unanswerable:
-            continue
-        tasks.append(_task(row, index, pool, origin, answerable))
-    return TaskSet(name=SOURCE, tasks=tasks, documents=pool.documents)
+            return None
+        return _task(row, index, pool, origin, answerable)
+
+    return tasks_from_rows(rows, make_task, source=SOURCE, origin=origin, limit=limit)
 
 
 def _flag(value: Any) -> bool:

@@ -43,7 +43,7 @@ from searchgym.corpora._common import (
     display_name,
     facts_of,
     hop_templates_entry,
-    progress,
+    tasks_from_rows,
     mentions,
     paragraphs_of,
     read_records,
@@ -67,19 +67,14 @@ def twowiki_from_rows(
     rows: Iterable[Mapping[str, Any]], *, limit: int | None = None, origin: str = "2wiki rows"
 ) -> TaskSet:
     """Map 2WikiMultihopQA rows (file records or ``datasets`` rows) to a ``TaskSet``."""
-    pool = DocumentPool()
-    tasks: list[Task] = []
-    for index, row in enumerate(progress(rows, f"loading {origin}")):
-        if limit is not None and len(tasks) >= limit:
-            break
-        if not isinstance(row, Mapping):
-            raise record_error(origin, index, row, "expected a JSON object")
+
+    def make_task(row: Mapping[str, Any], index: int, pool: DocumentPool) -> Task:
         if not _has_evidences(row):
             task = hotpotqa.task_from_row(row, index, pool, origin)
-            tasks.append(Task(task.id, task.question, task.answers, task.hops, SOURCE, task.kind, task.metadata))
-            continue
-        tasks.append(_task(row, index, pool, origin))
-    return TaskSet(name=SOURCE, tasks=tasks, documents=pool.documents)
+            return Task(task.id, task.question, task.answers, task.hops, SOURCE, task.kind, task.metadata)
+        return _task(row, index, pool, origin)
+
+    return tasks_from_rows(rows, make_task, source=SOURCE, origin=origin, limit=limit)
 
 
 def _has_evidences(row: Mapping[str, Any]) -> bool:

@@ -263,17 +263,17 @@ def _work(x: _Ctx) -> tuple[str, list[str], list[str]]:
                         f"The film was produced by {org}.")]
         if str(year) not in intro:
             facts.append(x.pick(f"It was released in {year}.", f"The film was released in {year}."))
-        extra = (f"It was shot on location in {{city}}.", f"{{person}} appears in a supporting role.")
+        extra = ("It was shot on location in {city}.", "{person} appears in a supporting role.")
     elif x.kind == "book":
         intro = x.pick(f"{x.name} is a {genre} written by {creator}.", f"{x.name} is a {genre} by {creator}.")
         facts = [x.pick(f"It was published by {org} in {year}.", f"{org} published it in {year}.",
                         f"The book was first published in {year} by {org}.")]
-        extra = (f"The story is set in {{city}}.", f"It was later translated by {{person}}.")
+        extra = ("The story is set in {city}.", "It was later translated by {person}.")
     else:
         intro = x.pick(f"{x.name} is a {genre} recorded by {creator}.", f"{x.name} is a {genre} by {creator}.")
         facts = [x.pick(f"It was released by {org} in {year}.", f"{org} released the album in {year}.",
                         f"The album was released in {year} on the label {org}.")]
-        extra = (f"It was recorded in {{city}}.", f"{{person}} played on several tracks.")
+        extra = ("It was recorded in {city}.", "{person} played on several tracks.")
     passing = [x.pick({"film": f"The film runs for {x.rng.randrange(80, 170)} minutes.",
                        "book": f"It runs to {x.rng.randrange(120, 900)} pages.",
                        "album": f"It contains {x.rng.randrange(7, 16)} tracks."}[x.kind],
