@@ -26,7 +26,7 @@ from searchgym.rewards.process import StepJudgeReward  # noqa: E402
 
 def slate_workload(prefixes: int, k: int, pool: int, seed: int = 0):
     """k candidate last steps per prefix; candidates drawn from a small pool (a policy repeats itself)."""
-    from judge_fixtures import TASK, prefix, search_step
+    from judge_fixtures import prefix, search_step
 
     rng = random.Random(seed)
     out = []

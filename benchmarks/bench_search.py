@@ -15,7 +15,6 @@ import argparse
 import gc
 import os
 import resource
-import statistics
 import tempfile
 import time
 from pathlib import Path

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from judge_fixtures import D1, TASK, answer_step, prefix, search_step, with_last
+from judge_fixtures import D1, TASK, answer_step, search_step, with_last
 from searchgym.judges import load_judge
 from searchgym.judges.base import JudgeRequest
 from searchgym.judges.prompts import render_messages

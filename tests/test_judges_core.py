@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
-import sys
 import time
 
 import pytest
 
-from judge_fixtures import D1, D2, TASK, answer_step, prefix, search_step, with_last
+from judge_fixtures import D1, D2, TASK, answer_step, search_step, with_last
 from searchgym.judges import ENTRY_POINT_GROUP, available_judges, load_judge, register_judge
 from searchgym.judges.base import JudgeError, JudgeRequest, Judgment
 from searchgym.judges.cache import JudgeCache

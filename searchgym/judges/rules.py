@@ -25,7 +25,7 @@ import asyncio
 import re
 from typing import Sequence
 
-from searchgym.judges.base import ANSWER, QUERY, SUPPORT, THINK, JudgeError, JudgeRequest, Judgment
+from searchgym.judges.base import ANSWER, QUERY, SUPPORT, JudgeError, JudgeRequest, Judgment
 from searchgym.rewards.normalize import normalize_text
 from searchgym.rewards.outcome import exact_match, f1_score
 
