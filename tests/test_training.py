@@ -333,6 +333,13 @@ def test_config_overrides_and_yaml(tmp_path):
     cfg = load_config(repo_default, ["sampler=step", "max_steps=3", "lora=false", "rewards=outcome,rubric", "reward_weights=1,0.5",
                                      "resume_from_checkpoint=none"])
     assert (cfg.sampler, cfg.max_steps, cfg.lora, cfg.rewards) == ("step", 3, False, ("outcome", "rubric"))
+    # optional keys are typed too: a --set string must not reach the trainer as a str
+    assert cfg.resume_from_checkpoint is None
+    timed = load_config(None, ["max_seconds=600", "resume_from_checkpoint=latest"])
+    assert timed.max_seconds == 600.0 and isinstance(timed.max_seconds, float)
+    assert timed.resume_from_checkpoint == "latest"
+    with pytest.raises(ValueError, match="expects float"):
+        load_config(None, ["max_seconds=soon"])
     with pytest.raises(ValueError, match="unknown config key"):
         load_config(None, ["learnin_rate=1"])
     with pytest.raises(ValueError, match="expects int"):

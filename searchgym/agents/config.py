@@ -8,6 +8,7 @@ finishes in minutes on a 2-core CPU.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,7 +109,7 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
     """Convert a YAML value or a ``--set`` string to the field's type, with a clear error."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if origin is typing.Union or str(origin) == "types.UnionType":  # X | None
+    if origin is typing.Union or origin is types.UnionType:  # Optional[X] or X | None
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
             return None
         inner = [a for a in args if a is not type(None)]
