@@ -96,12 +96,12 @@ def test_stops_at_end_of_action(tiny_model, tokenizer):
     assert free.token_ids[: len(cut.token_ids)] == cut.token_ids
 
 
-def test_cut_at_stop():
-    from searchgym.agents.hf_policy import _cut_at_stop
+def testcut_at_stop():
+    from searchgym.agents.hf_policy import cut_at_stop
 
     text = "think <search>a b</search> more <answer>x</answer>"
-    assert _cut_at_stop(text, ("</answer>", "</search>")) == "think <search>a b</search>"
-    assert _cut_at_stop("no action", ("</search>",)) == "no action"
+    assert cut_at_stop(text, ("</answer>", "</search>")) == "think <search>a b</search>"
+    assert cut_at_stop("no action", ("</search>",)) == "no action"
 
 
 # --- OpenAIPolicy against a real server on loopback ----------------------------------------------

@@ -71,8 +71,7 @@ class HFPolicy:
     # ------------------------------------------------------------------------------------------
     def prompt_ids(self, conversation: Sequence[Message]) -> list[int]:
         """Token ids of the conversation with the chat template and the assistant generation prompt."""
-        text = self.tokenizer.apply_chat_template(list(conversation), tokenize=False, add_generation_prompt=True)
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return chat_prompt_ids(self.tokenizer, conversation)
 
     def generate(self, conversations: Sequence[Sequence[Message]], n: int = 1) -> list[list[Completion]]:
         """``n`` sampled completions (next agent turn) for each conversation, in order."""
@@ -149,7 +148,7 @@ class HFPolicy:
         results = []
         for r in range(rows):
             text = self.tokenizer.decode(tokens[r], skip_special_tokens=True)
-            texts[r] = _cut_at_stop(text, self.stop)
+            texts[r] = cut_at_stop(text, self.stop)
             self.generated_tokens += len(tokens[r])
             results.append(Completion(texts[r], tuple(prompts[r // n]), tuple(tokens[r]), tuple(logps[r])))
         return results
@@ -177,10 +176,16 @@ def _cache_of(output: Any) -> Any:
     return cache if cache is not None else output.past_key_values
 
 
-def _cut_at_stop(text: str, stops: Sequence[str]) -> str:
+def chat_prompt_ids(tokenizer: Any, conversation: Sequence[Message]) -> list[int]:
+    """Token ids of a conversation with the chat template and the assistant generation prompt."""
+    text = tokenizer.apply_chat_template(list(conversation), tokenize=False, add_generation_prompt=True)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> str:
     """``text`` up to and including the earliest stop string (unchanged when none occurs)."""
     ends = [text.find(s) + len(s) for s in stops if s in text]
     return text[: min(ends)] if ends else text
 
 
-__all__ = ["DEFAULT_STOP", "HFPolicy"]
+__all__ = ["DEFAULT_STOP", "HFPolicy", "chat_prompt_ids", "cut_at_stop"]

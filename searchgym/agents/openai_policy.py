@@ -11,7 +11,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
-from searchgym.agents.hf_policy import DEFAULT_STOP, _cut_at_stop
+from searchgym.agents.hf_policy import DEFAULT_STOP, cut_at_stop
 from searchgym.agents.policy import Completion, Message
 
 
@@ -65,7 +65,7 @@ class OpenAIPolicy:
             at, closing = max(opened)
             if at >= 0:
                 text += closing
-        return _cut_at_stop(text, self.stop)
+        return cut_at_stop(text, self.stop)
 
 
 __all__ = ["OpenAIPolicy"]

@@ -90,6 +90,15 @@ def grpo_args(config: TrainConfig, *, world_size: int | None = None, **overrides
         dataloader_num_workers=0,
         ddp_find_unused_parameters=False,
     )
+    if config.use_vllm:
+        if config.vllm_mode == "server" and world_size > 1:
+            raise ValueError("use_vllm with vllm_mode=server gathers prompts across processes on every call, which "
+                             "multi-turn episodes cannot keep in step; use vllm_mode=colocate with several processes")
+        from searchgym.agents.hf_policy import DEFAULT_STOP
+
+        # vLLM stops at the end of an action, as HFPolicy does; VLLMPolicy cuts the tokens to match
+        kwargs["generation_kwargs"] = {"stop": list(DEFAULT_STOP), "include_stop_str_in_output": True}
+        kwargs["max_completion_length"] = config.max_new_tokens  # vLLM's per-turn token limit
     kwargs.update(overrides)
     return GRPOConfig(**kwargs)
 
@@ -380,9 +389,14 @@ def make_sampler_factory(config: TrainConfig, tasks: Sequence[Task], searcher: A
         from searchgym.agents.samplers import TrajectorySampler, TruncatedStepSampler
         from searchgym.envs import DeepSearchEnv
 
-        model = trainer.accelerator.unwrap_model(trainer.model)
-        policy = HFPolicy(model, tokenizer, max_new_tokens=config.max_new_tokens, temperature=config.temperature,
-                          top_p=config.top_p, seed=config.seed + trainer.accelerator.process_index)
+        if config.use_vllm:
+            from searchgym.agents.vllm_policy import VLLMPolicy
+
+            policy = VLLMPolicy(trainer, tokenizer)  # TRL's engine; sampling settings come from grpo_args
+        else:
+            model = trainer.accelerator.unwrap_model(trainer.model)
+            policy = HFPolicy(model, tokenizer, max_new_tokens=config.max_new_tokens, temperature=config.temperature,
+                              top_p=config.top_p, seed=config.seed + trainer.accelerator.process_index)
         env = DeepSearchEnv(tasks, searcher, max_turns=config.max_turns, top_k=config.top_k,
                             passage_chars=config.passage_chars, reward=reward)
         if config.sampler == "trajectory":

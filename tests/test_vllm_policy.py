@@ -1,0 +1,106 @@
+"""``VLLMPolicy`` against an engine that keeps TRL's ``VLLMGeneration`` calling convention.
+
+vLLM itself needs a GPU, which this machine lacks; the engine here answers exactly as
+``VLLMGeneration.generate`` does (one completion per request, each prompt repeated
+``num_generations`` times; per-token log-prob lists led by the sampled token) from completions
+scripted per prompt, so what is tested is searchgym's side: ordering, weight syncs, stop cutting and
+the alignment of text, token ids and log-probs.
+"""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+pytest.importorskip("torch")
+from test_training import smollm2_tokenizer  # noqa: E402,F401  (session fixture)
+
+from searchgym.agents.config import TrainConfig  # noqa: E402
+from searchgym.agents.vllm_policy import VLLMPolicy, stop_token_count  # noqa: E402
+
+
+class ScriptedEngine:
+    """Replies to each request with the next scripted text for its prompt, like ``VLLMGeneration``."""
+
+    def __init__(self, tokenizer, replies: dict[str, list[str]]):
+        self.tokenizer, self.replies, self.syncs, self.calls = tokenizer, replies, 0, []
+
+    def sync_weights(self):
+        self.syncs += 1
+
+    def generate(self, prompts, images, num_generations, profiler=None):
+        self.calls.append((len(prompts), num_generations))
+        completions, logprobs = [], []
+        for ids in prompts:
+            question = self.tokenizer.decode(ids).split("Q:")[-1].split("<|im_end|>")[0].strip()
+            text = self.replies[question].pop(0)
+            tokens = self.tokenizer.encode(text, add_special_tokens=False)
+            completions.append(tokens)
+            logprobs.append([[-0.01 * (i + 1), -9.0] for i in range(len(tokens))])
+        return prompts, completions, logprobs, None
+
+
+def trainer_with(engine, step=0):
+    return types.SimpleNamespace(vllm_generation=engine, state=types.SimpleNamespace(global_step=step))
+
+
+def conversation(q):
+    return [{"role": "system", "content": "Search."}, {"role": "user", "content": f"Q: {q}"}]
+
+
+def test_completions_keep_order_and_are_cut_at_the_end_of_the_action(smollm2_tokenizer):
+    engine = ScriptedEngine(smollm2_tokenizer, {
+        "first": ["<search>a b</search> and more text", "<answer>x [d1]</answer></answer>"],
+        "second": ["no action at all", "<open>d2</open><search>q</search>"],
+    })
+    policy = VLLMPolicy(trainer_with(engine), smollm2_tokenizer)
+    out = policy.generate([conversation("first"), conversation("second")], n=2)
+
+    assert engine.calls == [(4, 2)]  # each prompt repeated n times, as TRL passes them
+    assert [[c.text for c in row] for row in out] == [
+        ["<search>a b</search>", "<answer>x [d1]</answer>"],
+        ["no action at all", "<open>d2</open>"],
+    ]
+    for row, q in zip(out, ("first", "second")):
+        for c in row:
+            assert c.prompt_ids == tuple(policy.prompt_ids(conversation(q)))
+            assert len(c.token_ids) == len(c.logprobs)  # log-probs follow the kept tokens
+            assert smollm2_tokenizer.decode(list(c.token_ids)).startswith(c.text)
+            assert c.logprobs[0] == pytest.approx(-0.01)  # the sampled token's log-prob, not the runner-up
+    assert policy.generated_tokens == sum(len(c.token_ids) for row in out for c in row)
+
+
+def test_weights_sync_once_per_optimizer_step(smollm2_tokenizer):
+    engine = ScriptedEngine(smollm2_tokenizer, {"q": ["<search>a</search>"] * 3})
+    trainer = trainer_with(engine, step=0)
+    policy = VLLMPolicy(trainer, smollm2_tokenizer)
+    policy.generate([conversation("q")])
+    policy.generate([conversation("q")])
+    assert engine.syncs == 1
+    trainer.state.global_step = 1
+    policy.generate([conversation("q")])
+    assert engine.syncs == 2 and trainer._last_loaded_step == 1
+
+
+def test_stop_token_count_keeps_the_completing_token(smollm2_tokenizer):
+    ids = smollm2_tokenizer.encode("<search>a</search> tail", add_special_tokens=False)
+    keep = stop_token_count(smollm2_tokenizer, ids, ("</search>",))
+    assert "</search>" in smollm2_tokenizer.decode(ids[:keep])
+    assert "</search>" not in smollm2_tokenizer.decode(ids[: keep - 1])
+    assert stop_token_count(smollm2_tokenizer, ids, ("</answer>",)) == len(ids)
+
+
+def test_a_trainer_without_vllm_is_a_clear_error(smollm2_tokenizer):
+    with pytest.raises(ValueError, match="use_vllm=True"):
+        VLLMPolicy(types.SimpleNamespace(vllm_generation=None), smollm2_tokenizer)
+
+
+def test_grpo_args_pass_action_stops_to_vllm_and_refuse_server_mode_across_processes(tmp_path):
+    from searchgym.agents.training import grpo_args
+
+    args = grpo_args(TrainConfig(use_vllm=True, output_dir=str(tmp_path)), world_size=1)
+    assert args.use_vllm and set(args.generation_kwargs["stop"]) == {"</search>", "</open>", "</answer>"}
+    assert args.max_completion_length == TrainConfig().max_new_tokens
+    with pytest.raises(ValueError, match="colocate"):
+        grpo_args(TrainConfig(use_vllm=True, vllm_mode="server", output_dir=str(tmp_path)), world_size=2)
