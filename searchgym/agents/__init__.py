@@ -15,6 +15,7 @@ from searchgym.agents.samples import Sampler, TrainingSample
 _LAZY = {
     "HFPolicy": "searchgym.agents.hf_policy",
     "OpenAIPolicy": "searchgym.agents.openai_policy",
+    "VLLMPolicy": "searchgym.agents.vllm_policy",
     "resolve_model": "searchgym.agents.models",
     "TrajectorySampler": "searchgym.agents.samplers",
     "TruncatedStepSampler": "searchgym.agents.samplers",
