@@ -14,8 +14,9 @@ the ``rules`` judge: per-step ternary scores) and same tasks (2-hop synthetic wo
    * truncated step-level (SLATE): k-1 other candidates for step 0 from the same prefix; advantage of
      ``a`` = (r_a - mean r) / (std r + eps) over the k step rewards.
    Reported: mean over (task, a) of the variance across seeds of each estimator, and the ratio.
-   G = k, so both spend the same number of candidate turns per GROUP; generated tokens per estimate
-   are printed for each (the trajectory estimate costs up to T times more).
+   Two step-level figures: at equal group size (G = k; the trajectory estimate then costs up to T
+   times more tokens) and at an equal budget of generated tokens (more step candidates are drawn, k
+   at a time, until they have cost as many tokens as that seed's trajectory estimate).
 2. Generated tokens per training sample from one call of each sampler.
 3. Shared-prefix speed-up: ``HFPolicy.generate(prefix, n=k)`` with the prefix encoded once and its KV
    cache expanded to k branches, vs the same call re-encoding the prefix for every branch.
@@ -117,7 +118,7 @@ def main(argv=None) -> int:
         partial = [type(traj)(traj.task, traj.steps[: i + 1], traj.seen) for i in range(len(traj.steps))]
         return sum(r.value for r in score_all(step_reward, partial))
 
-    var_traj, var_step, tok_traj, tok_step = [], [], [], []
+    var_traj, var_step, var_budget, tok_traj, tok_step, tok_budget, cands_budget = [], [], [], [], [], [], []
     t_start = time.perf_counter()
     for ti, task in enumerate(tasks):
         env.reset(options={"task": task})
@@ -127,7 +128,7 @@ def main(argv=None) -> int:
         a_env = root.fork()
         a_env.step(first)
         r_a = score_all(step_reward, [a_env.trajectory])[0].value
-        est_traj, est_step = [], []
+        est_traj, est_step, est_budget = [], [], []
         for seed in range(n_seeds):
             policy.generator.manual_seed(seed)
             # full trajectory: a played to the end, plus G-1 fresh episodes
@@ -136,27 +137,41 @@ def main(argv=None) -> int:
             returns = [episode_return(e) for e in envs]
             est_traj.append(group_zscore(returns)[0])
             tok_traj.append(made)
-            # truncated step level: k-1 other candidates for the same step
+            # truncated step level: k-1 other candidates for the same step (equal group size), then more
+            # candidates until the step estimate has spent as many generated tokens as the trajectory one
             others = policy.generate([root.messages], n=k - 1)[0]
+            while sum(len(c.token_ids) for c in others) < made:
+                others += policy.generate([root.messages], n=k)[0]
             forks = []
             for c in others:
                 f = root.fork()
                 f.step(c.text)
                 forks.append(f)
             rewards = [r_a] + [r.value for r in score_all(step_reward, [f.trajectory for f in forks])]
-            est_step.append(group_zscore(rewards)[0])
-            tok_step.append(sum(len(c.token_ids) for c in others))
+            est_step.append(group_zscore(rewards[:k])[0])
+            est_budget.append(group_zscore(rewards)[0])
+            tok_step.append(sum(len(c.token_ids) for c in others[: k - 1]))
+            tok_budget.append(sum(len(c.token_ids) for c in others))
+            cands_budget.append(len(others) + 1)
         var_traj.append(statistics.pvariance(est_traj))
         var_step.append(statistics.pvariance(est_step))
+        var_budget.append(statistics.pvariance(est_budget))
         print(f"[variance] task {ti + 1}/{len(tasks)}: r(a)={r_a:+.2f}  Var_traj={var_traj[-1]:.3f}  "
-              f"Var_step={var_step[-1]:.3f}  ({time.perf_counter() - t_start:.0f} s)", flush=True)
-    vt, vs = statistics.mean(var_traj), statistics.mean(var_step)
-    ratio = vt / vs if vs > 0 else float("inf")
+              f"Var_step(k={k})={var_step[-1]:.3f}  Var_step(equal tokens)={var_budget[-1]:.3f}  "
+              f"({time.perf_counter() - t_start:.0f} s)", flush=True)
+    vt, vs, vb = (statistics.mean(v) for v in (var_traj, var_step, var_budget))
+
+    def ratio(a, b):
+        return a / b if b > 0 else float("inf")
+
     print(f"[variance] advantage of a fixed first step, variance across {n_seeds} seeds, mean over {len(tasks)} tasks "
-          f"(k=G={k}, T={T}): full trajectory {vt:.4f}, truncated step-level {vs:.4f}, ratio {ratio:.2f}x "
-          f"(SLATE bound: up to T={T}x)")
-    print(f"[variance] generated tokens per estimate: full trajectory {statistics.mean(tok_traj):.0f}, "
-          f"step-level {statistics.mean(tok_step):.0f}")
+          f"(T={T}, SLATE bound: up to T x at equal group size):")
+    print(f"[variance]   full trajectory, G={k} episodes:           {vt:.4f}  "
+          f"({statistics.mean(tok_traj):.0f} generated tokens per estimate)")
+    print(f"[variance]   step-level, k={k} candidates:               {vs:.4f}  ratio {ratio(vt, vs):.2f}x  "
+          f"({statistics.mean(tok_step):.0f} tokens)")
+    print(f"[variance]   step-level, equal token budget (k~{statistics.mean(cands_budget):.1f}): {vb:.4f}  "
+          f"ratio {ratio(vt, vb):.2f}x  ({statistics.mean(tok_budget):.0f} tokens)")
     return 0
 
 
