@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 import time
@@ -53,7 +54,9 @@ def evaluate_model(model, tokenizer, config, taskset, searcher, reward, tasks):
         return DeepSearchEnv(taskset.tasks, searcher, max_turns=config.max_turns, top_k=config.top_k,
                              passage_chars=config.passage_chars)
 
-    return evaluate(policy, make_env, tasks, reward=reward, batch_size=8, progress=False).summary
+    summary = evaluate(policy, make_env, tasks, reward=reward, batch_size=8, progress=False).summary
+    # NaN (nothing measurable, e.g. no episode answered) is not JSON: write null like `searchgym eval`
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in summary.items()}
 
 
 def main(argv=None) -> int:
