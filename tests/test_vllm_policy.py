@@ -104,3 +104,14 @@ def test_grpo_args_pass_action_stops_to_vllm_and_refuse_server_mode_across_proce
     assert args.max_completion_length == TrainConfig().max_new_tokens
     with pytest.raises(ValueError, match="colocate"):
         grpo_args(TrainConfig(use_vllm=True, vllm_mode="server", output_dir=str(tmp_path)), world_size=2)
+
+
+def test_scripted_engine_keeps_the_installed_trl_calling_convention():
+    """If TRL changes ``VLLMGeneration``'s API, the scripted engine (and VLLMPolicy) must follow."""
+    import inspect
+
+    vllm_generation = pytest.importorskip("trl.generation.vllm_generation")
+    real = vllm_generation.VLLMGeneration
+    for name in ("generate", "sync_weights"):
+        assert list(inspect.signature(getattr(real, name)).parameters) == \
+            list(inspect.signature(getattr(ScriptedEngine, name)).parameters), name
