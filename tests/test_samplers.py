@@ -186,6 +186,27 @@ def test_step_sampler_leaves_unscored_out(world, tokenizer):
     assert sampler.last_stats["unscored"] == len(bad)
 
 
+def test_samples_say_whether_they_finished(world, tokenizer):
+    from searchgym.agents.oracle import OraclePolicy
+    from searchgym.agents.samplers import TrajectorySampler, TruncatedStepSampler
+
+    ts, _ = world
+    oracle = OraclePolicy(ts.tasks)
+    answered = TrajectorySampler(make_env(world), oracle, em_reward, group_size=2, tokenizer=tokenizer)
+    assert all(s.finished for s in answered.sample(ts.tasks[:1]))
+    out_of_turns = TrajectorySampler(make_env(world, max_turns=1), oracle, em_reward, group_size=2, tokenizer=tokenizer)
+    assert not any(s.finished for s in out_of_turns.sample(ts.tasks[:1]))  # searched once, never answered
+
+    class HalfBroken:
+        def generate(self, conversations, n=1):
+            return [[Completion(oracle.next_turn(c) if i % 2 == 0 else "<search>cut off mid") for i in range(n)]
+                    for c in conversations]
+
+    step = TruncatedStepSampler(make_env(world), HalfBroken(), progress_reward, k=4, max_steps=1, tokenizer=tokenizer)
+    samples = step.sample(ts.tasks[:1])
+    assert [s.finished for s in samples] == [True, False, True, False]
+
+
 def test_group_zscore_and_continuation_choice():
     adv = group_zscore([1.0, 2.0, 3.0, float("nan")], [True, True, True, False])
     assert adv[3] == 0.0 and sum(adv[:3]) == pytest.approx(0.0)

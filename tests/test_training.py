@@ -167,10 +167,13 @@ def test_env_tokens_are_masked_out_of_the_loss(tmp_path, smollm2_tokenizer):
     out = trainer._generate_and_score_completions(batch)
     sampler = trainer.searchgym_rollout.sampler
     n_obs = len(sampler.observation)
-    expected = torch.tensor([1] * TURN_TOKENS + [0] * n_obs + [1] * TURN_TOKENS)
+    # agent turn, observation, agent turn, then the untrained EOS that marks a finished episode
+    expected = torch.tensor([1] * TURN_TOKENS + [0] * n_obs + [1] * TURN_TOKENS + [0])
     assert "tool_mask" in out  # TRL consumed our env_mask as its loss mask
     for row in out["tool_mask"]:
         assert torch.equal(row.cpu(), expected)
+    assert (out["completion_ids"][:, -1] == smollm2_tokenizer.eos_token_id).all()
+    assert trainer._metrics["train"]["completions/clipped_ratio"] == [0.0]  # every toy episode finished
     # the observation ids really sit at the masked positions
     obs = torch.tensor(sampler.observation)
     assert torch.equal(out["completion_ids"][0, TURN_TOKENS:TURN_TOKENS + n_obs].cpu(), obs)
@@ -302,6 +305,23 @@ def test_step_rollout_fills_slots_across_episodes_and_pads_when_tasks_run_out():
     assert out[REWARD_FIELD][2:] == [None, None]  # an empty slot is padding: no reward ...
     assert out["env_mask"][2:] == [[0], [0]]  # ... and no loss
     assert out["sg_stats"][0]["rollout_padding"] == 0.5
+
+
+def test_finished_samples_end_with_an_untrained_eos_so_trl_can_tell_clipped_ones():
+    from searchgym.agents.rollout import SamplerRollout
+
+    class TwoEpisodes:
+        def sample(self, tasks):
+            return [TrainingSample(group_id="toy-0#r0", prompt_ids=(1,), completion_ids=(5, 6, 7),
+                                   completion_mask=(1, 0, 1), logprobs=(-0.5, 0.0, -0.25), reward=1.0, finished=done)
+                    for done in (True, False)]
+
+    rollout = SamplerRollout(toy_tasks(), lambda trainer: TwoEpisodes(), mode="trajectory", group_size=2,
+                             pad_token_id=0, eos_token_id=99)
+    out = rollout(_prompts(["toy-0"], 2), trainer=None)
+    assert out["completion_ids"] == [[5, 6, 7, 99], [5, 6, 7]]  # TRL: last token not EOS = clipped
+    assert out["env_mask"] == [[1, 0, 1, 0], [1, 0, 1]]  # the marker is never trained
+    assert out["logprobs"] == [[-0.5, 0.0, -0.25, 0.0], [-0.5, 0.0, -0.25]]
 
 
 def test_trajectory_rollout_requires_a_full_group_per_task():

@@ -17,6 +17,11 @@ Mapping:
   episode); slots that stay empty after every task of the batch was played are filled with padding
   samples whose reward is ``None`` (TRL leaves them out of the group statistics and gives them zero
   advantage) and whose ``env_mask`` is all zero (no loss). ``rollout_padding`` in the metrics counts them.
+
+A sample that finished (an episode that answered; a step that is a well-formed action) ends with the
+tokenizer's EOS, masked out of the loss. TRL reads a completion whose last token is not EOS as clipped, so
+its ``completions/clipped_ratio`` is the share of episodes that ran out of turns (steps cut off by the
+token limit), and ``mask_truncated_completions`` means what it says.
 """
 
 from __future__ import annotations
@@ -127,6 +132,7 @@ class SamplerRollout:
         group_size: int,
         decode: Callable[[list[int]], str] | None = None,
         pad_token_id: int = 0,
+        eos_token_id: int | None = None,
     ) -> None:
         if mode not in ("trajectory", "step"):
             raise ValueError(f"mode must be 'trajectory' or 'step', got {mode!r}")
@@ -137,6 +143,7 @@ class SamplerRollout:
         self._decode_given = decode is not None
         self.decode = decode or (lambda ids: "")  # replaced by the trainer's tokenizer on the first call
         self.pad_token_id = pad_token_id
+        self.eos_token_id = eos_token_id
         self.sampler: Sampler | None = None
         self.last_stats: dict[str, float] = {}
 
@@ -250,10 +257,15 @@ class SamplerRollout:
                 if len(row.completion_mask) != n:
                     raise ValueError(f"sample {row.group_id}: completion_mask length {len(row.completion_mask)} != {n}")
                 logprobs = list(row.logprobs) if len(row.logprobs) == n else _spread_logprobs(row)
+                ids, mask = list(row.completion_ids), [int(b) for b in row.completion_mask]
+                if row.finished and self.eos_token_id is not None:
+                    # TRL counts a completion whose last token is not EOS as clipped (completions/clipped_ratio,
+                    # mask_truncated_completions); an untrained EOS marks the samples that did finish
+                    ids, mask, logprobs = ids + [self.eos_token_id], mask + [0], logprobs + [0.0]
                 out["prompt_ids"].append(list(row.prompt_ids))
-                out["completion_ids"].append(list(row.completion_ids))
+                out["completion_ids"].append(ids)
                 out["logprobs"].append(logprobs)
-                out["env_mask"].append([int(b) for b in row.completion_mask])
+                out["env_mask"].append(mask)
                 out[REWARD_FIELD].append(float(row.reward) if row.scored else None)
                 out[COMPONENTS_FIELD].append(dict(row.components))
             out[STATS_FIELD].append(dict(stats))

@@ -204,7 +204,7 @@ class TrajectorySampler:
         components.update(steps=float(len(traj.steps)), searches=float(traj.num_searches), em=_exact_match(traj))
         return TrainingSample(group_id, tuple(prompt), tuple(ids), tuple(mask), tuple(logps),
                               float(result.value) if result.scored else 0.0, float(advantage), components,
-                              result.scored, "".join(c.text for c in turns))
+                              result.scored, "".join(c.text for c in turns), finished=traj.final_answer is not None)
 
 
 class TruncatedStepSampler:
@@ -305,7 +305,7 @@ class TruncatedStepSampler:
                           chosen=float(chosen), em=_exact_match(fork.trajectory))
         reward = float(result.value) if result.scored and not math.isnan(result.value) else 0.0
         return TrainingSample(group_id, prompt, ids, (1,) * len(ids), logps, reward, float(advantage), components,
-                              result.scored, comp.text)
+                              result.scored, comp.text, finished=step.valid)
 
 
 __all__ = ["ChatEncoder", "TrajectorySampler", "TruncatedStepSampler", "as_result", "score_all"]

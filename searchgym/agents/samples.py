@@ -16,6 +16,8 @@ class TrainingSample:
     environment observations interleaved); for truncated step-level sampling it is one agent turn after
     a shared prefix. ``completion_mask`` is 1 on policy tokens (trained) and 0 on environment tokens.
     Samples with the same ``group_id`` form one group; ``scored`` False leaves a sample out of advantages.
+    ``finished`` says the sample ended where it should: the episode with an answer (trajectory), the
+    turn with a well-formed action (step). Unfinished samples ran out of turns or tokens.
     """
 
     group_id: str
@@ -28,6 +30,7 @@ class TrainingSample:
     components: Mapping[str, float] = field(default_factory=dict)
     scored: bool = True
     text: str = ""
+    finished: bool = True
 
 
 class Sampler(Protocol):

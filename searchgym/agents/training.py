@@ -155,6 +155,7 @@ def build_trainer(
         mode=config.sampler,
         group_size=config.group_size,
         pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
     )
     metrics_path = Path(args.output_dir) / METRICS_FILE
     if config.max_seconds:
