@@ -21,5 +21,6 @@ echo "== 3/4 train: cold-start SFT on oracle demonstrations, then GRPO through T
 sg train --set "output_dir=$OUT" "$@"
 
 echo "== 4/4 eval: the trained policy on held-out tasks"
-sg eval --policy "hf:$OUT/final" --corpus "$CORPUS" --split test --limit 16 --temperature 0 --out "$OUT/eval"
+sg eval --policy "hf:$OUT/final" --corpus "$CORPUS" --split test --limit 16 --temperature 0 \
+    --reward-config "$OUT/config.yaml" --out "$OUT/eval"
 echo "reward curve: $OUT/reward_curve.png   eval report: $OUT/eval/"

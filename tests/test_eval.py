@@ -44,6 +44,7 @@ def test_report_files(tmp_path):
     assert len(data["episodes"]) == 2 and data["episodes"][1]["prediction"] == "a | b"
     md = paths["markdown"].read_text()
     assert "| em | 0.500 |" in md and "a \\| b" in md  # table cells escaped
+    assert "| reward |" not in md  # no training reward was asked for: no n/a row
     assert md == to_markdown(report)
     for key in ("metrics_plot", "searches_plot"):
         assert paths[key].stat().st_size > 1000
@@ -68,7 +69,7 @@ def test_eval_cli_oracle_scores_perfectly(tmp_path, capsys):
     from searchgym.cli.main import main
 
     rc = main(["eval", "--policy", "oracle", "--corpus", ORACLE_CORPUS, "--split", "all", "--limit", "6",
-               "--out", str(tmp_path), "--judge", "none", "--max-turns", "8"])
+               "--out", str(tmp_path), "--judge", "none", "--max-turns", "8", "--reward-config", "default"])
     assert rc == 0
     data = json.loads((tmp_path / "eval.json").read_text())
     s = data["summary"]
@@ -77,8 +78,19 @@ def test_eval_cli_oracle_scores_perfectly(tmp_path, capsys):
     assert s["citation_recall"] == 1.0 and s["citation_precision"] > 0.5
     assert s["rubric"] == 1.0
     assert s["searches_per_episode"] >= 2.0  # two hops need two searches
+    # the embedded training reward (outcome 1 + rubric 0.5 + rules judge 0.2) pays the oracle's episodes well
+    assert s["reward"] == pytest.approx(sum(e["reward"] for e in data["episodes"]) / 6) and s["reward"] > 1.0
     assert (tmp_path / "eval.md").exists() and (tmp_path / "eval_metrics.png").exists()
+    assert "| reward |" in (tmp_path / "eval.md").read_text()
     assert "EM 1.000" in capsys.readouterr().out
+
+
+def test_eval_cli_rejects_a_missing_reward_config(tmp_path, capsys):
+    from searchgym.cli.main import main
+
+    rc = main(["eval", "--policy", "oracle", "--corpus", ORACLE_CORPUS, "--limit", "1", "--out", str(tmp_path),
+               "--reward-config", str(tmp_path / "nope.yaml")])
+    assert rc == 2 and "--reward-config" in capsys.readouterr().err
 
 
 def test_eval_cli_rejects_a_bad_policy_spec(tmp_path, capsys):

@@ -176,6 +176,8 @@ def to_markdown(report: EvalReport, max_rows: int = 20) -> str:
     ]
     for key in ("em", "f1", "citation_precision", "citation_recall", "rubric", "reward", "answered",
                 "searches_per_episode", "steps_per_episode", "invalid_per_episode"):
+        if key == "reward" and all(e.reward is None for e in report.episodes):
+            continue  # no training reward was asked for
         lines.append(f"| {key} | {_fmt(s.get(key, float('nan')))} |")
     lines += ["", "| task | gold | prediction | EM | F1 | cit. P | cit. R | searches |", "|---|---|---|---|---|---|---|---|"]
     for e in report.episodes[:max_rows]:

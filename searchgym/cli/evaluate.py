@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="episodes played together")
     parser.add_argument("--judge", default="rules",
                         help="judge spec grounding rubrics that have no gold support ids ('none' to skip)")
+    parser.add_argument("--reward-config", default=None, metavar="CONFIG",
+                        help="also score each episode with the training reward of this train config "
+                             "(a YAML file, or 'default' for the embedded defaults); adds the reward column")
     parser.add_argument("--out", default="runs/eval", help="output directory for JSON, Markdown and plots")
     parser.add_argument("--seed", type=int, default=0)
 
@@ -85,17 +88,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"searchgym eval: {exc}", file=sys.stderr)
         return 2
     rubric = rubric_reward(args.judge)
+    try:
+        reward = training_reward(args.reward_config)
+    except (ValueError, OSError) as exc:
+        print(f"searchgym eval: --reward-config: {exc}", file=sys.stderr)
+        return 2
 
     def make_env():
         return DeepSearchEnv(taskset.tasks, searcher, max_turns=args.max_turns, top_k=args.top_k,
                              passage_chars=args.passage_chars)
 
     report = evaluate(policy, make_env, tasks, policy_name=args.policy, corpus=args.corpus, split=args.split,
-                      rubric_reward=rubric, batch_size=args.batch_size)
+                      rubric_reward=rubric, reward=reward, batch_size=args.batch_size)
     paths = write_report(report, args.out)
     s = report.summary
     print(f"{int(s['episodes'])} episodes: EM {s['em']:.3f}  F1 {s['f1']:.3f}  citation P {s['citation_precision']:.3f}"
-          f"  R {s['citation_recall']:.3f}  rubric {s['rubric']:.3f}  searches/ep {s['searches_per_episode']:.2f}")
+          f"  R {s['citation_recall']:.3f}  rubric {s['rubric']:.3f}  searches/ep {s['searches_per_episode']:.2f}"
+          + (f"  reward {s['reward']:.3f}" if reward is not None else ""))
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0
@@ -115,3 +124,13 @@ def rubric_reward(judge_spec: str | None):
     from searchgym.judges import load_judge
 
     return CitationRubricReward(grounder=JudgeGrounder(load_judge(judge_spec)), on_judge_error="skip")
+
+
+def training_reward(config_spec: str | None):
+    """The composite training reward of a train config (``None`` when no config is named)."""
+    if not config_spec:
+        return None
+    from searchgym.agents.config import load_config
+    from searchgym.agents.training import build_reward
+
+    return build_reward(load_config(None if config_spec == "default" else config_spec))
