@@ -368,6 +368,9 @@ def test_config_overrides_and_yaml(tmp_path):
         load_config(None, ["sampler=beam"])
     with pytest.raises(ValueError, match="key=value"):
         load_config(None, ["max_steps"])
+    with pytest.raises(ValueError, match="vllm_gpu_memory_utilization"):
+        load_config(None, ["vllm_gpu_memory_utilization=1.5"])
+    assert load_config(None, ["vllm_max_model_length=2048"]).vllm_max_model_length == 2048
 
 
 @pytest.mark.slow

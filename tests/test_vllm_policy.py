@@ -99,11 +99,44 @@ def test_a_trainer_without_vllm_is_a_clear_error(smollm2_tokenizer):
 def test_grpo_args_pass_action_stops_to_vllm_and_refuse_server_mode_across_processes(tmp_path):
     from searchgym.agents.training import grpo_args
 
-    args = grpo_args(TrainConfig(use_vllm=True, output_dir=str(tmp_path)), world_size=1)
+    args = grpo_args(TrainConfig(use_vllm=True, output_dir=str(tmp_path)), world_size=1, vllm_on_cpu=True)
     assert args.use_vllm and set(args.generation_kwargs["stop"]) == {"</search>", "</open>", "</answer>"}
     assert args.max_completion_length == TrainConfig().max_new_tokens
+    tuned = grpo_args(TrainConfig(use_vllm=True, vllm_gpu_memory_utilization=0.15, vllm_max_model_length=2048,
+                                  output_dir=str(tmp_path)), world_size=1, vllm_on_cpu=True)
+    assert (tuned.vllm_gpu_memory_utilization, tuned.vllm_max_model_length) == (0.15, 2048)
     with pytest.raises(ValueError, match="colocate"):
-        grpo_args(TrainConfig(use_vllm=True, vllm_mode="server", output_dir=str(tmp_path)), world_size=2)
+        grpo_args(TrainConfig(use_vllm=True, vllm_mode="server", output_dir=str(tmp_path)), world_size=2,
+                  vllm_on_cpu=True)
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="the CPU refusal needs a machine without a GPU")
+def test_use_vllm_without_a_gpu_is_a_clear_error(tmp_path):
+    from searchgym.agents.training import grpo_args
+
+    with pytest.raises(ValueError, match="use_vllm needs a GPU"):
+        grpo_args(TrainConfig(use_vllm=True, output_dir=str(tmp_path)), world_size=1)
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="the CPU refusal needs a machine without a GPU")
+def test_train_cli_refuses_use_vllm_without_a_gpu_before_loading_anything(tmp_path, capsys):
+    from searchgym.cli.main import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--set", "use_vllm=true", "--set", f"output_dir={out}"]) == 2
+    assert "use_vllm needs a GPU" in capsys.readouterr().err
+    assert not out.exists()  # nothing was started
+
+
+def test_on_the_vllm_cpu_backend_only_the_first_sync_is_skipped():
+    from searchgym.agents.training import _sync_only_before_the_first_update
+
+    trainer = trainer_with(ScriptedEngine(None, {}), step=0)
+    _sync_only_before_the_first_update(trainer)
+    trainer.vllm_generation.sync_weights()  # step 0: vLLM holds the loaded checkpoint already
+    trainer.state.global_step = 1
+    with pytest.raises(RuntimeError, match="stale weights"):
+        trainer.vllm_generation.sync_weights()
 
 
 def test_scripted_engine_keeps_the_installed_trl_calling_convention():

@@ -70,9 +70,11 @@ class TrainConfig:
     save_total_limit: int = 2
     logging_steps: int = 1
     resume_from_checkpoint: str | None = None  # a checkpoint dir, or "latest"
-    # generation backend (TRL pass-through; vLLM needs a GPU)
+    # generation backend (TRL pass-through): vLLM on a GPU, or vLLM's CPU backend (see the README)
     use_vllm: bool = False
     vllm_mode: str = "colocate"
+    vllm_gpu_memory_utilization: float = 0.3  # colocate: share of GPU memory (CPU backend: of RAM) for vLLM
+    vllm_max_model_length: int | None = None  # context vLLM reserves KV cache for (None: the model's)
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -85,6 +87,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.warmstart_epochs <= 0:
             raise ValueError(f"warmstart_epochs must be positive, got {self.warmstart_epochs}")
+        if self.vllm_mode not in ("colocate", "server"):
+            raise ValueError(f"vllm_mode must be 'colocate' or 'server', got {self.vllm_mode!r}")
+        if not 0.0 < self.vllm_gpu_memory_utilization <= 1.0:
+            raise ValueError(f"vllm_gpu_memory_utilization must be in (0, 1], got {self.vllm_gpu_memory_utilization}")
         if self.reward_weights and len(self.reward_weights) != len(self.rewards):
             raise ValueError(
                 f"reward_weights has {len(self.reward_weights)} entries for {len(self.rewards)} rewards {self.rewards}"

@@ -50,11 +50,19 @@ def num_processes() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def grpo_args(config: TrainConfig, *, world_size: int | None = None, **overrides: Any):
+VLLM_CPU_ERROR = (
+    "use_vllm needs a GPU: vLLM's CPU backend prepacks its weights for oneDNN and cannot reload them in place, so "
+    "TRL could not sync the policy into vLLM after an optimizer step and every rollout after the first step would "
+    "come from stale weights. On CPU leave use_vllm=false (searchgym generates with the trained model itself)."
+)
+
+
+def grpo_args(config: TrainConfig, *, world_size: int | None = None, vllm_on_cpu: bool = False, **overrides: Any):
     """The ``GRPOConfig`` for a searchgym config.
 
     One generation round per optimizer step: each process receives ``groups_per_step`` whole groups
-    (``group_size`` rows each), so no group is split across processes.
+    (``group_size`` rows each), so no group is split across processes. ``use_vllm`` needs a GPU;
+    ``vllm_on_cpu`` admits vLLM's CPU backend for checks (see :func:`build_trainer`).
     """
     import torch
     from trl import GRPOConfig
@@ -91,6 +99,8 @@ def grpo_args(config: TrainConfig, *, world_size: int | None = None, **overrides
         ddp_find_unused_parameters=False,
     )
     if config.use_vllm:
+        if not on_gpu and not vllm_on_cpu:
+            raise ValueError(VLLM_CPU_ERROR)
         if config.vllm_mode == "server" and world_size > 1:
             raise ValueError("use_vllm with vllm_mode=server gathers prompts across processes on every call, which "
                              "multi-turn episodes cannot keep in step; use vllm_mode=colocate with several processes")
@@ -99,6 +109,8 @@ def grpo_args(config: TrainConfig, *, world_size: int | None = None, **overrides
         # vLLM stops at the end of an action, as HFPolicy does; VLLMPolicy cuts the tokens to match
         kwargs["generation_kwargs"] = {"stop": list(DEFAULT_STOP), "include_stop_str_in_output": True}
         kwargs["max_completion_length"] = config.max_new_tokens  # vLLM's per-turn token limit
+        kwargs["vllm_gpu_memory_utilization"] = config.vllm_gpu_memory_utilization
+        kwargs["vllm_max_model_length"] = config.vllm_max_model_length
     kwargs.update(overrides)
     return GRPOConfig(**kwargs)
 
@@ -140,7 +152,10 @@ def build_trainer(
     """A ready ``GRPOTrainer`` whose rollouts come from ``sampler_factory(trainer)``.
 
     ``model`` is a transformers causal LM (or a path TRL can load); LoRA is applied by TRL when
-    ``config.lora`` is set. Metrics go to ``<output_dir>/metrics.jsonl``.
+    ``config.lora`` is set. Metrics go to ``<output_dir>/metrics.jsonl``. ``grpo_overrides`` go to
+    :func:`grpo_args`; ``vllm_on_cpu=True`` runs ``use_vllm`` on vLLM's CPU backend for checks: it
+    cannot sync weights, so only the rollouts before the first optimizer step are exact and a later
+    sync raises.
     """
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is "experimental" in TRL 1.x
     from trl import GRPOTrainer
@@ -148,6 +163,7 @@ def build_trainer(
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    vllm_on_cpu = bool(grpo_overrides.get("vllm_on_cpu"))
     args = grpo_args(config, **grpo_overrides)
     rollout = SamplerRollout(
         tasks,
@@ -171,7 +187,20 @@ def build_trainer(
         callbacks=[make_metrics_callback(metrics_path), *callbacks],
     )
     trainer.searchgym_rollout = rollout
+    if vllm_on_cpu and config.use_vllm and getattr(trainer, "vllm_generation", None) is not None:
+        _sync_only_before_the_first_update(trainer)
     return trainer
+
+
+def _sync_only_before_the_first_update(trainer: Any) -> None:
+    """vLLM's CPU backend cannot reload weights; before the first optimizer step it already holds the
+    checkpoint the trainer loaded, so that sync is skipped, and any later one is a clear error."""
+
+    def sync_weights() -> None:
+        if trainer.state.global_step > 0:
+            raise RuntimeError(VLLM_CPU_ERROR)
+
+    trainer.vllm_generation.sync_weights = sync_weights
 
 
 def wall_clock_budget(seconds: float):

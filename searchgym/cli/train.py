@@ -34,8 +34,13 @@ def run(args: argparse.Namespace) -> int:
         print(yaml.safe_dump(config.to_dict(), sort_keys=False), end="")
         return 0
 
-    from searchgym.agents.training import train
+    from searchgym.agents.training import grpo_args, train
 
+    try:  # TRL's own checks and searchgym's (use_vllm without a GPU, ...) before any model is loaded
+        grpo_args(config)
+    except ValueError as exc:
+        print(f"searchgym train: {exc}", file=sys.stderr)
+        return 2
     result = train(config)
     rewards = [h["reward"] for h in result.log_history if "reward" in h]
     print(f"trained {len(rewards)} steps in {result.seconds:.0f}s; outputs in {result.output_dir}")
