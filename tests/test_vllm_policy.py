@@ -71,15 +71,35 @@ def test_completions_keep_order_and_are_cut_at_the_end_of_the_action(smollm2_tok
     assert policy.generated_tokens == sum(len(c.token_ids) for row in out for c in row)
 
 
-def test_weights_sync_once_per_optimizer_step(smollm2_tokenizer):
-    engine = ScriptedEngine(smollm2_tokenizer, {"q": ["<search>a</search>"] * 3})
+def test_weights_sync_once_per_optimizer_step_before_the_rollouts(smollm2_tokenizer):
+    """TRL's own ``GRPOTrainer._generate`` syncs vLLM before it calls the rollout function; VLLMPolicy
+    relies on that and never syncs itself."""
+    from trl import GRPOTrainer
+
+    class RolloutDone(Exception):
+        pass
+
+    engine = ScriptedEngine(smollm2_tokenizer, {"q": ["<search>a</search>"] * 6})
     trainer = trainer_with(engine, step=0)
+    trainer.__dict__.update(
+        accelerator=types.SimpleNamespace(device="cpu", is_main_process=True),
+        model=types.SimpleNamespace(training=True), args=types.SimpleNamespace(report_to=[]),
+        use_vllm=True, _last_loaded_step=-1)
     policy = VLLMPolicy(trainer, smollm2_tokenizer)
-    policy.generate([conversation("q")])
-    policy.generate([conversation("q")])
-    assert engine.syncs == 1
-    trainer.state.global_step = 1
-    policy.generate([conversation("q")])
+    syncs_seen = []
+
+    def rollout_func(prompts, trainer_):
+        syncs_seen.append(engine.syncs)
+        policy.generate([conversation("q")])
+        policy.generate([conversation("q")])  # several turns in one rollout: no further sync
+        raise RolloutDone  # the rest of _generate post-processes; not under test
+
+    trainer.rollout_func = rollout_func
+    for step in (0, 0, 1):  # two generation rounds in step 0 (gradient accumulation), one in step 1
+        trainer.state.global_step = step
+        with pytest.raises(RolloutDone):
+            GRPOTrainer._generate(trainer, ["prompt"])
+    assert syncs_seen == [1, 1, 2]  # synced before the first rollout of each step, once
     assert engine.syncs == 2 and trainer._last_loaded_step == 1
 
 

@@ -147,13 +147,14 @@ def build_trainer(
     sampler_factory: Callable[[Any], Sampler],
     *,
     callbacks: Sequence[Any] = (),
+    vllm_on_cpu: bool = False,
     **grpo_overrides: Any,
 ):
     """A ready ``GRPOTrainer`` whose rollouts come from ``sampler_factory(trainer)``.
 
     ``model`` is a transformers causal LM (or a path TRL can load); LoRA is applied by TRL when
     ``config.lora`` is set. Metrics go to ``<output_dir>/metrics.jsonl``. ``grpo_overrides`` go to
-    :func:`grpo_args`; ``vllm_on_cpu=True`` runs ``use_vllm`` on vLLM's CPU backend for checks: it
+    :func:`grpo_args`. ``vllm_on_cpu=True`` runs ``use_vllm`` on vLLM's CPU backend for checks: it
     cannot sync weights, so only the rollouts before the first optimizer step are exact and a later
     sync raises.
     """
@@ -163,8 +164,7 @@ def build_trainer(
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    vllm_on_cpu = bool(grpo_overrides.get("vllm_on_cpu"))
-    args = grpo_args(config, **grpo_overrides)
+    args = grpo_args(config, vllm_on_cpu=vllm_on_cpu, **grpo_overrides)
     rollout = SamplerRollout(
         tasks,
         sampler_factory,

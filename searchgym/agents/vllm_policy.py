@@ -1,10 +1,10 @@
 """``VLLMPolicy``: the samplers' policy on the vLLM engine that TRL's ``GRPOTrainer`` runs (``use_vllm``).
 
 With ``use_vllm=True`` TRL builds ``trainer.vllm_generation`` and keeps its weights in step with the
-trained model; searchgym's ``rollout_func`` does its own generation, so this adapter is how the
-samplers reach that engine. It follows TRL's own calling convention: each prompt repeated
-``num_generations`` times, weights synced once per optimizer step (``trainer._last_loaded_step``, the
-marker TRL itself keeps). vLLM stops at the end of an action through the ``stop`` strings that
+trained model: ``GRPOTrainer._generate`` syncs them once per optimizer step before it calls the
+``rollout_func``, so the adapter never syncs itself. searchgym's ``rollout_func`` does its own
+generation, so this adapter is how the samplers reach that engine, in TRL's own calling convention
+(each prompt repeated ``num_generations`` times). vLLM stops at the end of an action through the ``stop`` strings that
 :func:`searchgym.agents.training.grpo_args` puts into ``generation_kwargs``; the cut is made here
 again so that the text, token ids and log-probs follow ``HFPolicy``'s conventions exactly. vLLM's
 automatic prefix caching is what encodes a shared prefix once for the k branches.
@@ -41,7 +41,6 @@ class VLLMPolicy:
             raise ValueError(f"n must be >= 1, got {n}")
         if not conversations:
             return []
-        self._sync_weights()
         prompts = [self.prompt_ids(c) for c in conversations]
         repeated = [p for p in prompts for _ in range(n)]
         _, completion_ids, logprobs, _ = self.trainer.vllm_generation.generate(
@@ -51,12 +50,6 @@ class VLLMPolicy:
         logprobs = logprobs if logprobs is not None else [None] * len(repeated)
         rows = [self._completion(p, ids, lps) for p, ids, lps in zip(repeated, completion_ids, logprobs)]
         return [rows[i * n : (i + 1) * n] for i in range(len(prompts))]
-
-    def _sync_weights(self) -> None:
-        step = self.trainer.state.global_step
-        if step != getattr(self.trainer, "_last_loaded_step", None):
-            self.trainer.vllm_generation.sync_weights()
-            self.trainer._last_loaded_step = step
 
     def _completion(self, prompt: Sequence[int], ids: Sequence[int], logprobs: Any) -> Completion:
         ids = list(ids)

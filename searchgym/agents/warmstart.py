@@ -97,12 +97,11 @@ def saved_warmstart(output_dir: str | Path, key: str) -> Path | None:
 def warm_start(config: TrainConfig, model: Any, tokenizer: Any, tasks: Sequence[Task], searcher: Any) -> Path:
     """Clone oracle turns into ``model`` in place with ``SFTTrainer``; save it and return its folder."""
     import os
+    import random
     import time
 
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
-
-    import random
 
     order = list(tasks)
     random.Random(config.seed).shuffle(order)  # a cap on rows should still cover every hop count
