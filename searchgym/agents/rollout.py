@@ -146,6 +146,7 @@ class SamplerRollout:
         self.eos_token_id = eos_token_id
         self.sampler: Sampler | None = None
         self.last_stats: dict[str, float] = {}
+        self.last_samples: list[TrainingSample] = []  # the samples of the last call, for reports and viewers
 
     # TRL calls this
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, list]:
@@ -165,6 +166,7 @@ class SamplerRollout:
         if len(rows) != len(prompts):  # a bug here would silently misalign rewards and completions
             raise RuntimeError(f"rollout produced {len(rows)} samples for {len(prompts)} prompts")
         self.last_stats = stats
+        self.last_samples = [row for row in rows if row is not None]
         return self._pack(rows, stats)
 
     def _trajectory_rows(self, runs: list[tuple[str, int]]) -> tuple[list[TrainingSample | None], dict[str, float]]:
