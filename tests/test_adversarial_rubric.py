@@ -3,6 +3,7 @@ reward beyond what the documents it actually saw and cited earn."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -99,8 +100,28 @@ def test_listing_every_name_without_evidence():
 def test_citing_every_seen_document():
     seen = ("w0-2", "w0-3", "w0-4", "w0-5")
     spam = run(seen, ALL_NAMES, seen)
-    assert spam == HONEST_PARTIAL  # the distractors add nothing; the missing hop stays missing
-    assert run(seen, ALL_NAMES, seen) <= run(("w0-1", "w0-2", "w0-3"), ALL_NAMES, ("w0-1", "w0-2", "w0-3"))
+    # the two cited distractors support no rubric: citation precision 2/4 halves the partial credit
+    assert spam == pytest.approx(HONEST_PARTIAL / 2) and spam < HONEST_PARTIAL
+    # citing every seen document of a fully solved episode scores strictly below honest citation
+    everything = ("w0-1", "w0-2", "w0-3", "w0-4", "w0-5")
+    assert run(everything, ALL_NAMES, everything) < run(everything, ALL_NAMES, ("w0-1", "w0-2", "w0-3")) == 1.0
+
+
+def test_hidden_entities_count_only_in_the_final_turn_for_training():
+    """The training reward reads names and citations from the final turn only (CaRR's scope)."""
+    final_only = CitationRubricReward(scope="final")
+    named_earlier = Trajectory(task=TASK).extend(
+        Step(text="Zorblax Corp was founded by Mira Quell, born in Tarnville. <search>Tarnville country</search>",
+             kind=SEARCH, query="Tarnville country", hits=("w0-1", "w0-2", "w0-3")),
+        tuple(DOCS[i] for i in ("w0-1", "w0-2", "w0-3")))
+    bare = named_earlier.extend(Step(text="<answer>Osteria [w0-1] [w0-2] [w0-3]</answer>", kind=ANSWER,
+                                     answer="Osteria [w0-1] [w0-2] [w0-3]", citations=("w0-1", "w0-2", "w0-3")))
+    stated = named_earlier.extend(Step(
+        text="Mira Quell [w0-1] was born in Tarnville [w0-2], in Osteria [w0-3]. <answer>Osteria</answer>",
+        kind=ANSWER, answer="Osteria", citations=("w0-1", "w0-2", "w0-3")))
+    assert RUBRIC(bare).value == 1.0  # trajectory scope: names from any turn
+    assert final_only(bare).value < 1.0 and final_only(bare).components["n_identified"] < 3
+    assert final_only(stated).value == 1.0
 
 
 def test_shortcut_under_cgrpo():

@@ -142,7 +142,7 @@ def test_step_reward_search_and_answer_formula():
     reward = StepJudgeReward(load_judge("rules"), budget=4)
     good = reward(with_last(search_step("Velmora was founded by Ostrik Balan; find where Ostrik Balan was born.",
                                         "Ostrik Balan birthplace")))
-    assert good.components == {"r_think": 1.0, "r_query": 1.0} and good.value == 2.0
+    assert good.components == {"r_think": 1.0, "r_action": 1.0} and good.value == 2.0
     ans = reward(with_last(answer_step("Ostrik Balan founded Velmora and was born in Quenhall.", "Quenhall")))
     # t = 2 (second step), B = 4: bonus 0.1 * (4 - 2) / 4
     assert ans.components["r_answer"] == 1.0 and ans.components["r_budget"] == pytest.approx(0.05)

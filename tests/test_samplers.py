@@ -84,8 +84,11 @@ def test_trajectory_sampler_masks_environment_tokens(world, tokenizer):
         assert "Results for" in env_text and "Results for" not in policy
         # prompt + completion is exactly the chat template over the final conversation
         assert s.components["steps"] == len(traj.steps) and s.components["searches"] == traj.num_searches
+    # prompt + completion is the chat template over the final conversation, up to the last turn's end
+    # (the rollout appends the end-of-turn EOS when it packs a finished sample)
     full = tokenizer.apply_chat_template(sampler_messages(sampler, env, tasks[0]), tokenize=False)
-    assert tokenizer.decode(list(samples[0].prompt_ids) + list(samples[0].completion_ids)) == full
+    decoded = tokenizer.decode(list(samples[0].prompt_ids) + list(samples[0].completion_ids))
+    assert full.startswith(decoded) and full[len(decoded):] == tokenizer.eos_token + "\n"
     assert sampler.last_stats["episodes"] == 6 and sampler.last_stats["em"] == pytest.approx(
         sum(em_reward(t).value for t in sampler.last_trajectories) / 6)
     assert sampler.last_stats["generated_tokens_per_sample"] > 0
@@ -151,21 +154,31 @@ def test_step_sampler_groups_and_advantages(world, tokenizer):
     assert sampler.last_stats["groups"] == len(groups)
 
 
-def test_step_sampler_is_deterministic_and_terminal_outcome(world, tokenizer):
+def test_step_sampler_is_deterministic_and_scores_groups_on_one_scale(world, tokenizer):
     from searchgym.agents.samplers import TruncatedStepSampler
+    from searchgym.judges.gold import GoldJudge
+    from searchgym.rewards.group import GroupReward
+    from searchgym.rewards.rubric import CitationRubricReward
 
     ts, _ = world
 
     def run():
-        s = TruncatedStepSampler(make_env(world), NoisyOracle(ts.tasks, p=0.3, seed=5), progress_reward, k=4,
-                                 max_steps=3, outcome_reward=lambda t: RewardResult(10.0 * em_reward(t).value),
-                                 tokenizer=tokenizer, seed=9)
+        reward = GroupReward(judge=GoldJudge(), budget=3, rubric=CitationRubricReward(scope="final"))
+        s = TruncatedStepSampler(make_env(world, max_turns=3), NoisyOracle(ts.tasks, p=0.3, seed=5), reward, k=4,
+                                 max_steps=3, tokenizer=tokenizer, seed=9)
         return s.sample(ts.tasks[:2])
 
     a, b = run(), run()
     assert [(s.group_id, s.text, s.reward, s.advantage) for s in a] == [(s.group_id, s.text, s.reward, s.advantage) for s in b]
     answers = [s for s in a if s.components["answer"]]
-    assert answers and all(s.reward in (0.0, 10.0) for s in answers)  # terminal steps: scored by the outcome
+    searches = [s for s in a if s.components["search"]]
+    assert answers and searches
+    for s in a:  # one formula for every candidate: the sum of its r_ components
+        assert s.reward == pytest.approx(sum(v for k, v in s.components.items() if k.startswith("r_")))
+    for s in answers:
+        assert {"r_think", "r_answer", "r_budget"} <= set(s.components)
+        assert s.components["r_budget"] == pytest.approx(0.1 * (3 - (s.components["step"] + 1)) / 3)
+    assert all({"r_think", "r_action"} <= set(s.components) for s in searches)
 
 
 def test_step_sampler_leaves_unscored_out(world, tokenizer):
@@ -230,7 +243,7 @@ def test_step_sampler_with_hf_policy_keeps_tokens(world, tokenizer):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from searchgym.agents.hf_policy import HFPolicy
-    from searchgym.agents.samplers import ChatEncoder, TruncatedStepSampler
+    from searchgym.agents.samplers import TruncatedStepSampler, TurnEncoder
 
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
@@ -243,7 +256,7 @@ def test_step_sampler_with_hf_policy_keeps_tokens(world, tokenizer):
     samples = sampler.sample(ts.tasks[:1])
     assert len(samples) == 6  # random text is never a valid answer: 2 steps x k
     env.reset(options={"task": ts.tasks[0]})
-    assert list(samples[0].prompt_ids) == ChatEncoder(tokenizer).prompt(env.messages)
+    assert list(samples[0].prompt_ids) == TurnEncoder(tokenizer).prompt(env.messages)
     for s in samples:
         assert len(s.completion_ids) == len(s.logprobs) == len(s.completion_mask) <= 8
         assert all(lp <= 0 for lp in s.logprobs)

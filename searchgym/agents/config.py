@@ -1,7 +1,7 @@
 """The training configuration: one flat dataclass, loaded from YAML with ``key=value`` overrides.
 
 The dataclass defaults are the embedded defaults (``configs/default.yaml`` mirrors them): synthetic
-world, BM25, SmolLM2-135M-Instruct with LoRA, rubric + rules-judge rewards, sized so that a short run
+world, BM25, SmolLM2-135M-Instruct with LoRA, C-GRPO + gold-judge rewards, sized so that a short run
 finishes in minutes on a 2-core CPU.
 """
 
@@ -44,11 +44,15 @@ class TrainConfig:
     tasks_per_step: int = 2  # tasks whose rollouts make one optimizer step (per process)
     groups_per_task: int = 2  # step sampler: GRPO groups (steps) kept per task and optimizer step
     continue_temperature: float = 0.7  # step sampler: softmax(advantage / T) picks the continuation
-    # rewards: names composed by a weighted sum; "judge" uses the judge spec below
-    rewards: tuple[str, ...] = ("outcome", "rubric", "judge")
-    reward_weights: tuple[float, ...] = (1.0, 0.5, 0.2)
-    judge: str = "rules"
+    # rewards (searchgym.rewards.group; `searchgym train --print-config` prints the resulting formula):
+    # trajectory groups: R = C-GRPO(EM, R_rubric) + judge_weight * mean SLATE step reward;
+    # step groups: SLATE r_think + r_action / r_think + r_answer + budget, C-GRPO on correct answers
+    judge: str = "auto"  # auto (gold where every task has gold hops, else rules) | gold | rules | openai:... | none
+    judge_weight: float = 0.2  # trajectory groups: weight of the mean step process reward (0: no judge calls)
+    citation_rubric: bool = True  # CaRR rubric reward inside C-GRPO (alpha = cgrpo_alpha)
     cgrpo_alpha: float = 0.3
+    judge_cache: bool = True  # persistent verdict cache for model judges (under $SEARCHGYM_CACHE)
+    judge_on_error: str = "raise"  # raise | skip (a skipped sample is unscored, left out, and counted)
     # optimisation (TRL GRPOConfig pass-through)
     learning_rate: float = 5e-5
     beta: float = 0.0  # KL coefficient; 0 skips the reference model as TRL does
@@ -91,10 +95,12 @@ class TrainConfig:
             raise ValueError(f"vllm_mode must be 'colocate' or 'server', got {self.vllm_mode!r}")
         if not 0.0 < self.vllm_gpu_memory_utilization <= 1.0:
             raise ValueError(f"vllm_gpu_memory_utilization must be in (0, 1], got {self.vllm_gpu_memory_utilization}")
-        if self.reward_weights and len(self.reward_weights) != len(self.rewards):
-            raise ValueError(
-                f"reward_weights has {len(self.reward_weights)} entries for {len(self.rewards)} rewards {self.rewards}"
-            )
+        if self.judge_on_error not in ("raise", "skip"):
+            raise ValueError(f"judge_on_error must be 'raise' or 'skip', got {self.judge_on_error!r}")
+        if not 0.0 <= self.cgrpo_alpha <= 1.0:
+            raise ValueError(f"cgrpo_alpha must lie in [0, 1], got {self.cgrpo_alpha}")
+        if self.judge_weight < 0:
+            raise ValueError(f"judge_weight must be >= 0, got {self.judge_weight}")
 
     @property
     def groups_per_step(self) -> int:
@@ -160,12 +166,22 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
+# keys of earlier versions, with what replaced them (an old config fails with this, never silently)
+REMOVED_KEYS = {
+    "rewards": "the reward is fixed per sampler (C-GRPO for trajectory groups, SLATE for step groups): use "
+               "citation_rubric, judge, judge_weight and cgrpo_alpha",
+    "reward_weights": "use judge_weight (trajectory groups) and cgrpo_alpha",
+}
+
+
 def make_config(values: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
     """Build a config from a mapping (YAML) and overrides; unknown keys are an error, not ignored."""
     types = _field_types()
     merged: dict[str, Any] = {}
     for source in (values or {}, overrides or {}):
         for key, value in source.items():
+            if key in REMOVED_KEYS:
+                raise ValueError(f"config key {key!r} was removed: {REMOVED_KEYS[key]}")
             if key not in types:
                 raise ValueError(f"unknown config key {key!r}; known keys: {', '.join(sorted(types))}")
             merged[key] = _coerce(key, value, types[key])

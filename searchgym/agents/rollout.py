@@ -12,11 +12,12 @@ Mapping:
 - ``trajectory``: each run of G identical prompts is one task; the sampler's G episodes of it fill
   the run (Search-R1-style groups).
 - ``step``: each run of k identical prompts is a *slot* for one (prefix, step) group of k candidate
-  turns (SLATE). Episodes are sampled on the batch's tasks until every slot is filled; the groups of
-  an episode fill consecutive slots. Groups beyond the slots are dropped (the last steps of the last
-  episode); slots that stay empty after every task of the batch was played are filled with padding
+  turns (SLATE). ``tasks_per_step`` episodes are played; each keeps ``groups_per_task`` of its step
+  groups drawn uniformly, so every step t has the same chance to be trained (an episode that ended
+  early leaves its slots to other episodes' surplus groups). Slots still empty are filled with padding
   samples whose reward is ``None`` (TRL leaves them out of the group statistics and gives them zero
-  advantage) and whose ``env_mask`` is all zero (no loss). ``rollout_padding`` in the metrics counts them.
+  advantage) and whose ``env_mask`` is all zero (no loss). ``groups_dropped`` and ``rollout_padding``
+  in the metrics count both.
 
 A sample that finished (an episode that answered; a step that is a well-formed action) ends with the
 tokenizer's EOS, masked out of the loss. TRL reads a completion whose last token is not EOS as clipped, so
@@ -27,11 +28,13 @@ token limit), and ``mask_truncated_completions`` means what it says.
 from __future__ import annotations
 
 import math
+import random
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
+from searchgym.agents.samplers import step_group_position
 from searchgym.agents.samples import Sampler, TrainingSample
 from searchgym.corpora.records import Task
 
@@ -133,7 +136,11 @@ class SamplerRollout:
         decode: Callable[[list[int]], str] | None = None,
         pad_token_id: int = 0,
         eos_token_id: int | None = None,
+        groups_per_task: int = 1,
+        seed: int = 0,
     ) -> None:
+        if groups_per_task < 1:
+            raise ValueError(f"groups_per_task must be >= 1, got {groups_per_task}")
         if mode not in ("trajectory", "step"):
             raise ValueError(f"mode must be 'trajectory' or 'step', got {mode!r}")
         self.tasks_by_id: dict[str, Task] = {t.id: t for t in tasks}
@@ -144,6 +151,8 @@ class SamplerRollout:
         self.decode = decode or (lambda ids: "")  # replaced by the trainer's tokenizer on the first call
         self.pad_token_id = pad_token_id
         self.eos_token_id = eos_token_id
+        self.groups_per_task = int(groups_per_task)
+        self._rng = random.Random(seed)  # step-group selection when the sampler has no rng of its own
         self.sampler: Sampler | None = None
         self.last_stats: dict[str, float] = {}
         self.last_samples: list[TrainingSample] = []  # the samples of the last call, for reports and viewers
@@ -191,48 +200,61 @@ class SamplerRollout:
         return rows, stats
 
     def _step_rows(self, runs: list[tuple[str, int]]) -> tuple[list[TrainingSample | None], dict[str, float]]:
+        """``tasks_per_step`` episodes, ``groups_per_task`` step groups kept per episode.
+
+        TRL hands over ``tasks_per_step * groups_per_task`` runs of k rows; the first ``tasks_per_step``
+        distinct tasks are played. Each episode keeps ``groups_per_task`` of its step groups drawn
+        uniformly (every step t has the same chance); an episode that ended early leaves its slots to
+        the other episodes' surplus groups, and only then are rows padded. Groups not kept are counted
+        (``groups_dropped``), as is padding (``rollout_padding``).
+        """
         slots = [n for _, n in runs]
-        task_ids = list(dict.fromkeys(tid for tid, _ in runs))
-        groups: list[list[TrainingSample]] = []
-        episode_steps: list[float] = []
-        episode_searches: list[float] = []
-        cursor = 0
-        while len(groups) < len(slots) and cursor < len(task_ids):
-            # play just enough episodes to fill the remaining slots if each ran its full step budget
-            per_episode = max(1, max_groups_hint(self.sampler))
-            want = math.ceil((len(slots) - len(groups)) / per_episode)
-            batch = [self.tasks_by_id[t] for t in task_ids[cursor : cursor + want]]
-            cursor += len(batch)
-            produced = group_samples(self.sampler.sample(batch))
-            reported = getattr(self.sampler, "last_stats", None) or {}
-            episodes = split_episodes(produced, batch)
-            for episode in episodes:
-                groups.extend(episode)
-            if "steps_per_episode" in reported and "searches_per_episode" in reported:
-                # the sampler knows which candidate each episode continued from
-                n = int(reported.get("episodes", len(episodes)))
-                episode_steps.extend([reported["steps_per_episode"]] * n)
-                episode_searches.extend([reported["searches_per_episode"]] * n)
-            else:  # estimate: steps = groups per episode, searches = expected searching candidates
-                for episode in episodes:
-                    episode_steps.append(len(episode))
-                    episode_searches.append(sum(_chosen_is_search(g, self.decode) for g in episode))
+        n_tasks = max(1, math.ceil(len(slots) / self.groups_per_task))
+        distinct = list(dict.fromkeys(tid for tid, _ in runs))
+        task_ids = [distinct[i % len(distinct)] for i in range(n_tasks)]
+        produced = group_samples(self.sampler.sample([self.tasks_by_id[t] for t in task_ids]))
+        rng = getattr(self.sampler, "rng", None) or self._rng
+        by_episode: OrderedDict[int, list[list[TrainingSample]]] = OrderedDict()
+        for group in produced:
+            _, episode, _ = step_group_position(group[0].group_id)
+            by_episode.setdefault(episode, []).append(group)
+        kept: list[list[TrainingSample]] = []
+        surplus: list[list[TrainingSample]] = []
+        for groups in by_episode.values():
+            order = list(range(len(groups)))
+            rng.shuffle(order)
+            kept.extend(groups[i] for i in sorted(order[: self.groups_per_task]))
+            surplus.extend(groups[i] for i in sorted(order[self.groups_per_task:]))
+        free = len(slots) - len(kept)
+        if free > 0 and surplus:
+            extra = sorted(rng.sample(range(len(surplus)), min(free, len(surplus))))
+            kept.extend(surplus[i] for i in extra)
+            dropped = len(surplus) - len(extra)
+        else:
+            dropped = len(surplus)
+        if len(kept) > len(slots):  # more episodes than slots (a batch smaller than groups_per_task)
+            dropped += len(kept) - len(slots)
+            kept = kept[: len(slots)]
         rows: list[TrainingSample | None] = []
         padding = 0
         for index, n in enumerate(slots):
-            if index < len(groups):
-                group = groups[index]
-                if len(group) < n:
-                    raise RuntimeError(f"step sampler returned a group of {len(group)} candidates; need k={n}")
-                rows.extend(group[:n])
+            if index < len(kept):
+                group = kept[index]
+                if len(group) != n:
+                    raise RuntimeError(f"step sampler returned a group of {len(group)} candidates; TRL needs k={n}")
+                rows.extend(group)
             else:
                 rows.extend([None] * n)
                 padding += n
+        reported = getattr(self.sampler, "last_stats", None) or {}
+        steps_kept = [float(step_group_position(g[0].group_id)[2]) for g in kept]
         stats = {
-            "steps_per_episode": sum(episode_steps) / max(len(episode_steps), 1),
-            "searches_per_episode": sum(episode_searches) / max(len(episode_searches), 1),
+            "steps_per_episode": float(reported.get("steps_per_episode", 0.0)),
+            "searches_per_episode": float(reported.get("searches_per_episode", 0.0)),
             "rollout_padding": padding / max(len(rows), 1),
-            "groups_dropped": float(max(0, len(groups) - len(slots))),
+            "groups_dropped": float(dropped),
+            "groups_kept": float(len(kept)),
+            "kept_step_mean": sum(steps_kept) / max(len(steps_kept), 1),
         }
         return rows, stats
 
@@ -260,7 +282,7 @@ class SamplerRollout:
                     raise ValueError(f"sample {row.group_id}: completion_mask length {len(row.completion_mask)} != {n}")
                 logprobs = list(row.logprobs) if len(row.logprobs) == n else _spread_logprobs(row)
                 ids, mask = list(row.completion_ids), [int(b) for b in row.completion_mask]
-                if row.finished and self.eos_token_id is not None:
+                if row.finished and self.eos_token_id is not None and ids[-1] != self.eos_token_id:
                     # TRL counts a completion whose last token is not EOS as clipped (completions/clipped_ratio,
                     # mask_truncated_completions); an untrained EOS marks the samples that did finish
                     ids, mask, logprobs = ids + [self.eos_token_id], mask + [0], logprobs + [0.0]
@@ -284,51 +306,6 @@ def _spread_logprobs(sample: TrainingSample) -> list[float]:
     return out
 
 
-def max_groups_hint(sampler: Any) -> int:
-    """How many step groups one episode yields at most (the sampler's step budget)."""
-    for name in ("max_steps", "max_turns", "budget"):
-        value = getattr(sampler, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    env = getattr(sampler, "env", None)
-    value = getattr(env, "max_turns", None)
-    return value if isinstance(value, int) and value > 0 else 1
-
-
-def split_episodes(groups: list[list[TrainingSample]], tasks: Sequence[Task]) -> list[list[list[TrainingSample]]]:
-    """Step groups split into episodes, one per task, by the task id in their ``group_id``.
-
-    Groups whose id names no task of the batch fall into one trailing episode (never dropped).
-    """
-    by_task: OrderedDict[str, list[list[TrainingSample]]] = OrderedDict((t.id, []) for t in tasks)
-    orphans: list[list[TrainingSample]] = []
-    ids = sorted(by_task, key=len, reverse=True)  # longest first: "w0-12" must not claim "w0-123"'s groups
-    for group in groups:
-        gid = group[0].group_id
-        owner = next((tid for tid in ids if _id_in(tid, gid)), None)
-        (by_task[owner] if owner is not None else orphans).append(group)
-    episodes = [eps for eps in by_task.values() if eps]
-    if orphans:
-        episodes.append(orphans)
-    return episodes
-
-
-def _id_in(task_id: str, group_id: str) -> bool:
-    return re.search(rf"(?<![\w-]){re.escape(task_id)}(?![\w-])", group_id) is not None
-
-
-def _chosen_is_search(group: list[TrainingSample], decode: Callable[[list[int]], str]) -> float:
-    """Fraction of a step group's candidates that search: the expected searches this step adds."""
-    flags = []
-    for sample in group:
-        if "search" in sample.components:
-            flags.append(float(sample.components["search"]))
-        else:
-            text = sample.text or decode(list(sample.completion_ids))
-            flags.append(1.0 if _SEARCH_RE.search(text) else 0.0)
-    return sum(flags) / max(len(flags), 1)
-
-
 __all__ = [
     "COMPONENTS_FIELD",
     "EpisodeStats",
@@ -338,7 +315,6 @@ __all__ = [
     "consecutive_runs",
     "group_samples",
     "policy_segments",
-    "split_episodes",
     "task_id_of",
     "task_prompt",
     "trajectory_stats",

@@ -1,28 +1,32 @@
 """Samplers: turn tasks into scored GRPO groups of ``TrainingSample`` by driving a ``DeepSearchEnv``.
 
-* ``TrajectorySampler`` (Search-R1 style): G full episodes per task form one group. A sample's
-  completion is everything after the first prompt (system + question): agent turns (mask 1, the
-  policy's own token ids and log-probs) and the environment's observations with the chat-template
-  glue between turns (mask 0). The tokens are those of the chat template rendered over the env's
-  ``messages``, i.e. what the model saw at each turn.
+* ``TrajectorySampler`` (Search-R1 style): G full episodes per task form one group, scored together
+  (``GroupReward.score_episodes``: C-GRPO needs the group). A sample's completion is everything after
+  the first prompt: agent turns (mask 1, the policy's own token ids and log-probs) and the environment's
+  observations with the chat-template glue between turns (mask 0).
 * ``TruncatedStepSampler`` (SLATE, Samarinas et al. 2026): at each step t (at most ``max_steps`` = T)
   of an episode, k candidate next turns are sampled from the shared prefix (encoded once by
-  ``HFPolicy``), each played on its own ``env.fork()`` and scored by a process reward on the forked
-  trajectory whose last step is the candidate (answer steps by ``outcome_reward`` when given); the k
-  form one group with advantages z-scored within it; the episode then continues from one candidate
-  (``continuation``: ``softmax`` of advantage / 0.7 as in the paper, ``greedy`` or ``uniform``).
+  ``HFPolicy``), each played on its own ``env.fork()``; the k are scored together as one group
+  (``GroupReward.score_steps``) with advantages z-scored within it; the episode then continues from one
+  candidate (``continuation``: ``softmax`` of advantage / 0.7 as in the paper, ``greedy`` or ``uniform``).
 
-Both fill ``reward`` (the reward's value) AND ``advantage`` (the group z-score of ``advantages.py``);
-TRL's GRPOTrainer recomputes the same z-score from ``reward`` (with ``scale_rewards="group"``), so a
-trainer may use either. Unscored samples (``RewardResult.scored`` False) keep ``scored=False``,
-advantage 0, and are counted in ``last_stats["unscored"]``. Every call sets ``last_stats``
-(steps/searches per episode, EM, generated tokens per sample) and ``last_trajectories``.
+Token-exact turns: with a policy that generates from token ids (``generate_ids``: ``HFPolicy``,
+``VLLMPolicy``), every turn is generated from exactly the ids it is trained on: the first prompt, then
+each turn's sampled ids as generated, then the environment's reply tokenised once (``TurnEncoder.glue``).
+Nothing is re-tokenised from text. Other policies (scripted, remote) are driven by chat messages and
+their text is tokenised for training.
+
+A candidate that ends at EOS at once stays in its group with its penalty; the EOS it sampled is a
+trained token. Unscored samples (a judge failure under ``skip``) keep ``scored=False`` and advantage 0
+and are counted in ``last_stats["unscored"]``. Every call sets ``last_stats`` and ``last_trajectories``.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import re
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from searchgym.agents.advantages import CONTINUATIONS, choose_continuation, group_zscore
@@ -31,6 +35,9 @@ from searchgym.agents.samples import TrainingSample
 from searchgym.corpora.records import Task
 from searchgym.envs.trajectory import ANSWER, SEARCH, Trajectory
 from searchgym.rewards.base import RewardResult
+from searchgym.rewards.outcome import exact_match
+
+STEP_GROUP = re.compile(r"#e(?P<episode>\d+)/t(?P<step>\d+)$")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -46,7 +53,7 @@ def as_result(value: Any) -> RewardResult:
 
 
 def score_all(reward: Callable[[Trajectory], Any], trajectories: Sequence[Trajectory]) -> list[RewardResult]:
-    """Scores, in one judge batch when the reward offers ``score_batch`` (``StepJudgeReward`` does)."""
+    """Per-trajectory scores, in one judge batch when the reward offers ``score_batch``."""
     if not trajectories:
         return []
     batch = getattr(reward, "score_batch", None)
@@ -54,18 +61,29 @@ def score_all(reward: Callable[[Trajectory], Any], trajectories: Sequence[Trajec
     return [as_result(r) for r in raw]
 
 
-def _exact_match(trajectory: Trajectory) -> float:
-    from searchgym.rewards.outcome import exact_match
+def score_group(reward: Any, trajectories: Sequence[Trajectory], kind: str) -> list[RewardResult]:
+    """One group's scores: ``reward.score_steps`` / ``score_episodes`` (``kind``) when it has them, so
+    that the group is scored on one scale; a plain per-trajectory reward otherwise."""
+    method = getattr(reward, "score_steps" if kind == "step" else "score_episodes", None)
+    results = [as_result(r) for r in method(list(trajectories))] if callable(method) else score_all(reward, trajectories)
+    if len(results) != len(trajectories):
+        raise RuntimeError(f"reward returned {len(results)} results for {len(trajectories)} trajectories")
+    return results
 
+
+def _em(trajectory: Trajectory) -> float:
     answer = trajectory.final_answer
     return float(exact_match(answer, trajectory.task.answers)) if answer is not None else 0.0
 
 
-class ChatEncoder:
-    """Tokenises a conversation with the chat template, split into policy and environment spans."""
+class TurnEncoder:
+    """Token ids of chat turns with the chat template, split into policy and environment spans."""
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
+        eos = getattr(tokenizer, "eos_token_id", None)
+        self.eos_id: int | None = eos if isinstance(eos, int) else None
+        self.eos_text: str = getattr(tokenizer, "eos_token", None) or ""
 
     def render(self, messages: Sequence[Message], generation_prompt: bool) -> str:
         return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=generation_prompt)
@@ -74,57 +92,73 @@ class ChatEncoder:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
 
     def prompt(self, messages: Sequence[Message]) -> list[int]:
+        """The first prompt (system + question) with the assistant generation prompt."""
         return self.ids(self.render(messages, True))
 
-    def episode(self, messages: Sequence[Message], completions: Sequence[Completion | None]
-                ) -> tuple[list[int], list[int], list[int], list[float]]:
-        """``(prompt_ids, completion_ids, mask, logprobs)`` of a whole episode.
+    def glue(self, messages: Sequence[Message], turn_ids: Sequence[int]) -> list[int]:
+        """Ids between an agent turn and the next generation prompt: the end of the turn, the environment's
+        reply and the template around it. ``messages`` ends with ``[assistant turn, user reply]``;
+        ``turn_ids`` are the turn's tokens (when they end with EOS, the template's EOS is not repeated)."""
+        if len(messages) < 2 or messages[-2]["role"] != "assistant":
+            raise ValueError("glue() needs messages that end with an assistant turn and the environment's reply")
+        before = self.render(messages[:-2], True) + messages[-2]["content"]
+        after = self.render(messages, True)
+        if not after.startswith(before):
+            raise ValueError("the chat template does not render an assistant turn verbatim after the "
+                             "generation prompt; cannot split policy and environment tokens")
+        text = after[len(before):]
+        if turn_ids and self.eos_id is not None and turn_ids[-1] == self.eos_id and self.eos_text \
+                and text.startswith(self.eos_text):
+            text = text[len(self.eos_text):]
+        return self.ids(text)
 
-        ``completions[i]`` is the policy output behind the i-th assistant message: its token ids and
-        log-probs are used for that turn (the tokens the policy really produced); without them the
-        turn's text is tokenised and its log-probs are 0.
-        """
-        turns = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
-        if len(turns) != len(completions):
-            raise ValueError(f"{len(turns)} assistant turns but {len(completions)} completions")
-        first = turns[0] if turns else len(messages)
-        before = self.render(messages[:first], True)
-        prompt_ids = self.ids(before)
-        ids: list[int] = []
-        mask: list[int] = []
-        logps: list[float] = []
-        for n, (i, comp) in enumerate(zip(turns, completions)):
-            content = messages[i]["content"]
-            if comp is not None and comp.token_ids:
-                own = list(comp.token_ids)
-                lp = list(comp.logprobs) if len(comp.logprobs) == len(own) else [0.0] * len(own)
-            else:
-                own = self.ids(content)
-                lp = [0.0] * len(own)
-            ids += own
-            mask += [1] * len(own)
-            logps += lp
-            nxt = turns[n + 1] if n + 1 < len(turns) else None
-            after = self.render(messages[:nxt], True) if nxt is not None else self.render(messages, False)
-            if not after.startswith(before + content):
-                raise ValueError("the chat template does not render an assistant turn verbatim after the "
-                                 "generation prompt; cannot split policy and environment tokens")
-            env = self.ids(after[len(before) + len(content):])
-            ids += env
-            mask += [0] * len(env)
-            logps += [0.0] * len(env)
-            before = after
-        return prompt_ids, ids, mask, logps
+
+@dataclass
+class EpisodeTokens:
+    """The token ids of one episode so far: the first prompt, then turns (mask 1) and glue (mask 0)."""
+
+    prompt: list[int]
+    ids: list[int] = field(default_factory=list)
+    mask: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+
+    @property
+    def context(self) -> list[int]:
+        """What the next turn is generated from."""
+        return self.prompt + self.ids
+
+    def add(self, ids: Sequence[int], logprobs: Sequence[float], trained: bool) -> None:
+        self.ids += list(ids)
+        self.mask += [int(trained)] * len(ids)
+        self.logprobs += list(logprobs) if len(logprobs) == len(ids) else [0.0] * len(ids)
+
+    def copy(self) -> "EpisodeTokens":
+        return EpisodeTokens(list(self.prompt), list(self.ids), list(self.mask), list(self.logprobs))
 
 
 def _tokenizer_of(policy: Any, tokenizer: Any) -> Any:
     return tokenizer if tokenizer is not None else getattr(policy, "tokenizer", None)
 
 
-def _count_tokens(comp: Completion, encoder: ChatEncoder | None) -> int:
+def _turn_ids(comp: Completion, encoder: TurnEncoder | None) -> tuple[list[int], list[float]]:
+    """The turn's trained ids and their log-probs (the policy's own; tokenised text otherwise)."""
     if comp.token_ids:
-        return len(comp.token_ids)
-    return len(encoder.ids(comp.text)) if encoder is not None else 0
+        ids = list(comp.token_ids)
+        return ids, list(comp.logprobs) if len(comp.logprobs) == len(ids) else [0.0] * len(ids)
+    if encoder is None:
+        return [], []
+    ids = encoder.ids(comp.text)
+    if not ids and encoder.eos_id is not None:
+        ids = [encoder.eos_id]  # an empty turn is an EOS the policy produced: it is trained like any token
+    return ids, [0.0] * len(ids)
+
+
+def _generate(policy: Any, contexts: Sequence[EpisodeTokens] | None, conversations: Sequence[Sequence[Message]],
+              n: int) -> list[list[Completion]]:
+    """Next turns: from the exact token ids when both the policy and the episodes have them."""
+    if contexts is not None and callable(getattr(policy, "generate_ids", None)):
+        return policy.generate_ids([c.context for c in contexts], n)
+    return policy.generate(conversations, n=n)
 
 
 def _summary(episodes: Sequence[Trajectory], samples: Sequence[TrainingSample], generated: int,
@@ -136,7 +170,8 @@ def _summary(episodes: Sequence[Trajectory], samples: Sequence[TrainingSample], 
         "samples": float(len(samples)),
         "steps_per_episode": sum(len(t.steps) for t in episodes) / n,
         "searches_per_episode": sum(t.num_searches for t in episodes) / n,
-        "em": sum(_exact_match(t) for t in episodes) / n,
+        "invalid_per_episode": sum(t.num_invalid for t in episodes) / n,
+        "em": sum(_em(t) for t in episodes) / n,
         "answered": sum(t.final_answer is not None for t in episodes) / n,
         "generated_tokens": float(generated),
         "generated_tokens_per_sample": generated / max(len(samples), 1),
@@ -149,13 +184,13 @@ def _summary(episodes: Sequence[Trajectory], samples: Sequence[TrainingSample], 
 class TrajectorySampler:
     """G full episodes per task, one GRPO group per task (see the module doc)."""
 
-    def __init__(self, env: Any, policy: Any, reward: Callable[[Trajectory], Any], group_size: int = 4, *,
+    def __init__(self, env: Any, policy: Any, reward: Any, group_size: int = 4, *,
                  tokenizer: Any = None, scale_advantages: bool = True) -> None:
         if group_size < 1:
             raise ValueError(f"group_size must be >= 1, got {group_size}")
         self.env, self.policy, self.reward, self.group_size = env, policy, reward, int(group_size)
         tok = _tokenizer_of(policy, tokenizer)
-        self.encoder = ChatEncoder(tok) if tok is not None else None
+        self.encoder = TurnEncoder(tok) if tok is not None else None
         self.scale_advantages = scale_advantages
         self.last_stats: dict[str, float] = {}
         self.last_trajectories: list[Trajectory] = []
@@ -163,56 +198,60 @@ class TrajectorySampler:
 
     def sample(self, tasks: Sequence[Task]) -> list[TrainingSample]:
         """``group_size`` samples per task, groups in task order; group id ``"<task id>#r<round>"``."""
-        envs, owners = [], []
+        envs = []
         for task in tasks:
             self.env.reset(options={"task": task})
-            for _ in range(self.group_size):
-                envs.append(self.env.fork())
-                owners.append(task)
-        turns: list[list[Completion]] = [[] for _ in envs]
+            envs.extend(self.env.fork() for _ in range(self.group_size))
+        tokens = [EpisodeTokens(self.encoder.prompt(e.messages)) for e in envs] if self.encoder is not None else None
         generated = 0
         while True:
             active = [i for i, e in enumerate(envs) if not e.done]
             if not active:
                 break
-            outs = self.policy.generate([envs[i].messages for i in active], n=1)
+            outs = _generate(self.policy, [tokens[i] for i in active] if tokens is not None else None,
+                             [envs[i].messages for i in active], 1)
             for i, out in zip(active, outs):
                 comp = out[0]
-                generated += _count_tokens(comp, self.encoder)
-                turns[i].append(comp)
                 envs[i].step(comp.text)
+                ids, logps = _turn_ids(comp, self.encoder)
+                generated += len(ids)
+                if tokens is not None:
+                    tokens[i].add(ids, logps, trained=True)
+                    if not envs[i].done:
+                        tokens[i].add(self.encoder.glue(envs[i].messages, ids), (), trained=False)
         trajectories = [e.trajectory for e in envs]
-        results = score_all(self.reward, trajectories)
         samples: list[TrainingSample] = []
         for g, task in enumerate(tasks):
             span = range(g * self.group_size, (g + 1) * self.group_size)
-            res = [results[i] for i in span]
-            adv = group_zscore([r.value for r in res], [r.scored for r in res], scale=self.scale_advantages)
-            for a, i in zip(adv, span):
-                samples.append(self._sample(f"{task.id}#r{self._round}", envs[i], turns[i], results[i], a))
+            results = score_group(self.reward, [trajectories[i] for i in span], "episode")
+            adv = group_zscore([r.value for r in results], [r.scored for r in results], scale=self.scale_advantages)
+            for i, res, a in zip(span, results, adv):
+                samples.append(self._sample(f"{task.id}#r{self._round}", trajectories[i],
+                                            tokens[i] if tokens is not None else None, res, a))
         self._round += 1
         self.last_trajectories = trajectories
         self.last_stats = _summary(trajectories, samples, generated, len(tasks))
         return samples
 
-    def _sample(self, group_id: str, env: Any, turns: list[Completion], result: RewardResult,
+    def _sample(self, group_id: str, traj: Trajectory, tokens: EpisodeTokens | None, result: RewardResult,
                 advantage: float) -> TrainingSample:
-        traj = env.trajectory
-        prompt, ids, mask, logps = (self.encoder.episode(env.messages, turns) if self.encoder is not None
-                                    else ((), (), (), ()))
         components = dict(result.components)
-        components.update(steps=float(len(traj.steps)), searches=float(traj.num_searches), em=_exact_match(traj))
-        return TrainingSample(group_id, tuple(prompt), tuple(ids), tuple(mask), tuple(logps),
-                              float(result.value) if result.scored else 0.0, float(advantage), components,
-                              result.scored, "".join(c.text for c in turns), finished=traj.final_answer is not None)
+        components.update(steps=float(len(traj.steps)), searches=float(traj.num_searches), em=_em(traj))
+        text = "".join(s.text for s in traj.steps)
+        reward = float(result.value) if result.scored else 0.0
+        if tokens is None:
+            return TrainingSample(group_id, (), (), (), (), reward, float(advantage), components, result.scored, text,
+                                  finished=traj.final_answer is not None)
+        return TrainingSample(group_id, tuple(tokens.prompt), tuple(tokens.ids), tuple(tokens.mask),
+                              tuple(tokens.logprobs), reward, float(advantage), components, result.scored, text,
+                              finished=traj.final_answer is not None)
 
 
 class TruncatedStepSampler:
     """SLATE truncated step-level sampling: one GRPO group of k candidates per (prefix, step)."""
 
-    def __init__(self, env: Any, policy: Any, reward: Callable[[Trajectory], Any], k: int = 5, max_steps: int = 4, *,
-                 outcome_reward: Callable[[Trajectory], Any] | None = None, continuation: str = "softmax",
-                 temperature: float = 0.7, tokenizer: Any = None, seed: int = 0,
+    def __init__(self, env: Any, policy: Any, reward: Any, k: int = 5, max_steps: int = 4, *,
+                 continuation: str = "softmax", temperature: float = 0.7, tokenizer: Any = None, seed: int = 0,
                  scale_advantages: bool = True) -> None:
         if k < 1 or max_steps < 1:
             raise ValueError(f"need k >= 1 and max_steps >= 1, got k={k}, max_steps={max_steps}")
@@ -220,10 +259,9 @@ class TruncatedStepSampler:
             raise ValueError(f"continuation must be one of {CONTINUATIONS}, got {continuation!r}")
         self.env, self.policy, self.reward = env, policy, reward
         self.k, self.max_steps = int(k), int(max_steps)
-        self.outcome_reward = outcome_reward
         self.continuation, self.temperature = continuation, float(temperature)
         tok = _tokenizer_of(policy, tokenizer)
-        self.encoder = ChatEncoder(tok) if tok is not None else None
+        self.encoder = TurnEncoder(tok) if tok is not None else None
         self.rng = random.Random(seed)
         self.scale_advantages = scale_advantages
         self.last_stats: dict[str, float] = {}
@@ -237,75 +275,66 @@ class TruncatedStepSampler:
         episodes = []
         for task in tasks:
             self.env.reset(options={"task": task})
-            episodes.append((task, self.env.fork(), self._episode))
+            env = self.env.fork()
+            tokens = EpisodeTokens(self.encoder.prompt(env.messages)) if self.encoder is not None else None
+            episodes.append((task, env, self._episode, tokens))
             self._episode += 1
         per_episode: list[list[TrainingSample]] = [[] for _ in episodes]
         generated = 0
         for t in range(self.max_steps):
-            active = [i for i, (_, env, _) in enumerate(episodes) if not env.done]
+            active = [i for i, (_, env, _, _) in enumerate(episodes) if not env.done]
             if not active:
                 break
-            prefixes = [episodes[i][1].messages for i in active]
-            outs = self.policy.generate(prefixes, n=self.k)
-            for i, prefix, cands in zip(active, prefixes, outs):
-                task, env, ep = episodes[i]
-                forks = []
+            contexts = [episodes[i][3] for i in active] if self.encoder is not None else None
+            outs = _generate(self.policy, contexts, [episodes[i][1].messages for i in active], self.k)
+            for i, cands in zip(active, outs):
+                task, env, ep, tokens = episodes[i]
+                forks, turns = [], []
                 for comp in cands:
                     fork = env.fork()
                     fork.step(comp.text)
                     forks.append(fork)
-                    generated += _count_tokens(comp, self.encoder)
-                results = self._score(forks)
+                    turns.append(_turn_ids(comp, self.encoder))
+                    generated += len(turns[-1][0])
+                results = score_group(self.reward, [f.trajectory for f in forks], "step")
                 adv = group_zscore([r.value for r in results], [r.scored for r in results],
                                    scale=self.scale_advantages)
                 chosen = choose_continuation(adv, self.rng, self.continuation, self.temperature,
                                              eligible=[r.scored for r in results])
-                prompt = self._prompt(prefix, cands)
-                for j, (comp, fork, res, a) in enumerate(zip(cands, forks, results, adv)):
-                    per_episode[i].append(self._sample(f"{task.id}#e{ep}/t{t}", prompt, comp, fork, res, a,
-                                                       t, j == chosen))
+                prompt = tuple(tokens.context) if tokens is not None else ()
+                for j, (comp, fork, (ids, logps), res, a) in enumerate(zip(cands, forks, turns, results, adv)):
+                    per_episode[i].append(self._sample(f"{task.id}#e{ep}/t{t}", prompt, comp.text, ids, logps,
+                                                       fork, res, a, t, j == chosen))
                 env.restore(forks[chosen].snapshot())
+                if tokens is not None:
+                    ids, logps = turns[chosen]
+                    tokens.add(ids, logps, trained=True)
+                    if not env.done:
+                        tokens.add(self.encoder.glue(env.messages, ids), (), trained=False)
         samples = [s for group in per_episode for s in group]
-        trajectories = [env.trajectory for _, env, _ in episodes]
+        trajectories = [env.trajectory for _, env, _, _ in episodes]
         self.last_trajectories = trajectories
         self.last_stats = _summary(trajectories, samples, generated, len(samples) // self.k)
         return samples
 
-    def _score(self, forks: Sequence[Any]) -> list[RewardResult]:
-        trajs = [f.trajectory for f in forks]
-        if self.outcome_reward is None:
-            return score_all(self.reward, trajs)
-        terminal = [i for i, t in enumerate(trajs) if t.steps and t.steps[-1].kind == ANSWER]
-        rest = [i for i in range(len(trajs)) if i not in terminal]
-        out: list[RewardResult | None] = [None] * len(trajs)
-        for idx, res in zip(terminal, score_all(self.outcome_reward, [trajs[i] for i in terminal])):
-            out[idx] = res
-        for idx, res in zip(rest, score_all(self.reward, [trajs[i] for i in rest])):
-            out[idx] = res
-        return out  # type: ignore[return-value]
-
-    def _prompt(self, prefix: Sequence[Message], cands: Sequence[Completion]) -> tuple[int, ...]:
-        if cands and cands[0].prompt_ids:
-            return tuple(cands[0].prompt_ids)
-        return tuple(self.encoder.prompt(prefix)) if self.encoder is not None else ()
-
-    def _sample(self, group_id: str, prompt: tuple[int, ...], comp: Completion, fork: Any, result: RewardResult,
-                advantage: float, t: int, chosen: bool) -> TrainingSample:
+    def _sample(self, group_id: str, prompt: tuple[int, ...], text: str, ids: list[int], logps: list[float],
+                fork: Any, result: RewardResult, advantage: float, t: int, chosen: bool) -> TrainingSample:
         step = fork.trajectory.steps[-1]
-        if comp.token_ids:
-            ids = tuple(comp.token_ids)
-            logps = tuple(comp.logprobs) if len(comp.logprobs) == len(ids) else (0.0,) * len(ids)
-        elif self.encoder is not None:
-            ids = tuple(self.encoder.ids(comp.text))
-            logps = (0.0,) * len(ids)
-        else:
-            ids, logps = (), ()
         components = dict(result.components)
         components.update(step=float(t), search=float(step.kind == SEARCH), answer=float(step.kind == ANSWER),
-                          chosen=float(chosen), em=_exact_match(fork.trajectory))
+                          chosen=float(chosen), em=_em(fork.trajectory))
         reward = float(result.value) if result.scored and not math.isnan(result.value) else 0.0
-        return TrainingSample(group_id, prompt, ids, (1,) * len(ids), logps, reward, float(advantage), components,
-                              result.scored, comp.text, finished=step.valid)
+        return TrainingSample(group_id, prompt, tuple(ids), (1,) * len(ids), tuple(logps), reward, float(advantage),
+                              components, result.scored, text, finished=step.valid)
 
 
-__all__ = ["ChatEncoder", "TrajectorySampler", "TruncatedStepSampler", "as_result", "score_all"]
+def step_group_position(group_id: str) -> tuple[str, int, int]:
+    """``(task id, episode, step)`` of a ``TruncatedStepSampler`` group id."""
+    match = STEP_GROUP.search(group_id)
+    if match is None:
+        raise ValueError(f"{group_id!r} is not a step group id ('<task id>#e<episode>/t<step>')")
+    return group_id[: match.start()], int(match["episode"]), int(match["step"])
+
+
+__all__ = ["EpisodeTokens", "TrajectorySampler", "TruncatedStepSampler", "TurnEncoder", "as_result", "score_all",
+           "score_group", "step_group_position"]

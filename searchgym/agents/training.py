@@ -172,6 +172,8 @@ def build_trainer(
         group_size=config.group_size,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
+        groups_per_task=config.groups_per_task,
+        seed=config.seed,
     )
     metrics_path = Path(args.output_dir) / METRICS_FILE
     if config.max_seconds:
@@ -314,101 +316,54 @@ def load_model_and_tokenizer(spec: str):
     return model, tokenizer
 
 
-REWARD_NAMES = ("outcome", "f1", "format", "search_r1", "rubric", "citation_validity", "judge")
+def resolve_judge_spec(config: TrainConfig, tasks: Sequence[Task]) -> str | None:
+    """The judge spec a config means: ``auto`` is ``gold`` when every task has gold hops, else ``rules``;
+    ``none`` is no judge."""
+    spec = config.judge.strip()
+    if spec == "none":
+        return None
+    if spec == "auto":
+        return "gold" if tasks and all(t.hops for t in tasks) else "rules"
+    if spec == "gold" and any(not t.hops for t in tasks):
+        raise ValueError("judge=gold needs gold hops on every task; this data set has tasks without them "
+                         "(use judge=rules or an openai:... judge)")
+    return spec
 
 
-class EpisodeJudgeReward:
-    """A judge process reward for whole episodes: the mean SLATE step reward over every step.
-
-    ``StepJudgeReward`` scores the last step of a trajectory (what the step sampler needs); a whole
-    episode is scored by judging each of its prefixes in one batch. Unscored steps (judge failure
-    under ``skip``) make the episode unscored; no score is invented.
-    """
-
-    name = "judge"
-
-    def __init__(self, step_reward: Any) -> None:
-        self.step_reward = step_reward
-
-    def __call__(self, trajectory: Any):
-        import math
-
-        from searchgym.rewards.base import RewardResult
-
-        if not trajectory.steps:
-            return RewardResult(0.0, {"steps": 0.0}, {"reason": "no steps"})
-        results = self.step_reward.score_batch(prefixes(trajectory))
-        if not all(r.scored for r in results):
-            return RewardResult(math.nan, {}, {"reason": "a step could not be judged"}, scored=False)
-        values = [r.value for r in results]
-        comps: dict[str, float] = {}
-        for r in results:
-            for key, value in r.components.items():
-                comps[key] = comps.get(key, 0.0) + value / len(results)
-        comps["steps"] = float(len(results))
-        return RewardResult(sum(values) / len(values), comps, {"step_values": values})
-
-
-def prefixes(trajectory: Any) -> list[Any]:
-    """Each prefix of a trajectory (steps[:1], steps[:2], ...) with the documents seen by then."""
-    from searchgym.envs.trajectory import Trajectory
-
-    docs = trajectory.seen_by_id
-    out, current = [], Trajectory(trajectory.task)
-    for step in trajectory.steps:
-        shown = [*step.hits, *([step.doc_id] if step.doc_id else [])]
-        current = current.extend(step, tuple(docs[i] for i in shown if i in docs))
-        out.append(current)
-    return out
-
-
-def make_reward_part(name: str, judge_spec: str = "rules"):
-    """One named searchgym reward (see ``REWARD_NAMES``)."""
-    from searchgym.rewards import outcome, rubric
-
-    if name == "outcome":
-        return outcome.OutcomeReward(metric="em")
-    if name == "f1":
-        return outcome.OutcomeReward(metric="f1", name="f1")
-    if name == "format":
-        return outcome.FormatReward()
-    if name == "search_r1":
-        return outcome.FormatReward(mode="search_r1", name="search_r1")
-    if name == "rubric":
-        return rubric.CitationRubricReward()
-    if name == "citation_validity":
-        return rubric.CitationValidityReward()
-    if name == "judge":
-        from searchgym.judges import load_judge
-        from searchgym.rewards.process import StepJudgeReward
-
-        return EpisodeJudgeReward(StepJudgeReward(load_judge(judge_spec)))
-    raise ValueError(f"unknown reward {name!r}; choose from {', '.join(REWARD_NAMES)}")
-
-
-def build_reward(config: TrainConfig):
-    """The config's reward: ``WeightedSum`` of the named parts (weights default to 1 each).
-
-    Every part's value and components are logged (``WeightedSum`` keeps them, prefixed by part name).
-    """
-    from searchgym.rewards.compose import WeightedSum
-
-    if not config.rewards:
-        raise ValueError("config.rewards is empty: name at least one reward")
-    weights = config.reward_weights or (1.0,) * len(config.rewards)
-    return WeightedSum([(make_reward_part(n, config.judge), w) for n, w in zip(config.rewards, weights)])
-
-
-def step_rewards(config: TrainConfig):
-    """(process reward, outcome reward) for the step sampler: the SLATE judge step reward, and the
-    weighted sum of the config's other rewards for answer steps (``None`` when there are none)."""
+def build_judge(config: TrainConfig, tasks: Sequence[Task]):
+    """The process judge of a config (``None`` for ``judge: none``), with the persistent cache for model
+    judges when ``judge_cache`` is on."""
     from searchgym.judges import load_judge
-    from searchgym.rewards.compose import WeightedSum
-    from searchgym.rewards.process import StepJudgeReward
 
-    weights = config.reward_weights or (1.0,) * len(config.rewards)
-    others = [(make_reward_part(n, config.judge), w) for n, w in zip(config.rewards, weights) if n != "judge"]
-    return StepJudgeReward(load_judge(config.judge), budget=config.max_turns), (WeightedSum(others) if others else None)
+    spec = resolve_judge_spec(config, tasks)
+    if spec is None:
+        return None
+    if config.judge_cache and spec.split(":", 1)[0] not in ("rules", "gold"):
+        from searchgym.judges.cache import JudgeCache
+
+        return load_judge(spec, cache=JudgeCache())
+    return load_judge(spec)
+
+
+def build_reward(config: TrainConfig, tasks: Sequence[Task] = ()):
+    """The training reward (``searchgym.rewards.group.GroupReward``): C-GRPO for episode groups, SLATE
+    for step groups, with the config's judge, citation rubric, alpha and budget B = ``max_turns``."""
+    from searchgym.rewards.group import GroupReward
+    from searchgym.rewards.rubric import CitationRubricReward
+
+    return GroupReward(judge=build_judge(config, tasks), budget=config.max_turns,
+                       rubric=CitationRubricReward(scope="final") if config.citation_rubric else None,
+                       alpha=config.cgrpo_alpha,
+                       judge_weight=config.judge_weight, on_error=config.judge_on_error)
+
+
+def describe_reward(config: TrainConfig, tasks: Sequence[Task] = ()) -> str:
+    """The reward formula a config trains with, as text (shown by ``searchgym train --print-config``)."""
+    from searchgym.rewards.group import reward_formula
+
+    judge = resolve_judge_spec(config, tasks) if tasks or config.judge != "auto" else "auto (gold if hops, else rules)"
+    return reward_formula(config.sampler, judge=judge, rubric=config.citation_rubric, alpha=config.cgrpo_alpha,
+                          judge_weight=config.judge_weight, budget=config.max_turns)
 
 
 def make_sampler_factory(config: TrainConfig, tasks: Sequence[Task], searcher: Any, reward: Any, tokenizer: Any):
@@ -427,15 +382,14 @@ def make_sampler_factory(config: TrainConfig, tasks: Sequence[Task], searcher: A
             model = trainer.accelerator.unwrap_model(trainer.model)
             policy = HFPolicy(model, tokenizer, max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                               top_p=config.top_p, seed=config.seed + trainer.accelerator.process_index)
+        # the sampler scores every group once; the env itself scores nothing
         env = DeepSearchEnv(tasks, searcher, max_turns=config.max_turns, top_k=config.top_k,
-                            passage_chars=config.passage_chars, reward=reward)
+                            passage_chars=config.passage_chars, reward=None)
         if config.sampler == "trajectory":
             return TrajectorySampler(env, policy, reward, group_size=config.group_size, tokenizer=tokenizer)
-        # SLATE: the judge scores each candidate step; answer steps also get the non-judge (outcome) parts
-        step_reward, outcome = step_rewards(config)
-        return TruncatedStepSampler(env, policy, step_reward, k=config.group_size, max_steps=config.max_turns,
-                                    outcome_reward=outcome, temperature=config.continue_temperature,
-                                    tokenizer=tokenizer, seed=config.seed + trainer.accelerator.process_index)
+        return TruncatedStepSampler(env, policy, reward, k=config.group_size, max_steps=config.max_turns,
+                                    temperature=config.continue_temperature, tokenizer=tokenizer,
+                                    seed=config.seed + trainer.accelerator.process_index)
 
     return factory
 
@@ -450,7 +404,7 @@ def train(config: TrainConfig, *, callbacks: Sequence[Any] = ()) -> TrainResult:
     taskset = load_taskset(config.corpus)
     tasks = split_tasks(taskset.tasks, config.split)
     searcher = build_searcher(config.searcher, taskset.documents)
-    reward = build_reward(config)
+    reward = build_reward(config, tasks)
     model, tokenizer = load_model_and_tokenizer(config.model)
     if config.warmstart:
         from searchgym.agents.warmstart import load_or_warm_start
@@ -463,9 +417,10 @@ def train(config: TrainConfig, *, callbacks: Sequence[Any] = ()) -> TrainResult:
 
 __all__ = [
     "TrainResult",
-    "REWARD_NAMES",
+    "build_judge",
     "build_reward",
-    "make_reward_part",
+    "describe_reward",
+    "resolve_judge_spec",
     "build_trainer",
     "grpo_args",
     "latest_checkpoint",

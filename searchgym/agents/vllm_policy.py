@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from searchgym.agents.hf_policy import DEFAULT_STOP, chat_prompt_ids, cut_at_stop
+from searchgym.agents.hf_policy import DEFAULT_STOP, chat_prompt_ids
 from searchgym.agents.policy import Completion, Message
 
 
@@ -41,7 +41,15 @@ class VLLMPolicy:
             raise ValueError(f"n must be >= 1, got {n}")
         if not conversations:
             return []
-        prompts = [self.prompt_ids(c) for c in conversations]
+        return self.generate_ids([self.prompt_ids(c) for c in conversations], n)
+
+    def generate_ids(self, prompts: Sequence[Sequence[int]], n: int = 1) -> list[list[Completion]]:
+        """``n`` completions for each tokenised prompt (the samplers' token-exact multi-turn path)."""
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        if not prompts:
+            return []
+        prompts = [list(p) for p in prompts]
         repeated = [p for p in prompts for _ in range(n)]
         _, completion_ids, logprobs, _ = self.trainer.vllm_generation.generate(
             prompts=repeated, images=None, num_generations=n)
@@ -58,7 +66,7 @@ class VLLMPolicy:
         keep = stop_token_count(self.tokenizer, ids, self.stop)
         ids, lps = ids[:keep], lps[:keep]
         self.generated_tokens += len(ids)
-        text = cut_at_stop(self.tokenizer.decode(ids, skip_special_tokens=True), self.stop)
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)  # the text of exactly the ids trained on
         return Completion(text=text, prompt_ids=tuple(prompt), token_ids=tuple(ids), logprobs=tuple(lps))
 
 

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     rubric = rubric_reward(args.judge)
     try:
-        reward = training_reward(args.reward_config)
+        reward = training_reward(args.reward_config, tasks)
     except (ValueError, OSError) as exc:
         print(f"searchgym eval: --reward-config: {exc}", file=sys.stderr)
         return 2
@@ -126,11 +126,12 @@ def rubric_reward(judge_spec: str | None):
     return CitationRubricReward(grounder=JudgeGrounder(load_judge(judge_spec)), on_judge_error="skip")
 
 
-def training_reward(config_spec: str | None):
-    """The composite training reward of a train config (``None`` when no config is named)."""
+def training_reward(config_spec: str | None, tasks=()):
+    """The training reward of a train config, each episode scored as a group of one (``None`` when no
+    config is named); ``judge: auto`` resolves on ``tasks``."""
     if not config_spec:
         return None
     from searchgym.agents.config import load_config
     from searchgym.agents.training import build_reward
 
-    return build_reward(load_config(None if config_spec == "default" else config_spec))
+    return build_reward(load_config(None if config_spec == "default" else config_spec), tasks)

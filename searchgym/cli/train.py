@@ -31,7 +31,10 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         import yaml
 
+        from searchgym.agents.training import describe_reward
+
         print(yaml.safe_dump(config.to_dict(), sort_keys=False), end="")
+        print("# reward:\n" + "\n".join(f"#   {line}" for line in describe_reward(config).splitlines()))
         return 0
 
     from searchgym.agents.training import grpo_args, train

@@ -3,7 +3,8 @@
 Turn accounting: every ``step`` is one turn, valid or not, so a policy that keeps emitting malformed
 text is truncated at ``max_turns`` like any other. The episode terminates only on a valid
 ``<answer>``; it is truncated when ``max_turns`` turns pass without one. The reward is 0 on every
-non-final turn; the final (terminating or truncating) turn gets ``reward(trajectory)``.
+non-final turn; the final (terminating or truncating) turn gets ``reward(trajectory)`` (exact match by
+default; ``reward=None`` scores nothing and returns 0.0, for callers that score episodes themselves).
 
 The episode state is one immutable ``EpisodeState``: ``snapshot()`` returns it, ``restore()`` puts
 it back, ``fork()`` copies the env around it. The corpus, index and task list are shared read-only.
@@ -47,7 +48,8 @@ class EpisodeState:
         return len(self.trajectory.steps)
 
 
-def _exact_match_reward(trajectory: Trajectory) -> float:
+def exact_match_reward(trajectory: Trajectory) -> float:
+    """The env's default reward: 1.0 when the final answer matches an accepted answer, else 0.0."""
     from searchgym.rewards.outcome import exact_match  # rewards import envs.trajectory: keep this lazy
 
     return float(exact_match(trajectory.final_answer, trajectory.task.answers))
@@ -63,7 +65,7 @@ class DeepSearchEnv(gym.Env[str, str]):
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
 
     def __init__(self, tasks: Sequence[Task] | Any, searcher: Searcher, max_turns: int = 8, top_k: int = 5,
-                 passage_chars: int = 400, doc_chars: int = 4000, reward: RewardFn | None = None,
+                 passage_chars: int = 400, doc_chars: int = 4000, reward: RewardFn | None = exact_match_reward,
                  system_prompt: str = SYSTEM_PROMPT, render_mode: str | None = None) -> None:
         tasks = getattr(tasks, "tasks", tasks)  # a TaskSet works too
         if len(tasks) == 0:
@@ -270,7 +272,9 @@ class DeepSearchEnv(gym.Env[str, str]):
         }
 
     def _score(self, trajectory: Trajectory, info: dict[str, Any]) -> float:
-        result = (self.reward_fn or _exact_match_reward)(trajectory)
+        if self.reward_fn is None:  # the caller scores (a sampler scores its groups once)
+            return 0.0
+        result = self.reward_fn(trajectory)
         if isinstance(result, (int, float, np.integer, np.floating)):
             return float(result)
         info["reward_components"] = dict(getattr(result, "components", {}) or {})

@@ -50,6 +50,26 @@ class Trajectory:
         fresh = tuple(d for d in newly_seen if d.id not in known)
         return replace(self, steps=self.steps + (step,), seen=self.seen + fresh)
 
+    def shown_by(self, step: Step) -> tuple[str, ...]:
+        """Ids a step brought into view: its search hits, or the document it opened."""
+        if step.kind == SEARCH:
+            return step.hits
+        return (step.doc_id,) if step.kind == OPEN and step.doc_id else ()
+
+    def prefix(self, n: int) -> "Trajectory":
+        """The episode as it stood after its first ``n`` steps, with only the documents seen by then.
+
+        Documents no step accounts for (shown by other means) count as seen from the start.
+        """
+        if not 0 <= n <= len(self.steps):
+            raise ValueError(f"prefix length {n} is outside 0..{len(self.steps)}")
+        if n == len(self.steps):
+            return self
+        later = {i for s in self.steps[n:] for i in self.shown_by(s)}
+        earlier = {i for s in self.steps[:n] for i in self.shown_by(s)}
+        seen = tuple(d for d in self.seen if d.id in earlier or d.id not in later)
+        return replace(self, steps=self.steps[:n], seen=seen)
+
     @property
     def seen_ids(self) -> frozenset[str]:
         return frozenset(d.id for d in self.seen)

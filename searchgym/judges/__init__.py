@@ -3,6 +3,7 @@
 ``load_judge(spec)`` specs:
 
 * ``"rules"`` -- deterministic lexical judge (``searchgym.judges.rules``).
+* ``"gold"`` -- deterministic judge that reads the task's gold hops (``searchgym.judges.gold``).
 * ``"openai:<model>@<base_url>"`` (or ``"openai:<model>"`` for the SDK's default endpoint) -- any
   OpenAI-compatible server (``searchgym.judges.openai_judge``).
 * ``"transformers"`` / ``"transformers:<model>"`` -- in-process HF model (default SmolLM2-135M-Instruct).
@@ -32,6 +33,14 @@ def _rules(arg: str | None, **kwargs: Any) -> Judge:
     return RulesJudge()
 
 
+def _gold(arg: str | None, **kwargs: Any) -> Judge:
+    from searchgym.judges.gold import GoldJudge
+
+    if arg or kwargs:
+        raise ValueError("the gold judge takes no model or options")
+    return GoldJudge()
+
+
 def _openai(arg: str | None, **kwargs: Any) -> Judge:
     from searchgym.judges.openai_judge import OpenAIJudge
 
@@ -49,7 +58,7 @@ def _transformers(arg: str | None, **kwargs: Any) -> Judge:
     return TransformersJudge(arg or DEFAULT_MODEL, **kwargs)
 
 
-_BUILTIN = {"rules": _rules, "openai": _openai, "transformers": _transformers}
+_BUILTIN = {"rules": _rules, "gold": _gold, "openai": _openai, "transformers": _transformers}
 
 
 def register_judge(name: str, factory: Callable[..., Judge]) -> None:

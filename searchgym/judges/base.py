@@ -9,19 +9,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence, runtime_checkable
 
-from searchgym.corpora.records import Document
+from searchgym.corpora.records import Document, Task
 
 # What a request asks the judge to assess.
 THINK = "think"        # a reasoning span, in context
 QUERY = "query"        # a search query, in context
+OPEN = "open"          # opening a document (``target`` is its id), in context
 ANSWER = "answer"      # a final answer against the reference answer
 SUPPORT = "support"    # does the evidence fully support the statement in ``target``?
-REQUEST_KINDS = (THINK, QUERY, ANSWER, SUPPORT)
+REQUEST_KINDS = (THINK, QUERY, OPEN, ANSWER, SUPPORT)
 
 
 @dataclass(frozen=True, slots=True)
 class JudgeRequest:
-    """One thing to judge. ``context`` holds the earlier turns (agent text and observations) in order."""
+    """One thing to judge, with only what the agent had BEFORE the judged step.
+
+    ``context`` holds the earlier turns (agent text and observations) in order; ``evidence`` the
+    documents shown before the step (the most recent ones; prompts are bounded). The last three fields
+    are privileged and never rendered into a model prompt: ``seen_ids`` (every document id shown before
+    the step), ``task`` (the task with its gold hops) and ``outcome`` (the ids the judged action brought
+    into view). Only judges that measure a step's *effect* with gold data read them (``gold``).
+    """
 
     kind: str
     question: str
@@ -30,6 +38,9 @@ class JudgeRequest:
     evidence: tuple[Document, ...] = ()
     reference: str | None = None
     principles: tuple[str, ...] = ()
+    seen_ids: frozenset[str] = frozenset()
+    task: Task | None = None
+    outcome: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in REQUEST_KINDS:

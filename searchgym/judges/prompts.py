@@ -25,7 +25,7 @@ import hashlib
 import re
 from typing import Sequence
 
-from searchgym.judges.base import ANSWER, QUERY, SUPPORT, THINK, JudgeRequest
+from searchgym.judges.base import ANSWER, OPEN, QUERY, SUPPORT, THINK, JudgeRequest
 
 PROMPT_VERSION = "slate-v1"
 
@@ -69,6 +69,13 @@ CRITERIA = {
         "+1: a good, specific, new query for the missing information. 0: acceptable but weak. "
         "-1: irrelevant, unsearchable, a repeat, or empty."
     ),
+    OPEN: (
+        "Judge the agent's choice to OPEN the document whose id is given, reading it in full. Consider: was "
+        "the document shown in the evidence, is it likely to hold the missing information, is it new "
+        "(not opened before)?\n"
+        "+1: a promising, new document for the missing information. 0: plausible but unlikely to help. "
+        "-1: irrelevant, never shown, or already opened."
+    ),
     ANSWER: (
         "Judge the agent's FINAL ANSWER against the REFERENCE ANSWER (any of the listed accepted forms).\n"
         "+1: means the same as the reference. 0: partially correct (e.g. too broad or incomplete). "
@@ -80,7 +87,7 @@ CRITERIA = {
     ),
 }
 
-LABELS = {THINK: "REASONING STEP TO JUDGE", QUERY: "SEARCH QUERY TO JUDGE", ANSWER: "FINAL ANSWER TO JUDGE",
+LABELS = {THINK: "REASONING STEP TO JUDGE", QUERY: "SEARCH QUERY TO JUDGE", OPEN: "DOCUMENT ID TO OPEN", ANSWER: "FINAL ANSWER TO JUDGE",
           SUPPORT: "STATEMENT TO CHECK"}
 
 
@@ -106,7 +113,7 @@ def render_messages(request: JudgeRequest) -> list[dict[str, str]]:
         system += "\nAlso apply these principles from the user:\n" + "\n".join(f"- {p}" for p in request.principles)
     parts = [CRITERIA[request.kind], fence(request.question, "QUESTION")]
     turns = request.context[-MAX_CONTEXT_TURNS:]
-    if request.kind in (THINK, QUERY) and turns:
+    if request.kind in (THINK, QUERY, OPEN) and turns:
         skipped = len(request.context) - len(turns)
         note = f" (earlier {skipped} turns omitted)" if skipped else ""
         parts.append(fence("\n---\n".join(turns), f"PREVIOUS TURNS{note}"))

@@ -5,11 +5,15 @@ Verdicts (ternary, like SLATE's), on normalised content tokens (stop words remov
 * ``query``: grounding g = share of the query's tokens found in the question, the earlier turns or the
   evidence; novelty = max Jaccard similarity to earlier queries (``<search>...</search>`` spans found
   in ``context``). -1 if empty, longer than 12 content tokens, a repeat (its grounded tokens are a
-  subset of an earlier query's, or Jaccard >= 0.8) or g < 0.5 (mostly words from nowhere); +1 if
-  it covers a question or evidence token not yet searched for; else 0.
-* ``think``: relevance = it shares a token with the question; faithfulness f = share of its tokens
-  found in the question, earlier turns or evidence. -1 if empty, irrelevant or f < 0.5; +1 if f >= 0.75
-  and at least 3 content tokens; else 0.
+  subset of an earlier query's, or Jaccard >= 0.8) or g < 0.5 (mostly words from nowhere); 0 if it
+  restates the question (Jaccard >= 0.8 with the question's tokens: no decomposition); +1 if it covers
+  a question or evidence token not yet searched for; else 0.
+* ``open``: -1 if the id was never shown (not in the evidence) or was opened before; +1 if the shown
+  document shares a content token with the question; else 0.
+* ``think`` (citations ``[id]`` removed first): relevance = it shares a token with the question or the
+  evidence; faithfulness f = share of its tokens found in the question, earlier turns or evidence.
+  -1 if empty, irrelevant or f < 0.5; 0 if it restates the question (Jaccard >= 0.8); +1 if f >= 0.75
+  and at least 2 content tokens; else 0.
 * ``answer``: against ``reference`` (aliases separated by ``" || "``): +1 on exact match, 0 when token
   F1 >= 0.5, else -1. No reference: ``JudgeError`` (a score is never invented).
 * ``support``: share s of the statement's tokens (placeholders like ``<E1>`` removed) found in the
@@ -25,9 +29,9 @@ import asyncio
 import re
 from typing import Sequence
 
-from searchgym.judges.base import ANSWER, QUERY, SUPPORT, JudgeError, JudgeRequest, Judgment
+from searchgym.judges.base import ANSWER, OPEN, QUERY, SUPPORT, JudgeError, JudgeRequest, Judgment
 from searchgym.rewards.normalize import normalize_text
-from searchgym.rewards.outcome import exact_match, f1_score
+from searchgym.rewards.outcome import exact_match, f1_score, strip_citations
 
 STOP = frozenset(
     "a an the of in on at to for from by with and or but is are was were be been being it its this that these "
@@ -35,7 +39,9 @@ STOP = frozenset(
     "me my our your his her their them as into than then so if not no yes about also can could would should "
     "will shall may might must there here any all some one let s need find know search answer question".split()
 )
-_SEARCH = re.compile(r"<search>(.*?)</search>", re.IGNORECASE | re.DOTALL)
+_SEARCH = re.compile(r"<\s*search\s*>(.*?)<\s*/\s*search\s*>", re.IGNORECASE | re.DOTALL)
+_OPEN = re.compile(r"<\s*open\s*>(.*?)<\s*/\s*open\s*>", re.IGNORECASE | re.DOTALL)
+RESTATE_JACCARD = 0.8
 _PLACEHOLDER = re.compile(r"<E\d+>")
 REFERENCE_SEP = " || "
 MAX_QUERY_TOKENS = 12  # longer is not a search query (searchability); injected payloads land here
@@ -62,14 +68,16 @@ class RulesJudge:
             return self._answer(r)
         if r.kind == SUPPORT:
             return self._support(r)
+        if r.kind == OPEN:
+            return self._open(r)
         question = content_tokens(r.question)
         evidence = set().union(*(content_tokens(d.contents) for d in r.evidence)) if r.evidence else set()
         context = set().union(*(content_tokens(c) for c in r.context)) if r.context else set()
         known = question | evidence | context
-        target = content_tokens(r.target)
+        target = content_tokens(strip_citations(r.target))
         if r.kind == QUERY:
             return self._query(r, target, question, evidence, known)
-        return self._think(target, question, known)
+        return self._think(target, question, evidence, known)
 
     def _query(self, r, target, question, evidence, known) -> Judgment:
         if not target:
@@ -84,18 +92,36 @@ class RulesJudge:
         why = f"grounding={grounded:.2f} repeat={repeat} tokens={len(target)}"
         if repeat or grounded < 0.5 or len(target) > MAX_QUERY_TOKENS:
             return Judgment(-1.0, "repeat, ungrounded or unsearchably long query; " + why)
+        if _jaccard(target, question) >= RESTATE_JACCARD:
+            return Judgment(0.0, "restates the question instead of asking for one missing fact; " + why)
         if new_info:
             return Judgment(1.0, "specific, grounded, new query; " + why)
         return Judgment(0.0, "weak query; " + why)
 
-    def _think(self, target, question, known) -> Judgment:
+    def _open(self, r: JudgeRequest) -> Judgment:
+        doc_id = r.target.strip()
+        shown = {d.id: d for d in r.evidence}
+        earlier = {m.strip() for c in r.context for m in _OPEN.findall(c)}
+        if doc_id not in shown and doc_id not in r.seen_ids:
+            return Judgment(-1.0, "opens a document that was never shown")
+        if doc_id in earlier:
+            return Judgment(-1.0, "opens a document it opened before")
+        doc = shown.get(doc_id)
+        if doc is not None and content_tokens(doc.contents) & content_tokens(r.question):
+            return Judgment(1.0, "opens a shown document about the question")
+        return Judgment(0.0, "opens a shown document")
+
+    def _think(self, target, question, evidence, known) -> Judgment:
         if not target:
             return Judgment(-1.0, "empty reasoning")
         faithful = len(target & known) / len(target)
-        why = f"faithfulness={faithful:.2f} relevant={bool(target & question)}"
-        if not target & question or faithful < 0.5:
+        relevant = bool(target & (question | evidence))
+        why = f"faithfulness={faithful:.2f} relevant={relevant}"
+        if not relevant or faithful < 0.5:
             return Judgment(-1.0, "irrelevant or ungrounded reasoning; " + why)
-        if faithful >= 0.75 and len(target) >= 3:
+        if _jaccard(target, question) >= RESTATE_JACCARD:
+            return Judgment(0.0, "restates the question; " + why)
+        if faithful >= 0.75 and len(target) >= 2:
             return Judgment(1.0, "relevant, grounded reasoning; " + why)
         return Judgment(0.0, "partly grounded reasoning; " + why)
 

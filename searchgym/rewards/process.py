@@ -1,42 +1,40 @@
-"""SLATE process rewards: a judge scores the LAST step of a trajectory in its context.
+"""SLATE process rewards: a judge scores one step of a trajectory from what the agent had BEFORE it.
 
 (Samarinas, Chang & Zamani, "Truncated Step-Level Sampling with Process Rewards for
-Retrieval-Augmented Reasoning", 2026.) The judge gives ternary scores {-1, 0, +1}:
+Retrieval-Augmented Reasoning", 2026.) Ternary judge scores {-1, 0, +1}; for the step at 1-based
+index t of a budget of B turns:
 
-* search step:  r = r_think + r_query
-* answer step:  r = r_think + r_answer + 0.1 * (B - t) / B      (B = step budget, t = 1-based step index)
-* open step:    r = r_think + r_open, where r_open = 0 (the paper's agent only searches and answers;
-  opening a shown document is neutral, the reasoning is still judged).
-* invalid step: r = r_think - 1 (``r_action = -1``: a turn the environment could not parse is a
-  defined penalty, not a judge verdict).
+* search / open step:  r = r_think + r_action   (r_action: the judge's verdict on the query or open)
+* answer step:         r = r_think + r_answer + 0.1 * (B - t) / B
+* invalid step:        r = r_think + r_action with r_action = -1 (a defined penalty, no verdict)
+* a step at t = B that is not an answer also gets r_answer = -1 (it spent the last turn).
 
-``r_think`` judges the reasoning text of the step (its text without the action tags); an empty
-reasoning is still sent to the judge (which scores it), never scored here. The context is the
-earlier turns (agent text and observations), and the evidence is the documents the agent was shown.
-The reference for the answer judgment is every accepted answer joined by ``" || "``.
+Every request carries the context (earlier turns) and evidence (documents shown) of the prefix
+before the step, never the step's own results; only the privileged fields ``task`` and ``outcome`` of
+``JudgeRequest`` say what the step brought into view, for judges that measure effect (``gold``).
+``r_think`` judges the step's reasoning (its text without action and think tags).
 
-This is how ``TruncatedStepSampler`` uses it: k candidate steps, each the last step of a forked
-trajectory sharing a prefix; ``score_batch`` judges all candidates in one judge batch (and a
-``JudgeCache`` behind the judge makes identical requests free).
-
-Failure policy: ``on_error="raise"`` lets ``JudgeError`` out; ``on_error="skip"`` returns
-``RewardResult(scored=False, value=nan)`` with the error in ``details`` (such a sample must be left
-out of the advantage) and counts it in ``metrics``. No score is ever invented.
+Failure policy: ``on_error="raise"`` lets ``JudgeError`` out; ``"skip"`` returns ``scored=False`` with
+value NaN (left out of advantages) and counts it. A judge that returns the wrong number of verdicts
+is a ``JudgeError``. No score is ever invented.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Sequence
+from typing import Any, Sequence
 
-from searchgym.judges.base import ANSWER, QUERY, THINK, JudgeError, JudgeRequest, Judgment
-from searchgym.envs.trajectory import ANSWER as ANSWER_STEP, INVALID, OPEN, SEARCH, Step, Trajectory
+from searchgym.envs.trajectory import ANSWER as ANSWER_STEP
+from searchgym.envs.trajectory import INVALID, OPEN as OPEN_STEP
+from searchgym.envs.trajectory import SEARCH, Step, Trajectory
+from searchgym.judges.base import ANSWER, OPEN, QUERY, THINK, JudgeError, JudgeRequest, Judgment
 from searchgym.rewards.base import RewardResult
 
 _ACTION = re.compile(r"<\s*(search|open|answer)\s*>.*?<\s*/\s*\1\s*>", re.IGNORECASE | re.DOTALL)
 _THINK_TAG = re.compile(r"<\s*/?\s*think\s*>", re.IGNORECASE)
 REFERENCE_SEP = " || "
+BUDGET_WEIGHT = 0.1
 
 
 def reasoning_of(step: Step) -> str:
@@ -54,65 +52,77 @@ def _context(steps: Sequence[Step], obs_chars: int) -> tuple[str, ...]:
     return tuple(out)
 
 
+def step_requests(trajectory: Trajectory, index: int | None = None, *, principles: Sequence[str] = (),
+                  max_evidence: int = 5, obs_chars: int = 600) -> list[tuple[str, JudgeRequest]]:
+    """The (component, request) pairs that judge step ``index`` (default: the last), past-only."""
+    if not trajectory.steps:
+        raise ValueError("a process reward needs a trajectory with at least one step")
+    index = len(trajectory.steps) - 1 if index is None else index
+    step = trajectory.steps[index]
+    before = trajectory.prefix(index)
+    task = trajectory.task
+    base: dict[str, Any] = dict(question=task.question, context=_context(before.steps, obs_chars),
+                                evidence=tuple(before.seen[-max_evidence:]) if max_evidence else (),
+                                principles=tuple(principles), seen_ids=before.seen_ids, task=task)
+    out = [("r_think", JudgeRequest(kind=THINK, target=reasoning_of(step), **base))]
+    if step.kind == SEARCH:
+        out.append(("r_action", JudgeRequest(kind=QUERY, target=step.query or "", outcome=step.hits, **base)))
+    elif step.kind == OPEN_STEP:
+        out.append(("r_action", JudgeRequest(kind=OPEN, target=step.doc_id or "",
+                                              outcome=(step.doc_id,) if step.doc_id else (), **base)))
+    elif step.kind == ANSWER_STEP:
+        out.append(("r_answer", JudgeRequest(kind=ANSWER, target=step.answer or "",
+                                             reference=REFERENCE_SEP.join(task.answers), **base)))
+    return out
+
+
+def judge_all(judge: Any, requests: Sequence[JudgeRequest]) -> list[Judgment]:
+    """Verdicts for ``requests`` in one batch; a wrong count or a non-verdict is a ``JudgeError``."""
+    if not requests:
+        return []
+    verdicts = list(judge.judge(list(requests)))
+    if len(verdicts) != len(requests):
+        raise JudgeError(f"judge {getattr(judge, 'name', '?')} returned {len(verdicts)} verdicts for "
+                         f"{len(requests)} requests")
+    bad = next((v for v in verdicts if not isinstance(v, Judgment)), None)
+    if bad is not None:
+        raise JudgeError(f"judge {getattr(judge, 'name', '?')} returned {type(bad).__name__}, not a Judgment")
+    return verdicts
+
+
+def step_components(step: Step, t: int, budget: int, parts: Sequence[tuple[str, JudgeRequest]],
+                    verdicts: Sequence[Judgment], budget_weight: float = BUDGET_WEIGHT) -> dict[str, float]:
+    """The SLATE components of the step at 1-based index ``t`` (see the module doc)."""
+    comps = {name: float(v.score) for (name, _), v in zip(parts, verdicts)}
+    if step.kind == INVALID:
+        comps["r_action"] = -1.0
+    if step.kind == ANSWER_STEP:
+        comps["r_budget"] = budget_weight * (budget - t) / budget
+    elif t >= budget:
+        comps["r_answer"] = -1.0  # spent the last allowed turn without answering
+    return comps
+
+
 class StepJudgeReward:
-    """SLATE step reward from a ``Judge`` (see the module docstring)."""
+    """The SLATE reward of a trajectory's last step (module doc); ``score_batch`` judges many at once."""
 
     name = "slate_step"
 
-    def __init__(self, judge, budget: int = 4, principles: Sequence[str] = (), on_error: str = "raise",
-                 budget_weight: float = 0.1, max_evidence: int = 5, obs_chars: int = 600):
+    def __init__(self, judge: Any, budget: int = 4, principles: Sequence[str] = (), on_error: str = "raise",
+                 budget_weight: float = BUDGET_WEIGHT, max_evidence: int = 5, obs_chars: int = 600) -> None:
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
         if budget < 1:
             raise ValueError("budget must be >= 1")
-        self.judge = judge
-        self.budget = budget
-        self.principles = tuple(principles)
-        self.on_error = on_error
-        self.budget_weight = budget_weight
-        self.max_evidence = max_evidence
-        self.obs_chars = obs_chars
+        self.judge, self.budget, self.principles = judge, int(budget), tuple(principles)
+        self.on_error, self.budget_weight = on_error, budget_weight
+        self.max_evidence, self.obs_chars = max_evidence, obs_chars
         self.metrics = {"scored": 0, "unscored": 0, "judge_errors": 0}
 
-    def requests(self, trajectory: Trajectory) -> list[tuple[str, JudgeRequest]]:
-        """The (component, request) pairs that score the trajectory's last step."""
-        if not trajectory.steps:
-            raise ValueError("StepJudgeReward needs a trajectory with at least one step")
-        step = trajectory.steps[-1]
-        task = trajectory.task
-        context = _context(trajectory.steps[:-1], self.obs_chars)
-        evidence = tuple(trajectory.seen[-self.max_evidence:])
-        base = dict(question=task.question, context=context, evidence=evidence, principles=self.principles)
-        out = [("r_think", JudgeRequest(kind=THINK, target=reasoning_of(step), **base))]
-        if step.kind == SEARCH:
-            out.append(("r_query", JudgeRequest(kind=QUERY, target=step.query or "", **base)))
-        elif step.kind == ANSWER_STEP:
-            out.append(("r_answer", JudgeRequest(kind=ANSWER, target=step.answer or "",
-                                                 reference=REFERENCE_SEP.join(task.answers), **base)))
-        return out
-
-    def _combine(self, trajectory: Trajectory, parts: list[tuple[str, JudgeRequest]],
-                 verdicts: Sequence[Judgment]) -> RewardResult:
-        step = trajectory.steps[-1]
-        comps = {name: float(v.score) for (name, _), v in zip(parts, verdicts)}
-        details = {name: {"score": v.score, "rationale": v.rationale, "cached": v.cached}
-                   for (name, _), v in zip(parts, verdicts)}
-        if step.kind == ANSWER_STEP:
-            t = len(trajectory.steps)
-            comps["r_budget"] = self.budget_weight * (self.budget - t) / self.budget
-        elif step.kind == OPEN:
-            comps["r_open"] = 0.0
-        elif step.kind == INVALID:
-            comps["r_action"] = -1.0
-            details["r_action"] = {"error": step.error}
-        self.metrics["scored"] += 1
-        return RewardResult(value=sum(comps.values()), components=comps, details=details)
-
-    def _unscored(self, error: BaseException) -> RewardResult:
-        if self.on_error == "raise":
-            raise error if isinstance(error, JudgeError) else JudgeError(str(error))
-        self.metrics["unscored"] += 1
-        return RewardResult(value=math.nan, components={}, details={"error": str(error)}, scored=False)
+    def requests(self, trajectory: Trajectory, index: int | None = None) -> list[tuple[str, JudgeRequest]]:
+        """The (component, request) pairs that score step ``index`` (default: the last)."""
+        return step_requests(trajectory, index, principles=self.principles, max_evidence=self.max_evidence,
+                             obs_chars=self.obs_chars)
 
     def __call__(self, trajectory: Trajectory) -> RewardResult:
         """The reward of the trajectory's last step."""
@@ -120,23 +130,32 @@ class StepJudgeReward:
 
     def score_batch(self, trajectories: Sequence[Trajectory]) -> list[RewardResult]:
         """Rewards of the last steps of many trajectories (e.g. k candidates), in one judge batch."""
-        plan = [self.requests(t) for t in trajectories]
+        return self.score_steps([(t, len(t.steps) - 1) for t in trajectories])
+
+    def score_steps(self, items: Sequence[tuple[Trajectory, int]]) -> list[RewardResult]:
+        """Rewards of step ``i`` of each ``(trajectory, i)``, in one judge batch."""
+        plan = [self.requests(traj, i) for traj, i in items]
         flat = [req for parts in plan for _, req in parts]
         try:
-            verdicts: list = list(self.judge.judge(flat))
+            verdicts = judge_all(self.judge, flat)
         except JudgeError as exc:
             self.metrics["judge_errors"] += 1
-            partial = getattr(exc, "results", None)
-            if partial is None or self.on_error == "raise":
-                if self.on_error == "raise":
-                    raise
-                return [self._unscored(exc) for _ in trajectories]
-            verdicts = list(partial)
+            if self.on_error == "raise":
+                raise
+            self.metrics["unscored"] += len(items)
+            return [RewardResult(math.nan, {}, {"error": str(exc)}, scored=False) for _ in items]
         out: list[RewardResult] = []
-        i = 0
-        for traj, parts in zip(trajectories, plan):
-            mine = verdicts[i:i + len(parts)]
-            i += len(parts)
-            bad = next((v for v in mine if not isinstance(v, Judgment)), None)
-            out.append(self._combine(traj, parts, mine) if bad is None else self._unscored(bad))
+        pos = 0
+        for (traj, i), parts in zip(items, plan):
+            mine = verdicts[pos:pos + len(parts)]
+            pos += len(parts)
+            comps = step_components(traj.steps[i], i + 1, self.budget, parts, mine, self.budget_weight)
+            details = {name: {"score": v.score, "rationale": v.rationale, "cached": v.cached}
+                       for (name, _), v in zip(parts, mine)}
+            self.metrics["scored"] += 1
+            out.append(RewardResult(sum(comps.values()), comps, details))
         return out
+
+
+__all__ = ["BUDGET_WEIGHT", "REFERENCE_SEP", "StepJudgeReward", "judge_all", "reasoning_of", "step_components",
+           "step_requests"]

@@ -24,7 +24,14 @@ A *rubric* is a single-hop statement over entity placeholders: ``<E0>`` is the a
    placeholders. Only reached ("connected") rubrics count; a rubric without placeholders is never
    connected.
 
-    R_rubric = |connected ∧ supported rubrics| / |all rubrics|
+    R_rubric = |connected ∧ supported rubrics| / |all rubrics|  ×  citation precision
+
+4. **Precision** (searchgym's addition, ``citation_precision=True``): the share of the cited documents
+   that support some rubric: a gold support document of any rubric, or evidence a judge found to
+   support one (invalid citations count as cited). Citing every document seen
+   never pays; honest citation keeps the factor at 1. ``scope="final"`` (as CaRR's server, and
+   searchgym's training reward) reads names and citations from the final turn only, so hidden entities
+   count as identified only where the final turn states them.
 
 Differences from CaRR's shipped server (``deepsearch_rm_with_rubrics/launch_server.py``): it asks an
 LLM to extract entity identities from the final response only (minus its References section) and
@@ -400,6 +407,7 @@ class CitationRubricReward:
     rubrics: RubricSource = rubrics_from_task
     grounder: Grounder | None = None
     scope: str = "trajectory"
+    citation_precision: bool = True
     answer_match: str = "exact"
     on_judge_error: str = "raise"
     name: str = "rubric"
@@ -474,8 +482,15 @@ class CitationRubricReward:
             if row["supported"] and not row["connected"]:
                 row["reason"] = "supported but not connected to <E0>"
         n = len(rubrics)
-        value = len(reached) / n
-        comps = {"rubric": value, "n_rubrics": float(n),
+        coverage = len(reached) / n
+        # citation precision: cited documents that ground no supported rubric dilute the reward, so citing
+        # everything seen never pays (an unseen or too-early citation counts against it too)
+        grounding = {d for r in rubrics for d in r.support} | {d for row in rows if row["supported"]
+                                                                for d in row["grounded_by"]}
+        cited = len(valid) + len(rejected)
+        precision = sum(1 for d in valid if d in grounding) / cited if cited else 0.0
+        value = coverage * precision if self.citation_precision else coverage
+        comps = {"rubric": value, "coverage": coverage, "citation_precision": precision, "n_rubrics": float(n),
                  "n_identified": float(sum(1 for row in rows if row["all_identified"])),
                  "n_supported": float(sum(1 for row in rows if row["supported"])),
                  "n_connected": float(len(reached)),

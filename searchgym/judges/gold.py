@@ -1,0 +1,158 @@
+"""``gold``: a deterministic, privileged judge for data with gold hops (no model).
+
+It reads the task's gold decomposition (``JudgeRequest.task``) and, for actions, the step's effect
+(``JudgeRequest.outcome``: the ids the action brought into view). It therefore MEASURES A STEP'S
+EFFECT, unlike model judges, which see only what the agent had before the step. Verdicts:
+
+* ``query`` / ``open`` -- information gain: +1 if the action brings a gold supporting document into
+  view that was not seen before; 0 if it shows only gold documents already seen; -1 if it shows no gold
+  document, or repeats an earlier query (same normalised text) or an earlier open.
+* ``think`` -- what the reasoning names. Entities *uncovered* so far are the hop entities whose gold
+  support was seen before the step; *hidden* ones are the rest (the answer included) that the question
+  does not name. -1 if empty, restating the question, or naming a hidden entity (a claim the evidence
+  shown so far cannot back); +1 if it names an uncovered entity, or, while nothing is uncovered yet,
+  is about the question; 0 otherwise (it ignores what was found).
+* ``answer`` -- against the gold answers: +1 exact match, 0 token F1 >= 0.5, -1 otherwise.
+* ``support`` -- not a gold-hop notion: ``JudgeError`` (ground such rubrics with another judge).
+
+A request without ``task`` (or whose task has no hops, for think/query/open) is a ``JudgeError``:
+the gold judge never guesses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Sequence
+
+from searchgym.corpora.records import Task
+from searchgym.envs.actions import parse_action
+from searchgym.judges.base import ANSWER, OPEN, QUERY, SUPPORT, THINK, JudgeError, JudgeRequest, Judgment
+from searchgym.rewards.normalize import find_name, normalize_text
+from searchgym.rewards.outcome import exact_match, f1_score, strip_citations
+
+RESTATE_JACCARD = 0.8  # content-token overlap with the question above which a text restates it
+_YES_NO = {"yes", "no"}
+
+
+def _content(text: str) -> set[str]:
+    from searchgym.judges.rules import content_tokens
+
+    return content_tokens(text)
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 0.0
+
+
+def restates(text: str, question: str) -> bool:
+    """Whether ``text`` says little more than the question itself (content-token Jaccard >= 0.8)."""
+    return _jaccard(_content(text), _content(question)) >= RESTATE_JACCARD
+
+
+def _earlier(context: Sequence[str], kind: str) -> list[str]:
+    """Queries (or opened ids) of the earlier agent turns, parsed by the env's own grammar."""
+    out = []
+    for turn in context:
+        if turn.startswith("agent: "):
+            action = parse_action(turn[len("agent: "):])
+            if action.kind == kind:
+                out.append(action.query if kind == "search" else action.doc_id)
+    return [x for x in out if x]
+
+
+class GoldJudge:
+    """Judges steps against a task's gold hops (see the module doc); ``name`` is ``"gold"``."""
+
+    name = "gold"
+    model = "gold-v1"
+
+    def judge_one(self, r: JudgeRequest) -> Judgment:
+        """The verdict on one request."""
+        if r.kind == ANSWER:
+            return self._answer(r)
+        if r.kind == SUPPORT:
+            raise JudgeError("gold judge: 'support' requests need a model or rules judge (no gold hop to check)")
+        task = r.task
+        if task is None or not task.hops:
+            raise JudgeError(f"gold judge: a {r.kind!r} request needs the task with its gold hops (request.task)")
+        if r.kind in (QUERY, OPEN):
+            return self._gain(r, task)
+        return self._think(r, task)
+
+    def _gain(self, r: JudgeRequest, task: Task) -> Judgment:
+        if not r.target.strip():
+            return Judgment(-1.0, "empty action")
+        if r.kind == QUERY:
+            key = normalize_text(r.target)
+            if any(normalize_text(q) == key for q in _earlier(r.context, "search")):
+                return Judgment(-1.0, "repeats an earlier query")
+        elif r.target in _earlier(r.context, "open"):
+            return Judgment(-1.0, "opens a document it opened before")
+        gold = set(task.support_ids)
+        shown_gold = [i for i in r.outcome if i in gold]
+        new = [i for i in shown_gold if i not in r.seen_ids]
+        if new:
+            return Judgment(1.0, f"brings unseen gold evidence into view: {', '.join(new)}")
+        if shown_gold:
+            return Judgment(0.0, "shows only gold evidence seen before")
+        return Judgment(-1.0, "shows no gold evidence")
+
+    def _think(self, r: JudgeRequest, task: Task) -> Judgment:
+        text = strip_citations(r.target)
+        if not _content(text):
+            return Judgment(-1.0, "empty reasoning")
+        if restates(text, task.question):
+            return Judgment(-1.0, "restates the question")
+        uncovered, hidden = entity_status(task, r.seen_ids)
+        named_hidden = [n for n in hidden if find_name(text, (n,))]
+        if named_hidden:
+            return Judgment(-1.0, f"names {named_hidden[0]!r}, which the evidence seen so far does not show")
+        if any(find_name(text, (n,)) for n in uncovered):
+            return Judgment(1.0, "builds on an entity the search uncovered")
+        if not uncovered and _content(text) & _content(task.question):
+            return Judgment(1.0, "plans from the question (nothing uncovered yet)")
+        return Judgment(0.0, "ignores what the search uncovered" if uncovered else "not about the question")
+
+    def _answer(self, r: JudgeRequest) -> Judgment:
+        golds = [g for g in (r.reference or "").split(" || ") if g.strip()]
+        if not golds and r.task is not None:
+            golds = list(r.task.answers)
+        if not golds:
+            raise JudgeError("gold judge: an answer request needs a reference answer or the task")
+        if exact_match(r.target, golds):
+            return Judgment(1.0, "exact match with the gold answer")
+        f1 = f1_score(r.target, golds)
+        return Judgment(0.0 if f1 >= 0.5 else -1.0, f"token F1 {f1:.2f} with the gold answer")
+
+    def judge(self, requests: Sequence[JudgeRequest]) -> list[Judgment]:
+        """Verdicts for ``requests``, in order."""
+        return [self.judge_one(r) for r in requests]
+
+    async def ajudge(self, requests: Sequence[JudgeRequest]) -> list[Judgment]:
+        """Async twin of ``judge`` (the work is CPU-only and fast)."""
+        await asyncio.sleep(0)
+        return self.judge(requests)
+
+
+def entity_status(task: Task, seen_ids: frozenset[str] | set[str]) -> tuple[list[str], list[str]]:
+    """(uncovered, hidden) entity names of a task given the ids seen so far (see the module doc).
+
+    Names the question itself states, and yes/no answers, are neither: they are given, not found.
+    """
+    def given(name: str) -> bool:
+        return normalize_text(name) in _YES_NO or find_name(task.question, (name,)) is not None
+
+    uncovered: list[str] = []
+    hidden: list[str] = []
+    for hop in task.hops:
+        bucket = uncovered if any(s in seen_ids for s in hop.support) else hidden
+        bucket.extend(n for n in hop.names if not given(n))
+    uncovered_set = set(uncovered)
+    answer_found = any(normalize_text(a) in {normalize_text(u) for u in uncovered_set} for a in task.answers)
+    if not answer_found:
+        hidden.extend(a for a in task.answers if not given(a))
+    hidden = [n for n in dict.fromkeys(hidden) if n not in uncovered_set]
+    return list(dict.fromkeys(uncovered)), hidden
+
+
+__all__ = ["GoldJudge", "entity_status", "restates"]

@@ -1,0 +1,231 @@
+"""The training reward: every member of one GRPO group scored by one formula, on one scale.
+
+Two kinds of groups (``GroupReward.score_steps`` / ``score_episodes``):
+
+**Step groups** (SLATE truncated step-level sampling: k candidate next steps from one shared prefix, step
+index t, budget B = ``max_turns``)::
+
+    search / open:  r = r_think + r_action
+    answer:         r = r_think + r_answer + 0.1 * (B - t) / B
+    r_answer = -1 wrong, 0 partial (token F1 >= 0.5), +1 correct; with citation rubrics a correct
+               answer's +1 becomes (1 - α) + α * R_rubric / max over the group's correct answers of R_rubric
+    a candidate that spends the last turn (t = B) without answering gets r_answer = -1;
+    an invalid turn gets r_action = -1.
+
+r_think and r_action come from the judge, which sees only what the agent had before the step
+(``searchgym.rewards.process``); r_answer is the judge's verdict on the answer. Without a judge, r_think
+= r_action = 0 (invalid turns still -1) and r_answer is the deterministic EM/F1 rule above.
+
+**Episode groups** (G whole episodes of one task; C-GRPO, CaRR)::
+
+    R = C + w_judge * mean over the episode's steps of the SLATE step reward above (plain r_answer)
+    C = 0 if the answer is wrong (exact match), else (1 - α) + α * R_rubric / max over the group of R_rubric
+    (without citation rubrics C is the exact match, 0 or 1)
+
+``R_rubric`` is the CaRR rubric reward (``CitationRubricReward``); when the group max is 0 the bonus is
+0 (never 0/0). Unscored members (a judge failure under ``on_error="skip"``) are NaN with
+``scored=False`` and never enter a max or an advantage.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from searchgym.envs.trajectory import ANSWER, Trajectory
+from searchgym.rewards.base import RewardResult
+from searchgym.rewards.cgrpo import DEFAULT_ALPHA
+from searchgym.rewards.outcome import exact_match, f1_score
+from searchgym.rewards.process import BUDGET_WEIGHT, StepJudgeReward, step_components
+
+
+def answer_score(answer: str | None, answers: Sequence[str]) -> float:
+    """The deterministic r_answer: +1 exact match, 0 token F1 >= 0.5, -1 otherwise (or no answer)."""
+    if answer is None:
+        return -1.0
+    if exact_match(answer, answers):
+        return 1.0
+    return 0.0 if f1_score(answer, answers) >= 0.5 else -1.0
+
+
+@dataclass
+class GroupReward:
+    """SLATE step groups and C-GRPO episode groups (see the module doc)."""
+
+    judge: Any | None = None
+    budget: int = 4
+    rubric: Any | None = None  # a CitationRubricReward; None leaves citations out
+    alpha: float = DEFAULT_ALPHA
+    judge_weight: float = 0.2  # episode groups only: weight of the mean process reward
+    on_error: str = "raise"
+    principles: tuple[str, ...] = ()
+    name: str = "reward"
+    stats: dict[str, float] = field(default_factory=lambda: {"scored": 0.0, "unscored": 0.0})
+
+    def __post_init__(self) -> None:
+        if self.budget < 1:
+            raise ValueError(f"budget must be >= 1, got {self.budget}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must lie in [0, 1], got {self.alpha}")
+        if self.on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {self.on_error!r}")
+        self._process = (StepJudgeReward(self.judge, budget=self.budget, principles=self.principles,
+                                         on_error=self.on_error) if self.judge is not None else None)
+
+    # -- step groups ---------------------------------------------------------------------------
+    def score_steps(self, candidates: Sequence[Trajectory]) -> list[RewardResult]:
+        """Rewards of the last steps of ``candidates``, k forks of one prefix (one GRPO group)."""
+        if not candidates:
+            return []
+        process = self._process_results([(t, len(t.steps) - 1) for t in candidates])
+        results: list[RewardResult] = []
+        for traj, proc in zip(candidates, process):
+            if not proc.scored:
+                results.append(proc)
+                continue
+            comps = dict(proc.components)
+            if traj.steps[-1].kind == ANSWER:
+                comps["correct"] = float(comps.get("r_answer", -1.0) >= 1.0)
+            results.append(RewardResult(0.0, comps, dict(proc.details)))
+        self._cgrpo_on_answers(candidates, results)
+        out = []
+        for res in results:
+            if not res.scored:
+                out.append(res)
+                continue
+            value = sum(v for k, v in res.components.items() if k.startswith("r_"))
+            out.append(RewardResult(value, res.components, res.details))
+        self._count(out)
+        return out
+
+    def _cgrpo_on_answers(self, candidates: Sequence[Trajectory], results: list[RewardResult]) -> None:
+        """Replaces a correct answer's r_answer = 1 by its C-GRPO value within the group (in place)."""
+        correct = [i for i, r in enumerate(results) if r.scored and r.components.get("correct") == 1.0]
+        if self.rubric is None or not correct:
+            return
+        rubric = {i: self.rubric(candidates[i]) for i in correct}
+        if not all(r.scored for r in rubric.values()):
+            for i, r in rubric.items():
+                if not r.scored:
+                    results[i] = RewardResult(math.nan, {}, {"rubric": dict(r.details)}, scored=False)
+            correct = [i for i in correct if rubric[i].scored]
+        top = max((rubric[i].value for i in correct), default=0.0)
+        for i in correct:
+            rho = rubric[i].value
+            comps = dict(results[i].components)
+            comps["r_answer"] = (1.0 - self.alpha) + self.alpha * (rho / top if top > 0 else 0.0)
+            comps["rubric"], comps["rubric_group_max"] = rho, top
+            comps.update({f"rubric.{k}": v for k, v in rubric[i].components.items() if k != "rubric"})
+            results[i] = RewardResult(0.0, comps, {**results[i].details, "rubric": dict(rubric[i].details)})
+
+    # -- episode groups ------------------------------------------------------------------------
+    def score_episodes(self, episodes: Sequence[Trajectory]) -> list[RewardResult]:
+        """Rewards of G whole episodes of one task (one GRPO group)."""
+        if not episodes:
+            return []
+        ems = [exact_match(t.final_answer, t.task.answers) if t.final_answer is not None else 0.0 for t in episodes]
+        f1s = [f1_score(t.final_answer, t.task.answers) if t.final_answer is not None else 0.0 for t in episodes]
+        rubric = [self.rubric(t) for t in episodes] if self.rubric is not None else None
+        process = self._episode_process(episodes)
+        scored = [(rubric is None or rubric[i].scored) and (process is None or process[i].scored)
+                  for i in range(len(episodes))]
+        rhos = [rubric[i].value if rubric is not None and scored[i] else math.nan for i in range(len(episodes))]
+        top = max((r for r in rhos if not math.isnan(r)), default=0.0)
+        out: list[RewardResult] = []
+        for i, traj in enumerate(episodes):
+            comps: dict[str, float] = {"em": ems[i], "f1": f1s[i], "answered": float(traj.final_answer is not None)}
+            if not scored[i]:
+                out.append(RewardResult(math.nan, comps, {"reason": "a judge could not score this episode"},
+                                        scored=False))
+                continue
+            if rubric is not None:
+                bonus = rhos[i] / top if top > 0 else 0.0
+                outcome = (1.0 - self.alpha) + self.alpha * bonus if ems[i] else 0.0
+                comps.update(rubric=rhos[i], rubric_group_max=top,
+                             **{f"rubric.{k}": v for k, v in rubric[i].components.items() if k != "rubric"})
+            else:
+                outcome = ems[i]
+            comps["outcome"] = outcome
+            value = outcome
+            if process is not None:
+                comps.update({f"process.{k}": v for k, v in process[i].components.items()})
+                comps["process"] = process[i].value
+                value += self.judge_weight * process[i].value
+            details = {"rubric": dict(rubric[i].details)} if rubric is not None else {}
+            out.append(RewardResult(value, comps, details))
+        self._count(out)
+        return out
+
+    def _episode_process(self, episodes: Sequence[Trajectory]) -> list[RewardResult] | None:
+        """Per episode, the mean SLATE step reward over its steps (one judge batch for the group)."""
+        if self.judge is None or self.judge_weight == 0.0:
+            return None
+        items = [(t, i) for t in episodes for i in range(len(t.steps))]
+        steps = self._process_results(items)
+        out: list[RewardResult] = []
+        pos = 0
+        for traj in episodes:
+            mine = steps[pos:pos + len(traj.steps)]
+            pos += len(traj.steps)
+            if not mine:
+                out.append(RewardResult(0.0, {"steps": 0.0}))
+            elif not all(r.scored for r in mine):
+                out.append(RewardResult(math.nan, {}, scored=False))
+            else:
+                comps: dict[str, float] = {}
+                for r in mine:
+                    for key, value in r.components.items():
+                        comps[key] = comps.get(key, 0.0) + value / len(mine)
+                out.append(RewardResult(sum(r.value for r in mine) / len(mine), comps))
+        return out
+
+    # -- shared --------------------------------------------------------------------------------
+    def _process_results(self, items: Sequence[tuple[Trajectory, int]]) -> list[RewardResult]:
+        """SLATE step rewards of ``(trajectory, step index)`` items, judged or by the no-judge rule."""
+        if self._process is not None:
+            return self._process.score_steps(items)
+        out = []
+        for traj, i in items:
+            step = traj.steps[i]
+            parts, verdicts = [], []
+            comps = step_components(step, i + 1, self.budget, parts, verdicts, BUDGET_WEIGHT)
+            if step.kind == ANSWER:
+                comps["r_answer"] = answer_score(step.answer, traj.task.answers)
+            out.append(RewardResult(sum(comps.values()), comps))
+        return out
+
+    def _count(self, results: Sequence[RewardResult]) -> None:
+        for r in results:
+            self.stats["scored" if r.scored else "unscored"] += 1.0
+
+    def __call__(self, trajectory: Trajectory) -> RewardResult:
+        """One episode scored as a group of one (for evaluation reports)."""
+        return self.score_episodes([trajectory])[0]
+
+    def formula(self, sampler: str) -> str:
+        """The reward this object computes, as text (``searchgym train --print-config`` shows it)."""
+        return reward_formula(sampler, judge=getattr(self.judge, "name", None), rubric=self.rubric is not None,
+                              alpha=self.alpha, judge_weight=self.judge_weight, budget=self.budget)
+
+
+def reward_formula(sampler: str, *, judge: str | None, rubric: bool, alpha: float, judge_weight: float,
+                   budget: int) -> str:
+    """``GroupReward``'s formula for a sampler (``"trajectory"`` or ``"step"``), as text."""
+    correct = f"(1 - {alpha:g}) + {alpha:g} * R_rubric / max_group R_rubric" if rubric else "1"
+    if sampler == "step":
+        think = "r_think + " if judge else ""
+        return (f"step groups (k candidates of one prefix; t = step, B = {budget}; judge = {judge or 'none'}):\n"
+                f"  search/open: r = {think}r_action   (invalid turn: r_action = -1)\n"
+                f"  answer:      r = {think}r_answer + 0.1 * (B - t) / B\n"
+                f"  r_answer = -1 wrong | 0 partial | {correct} correct"
+                + (" (max over the group's correct answers)" if rubric else "") + "\n"
+                "  not answering at t = B: r_answer = -1")
+    process = (f" + {judge_weight:g} * mean_steps(r_think + r_action | r_think + r_answer + 0.1 * (B - t) / B)"
+               f"   (judge = {judge}, B = {budget})") if judge and judge_weight else ""
+    return ("episode groups (G episodes of one task):\n"
+            f"  R = C{process}\n"
+            f"  C = 0 if the answer is wrong (exact match) else {correct}")
+
+
+__all__ = ["GroupReward", "answer_score", "reward_formula"]
