@@ -219,15 +219,16 @@ class ToyStepSampler:
         inner = self.inner
         model = inner.trainer.accelerator.unwrap_model(inner.trainer.model)
         samples = []
+        self.last_stats = {"steps_per_episode": float(self.max_steps), "searches_per_episode": 0.0}
         with torch.no_grad():
-            for task in tasks:
+            for episode, task in enumerate(tasks):
                 prefix = inner.tokenizer.encode(task.question, add_special_tokens=False)
                 for step in range(self.max_steps):
                     cands = [inner._turn(model, prefix) for _ in range(self.k)]
                     rewards = [sum(1 for t in ids if t < inner.half) / len(ids) for ids, _ in cands]
                     for (ids, lps), r in zip(cands, rewards):
                         samples.append(TrainingSample(
-                            group_id=f"{task.id}/step{step}", prompt_ids=tuple(prefix), completion_ids=tuple(ids),
+                            group_id=f"{task.id}#e{episode}/t{step}", prompt_ids=tuple(prefix), completion_ids=tuple(ids),
                             completion_mask=(1,) * len(ids), logprobs=tuple(lps), reward=r,
                             components={"alphabet": r},
                         ))
@@ -266,21 +267,22 @@ class ScriptedSampler:
     def sample(self, tasks):
         self.calls.append([t.id for t in tasks])
         out = []
-        for t in tasks:
+        for e, t in enumerate(tasks):
             for s in range(self.steps[t.id]):
                 for c in range(self.k):
                     out.append(TrainingSample(
-                        group_id=f"{t.id}/step{s}", prompt_ids=(1, 2), completion_ids=(10 + c, 11),
+                        group_id=f"{t.id}#e{e}/t{s}", prompt_ids=(1, 2), completion_ids=(10 + c, 11 + s),
                         completion_mask=(1, 1), logprobs=(-1.0, -1.0), reward=float(c), text="<search>q</search>",
                         scored=not (s == 0 and c == 0 and t.id == "toy-1"),
                     ))
         return out
 
 
-def _rollout(sampler, mode="step", k=2):
+def _rollout(sampler, mode="step", k=2, groups_per_task=1, seed=0):
     from searchgym.agents.rollout import SamplerRollout
 
-    return SamplerRollout(toy_tasks(), lambda trainer: sampler, mode=mode, group_size=k, pad_token_id=0)
+    return SamplerRollout(toy_tasks(), lambda trainer: sampler, mode=mode, group_size=k, pad_token_id=0,
+                          groups_per_task=groups_per_task, seed=seed)
 
 
 def _prompts(task_ids, k):
@@ -290,21 +292,43 @@ def _prompts(task_ids, k):
     return [task_prompt(tasks[tid]) for tid in task_ids for _ in range(k)]
 
 
-def test_step_rollout_fills_slots_across_episodes_and_pads_when_tasks_run_out():
+def test_step_rollout_plays_tasks_per_step_and_keeps_groups_per_task():
     from searchgym.agents.rollout import REWARD_FIELD
 
-    sampler = ScriptedSampler({"toy-0": 1, "toy-1": 2, "toy-2": 1, "toy-3": 3}, k=2, max_steps=3)
-    out = _rollout(sampler)(_prompts(["toy-0", "toy-1", "toy-2", "toy-3"], 2), trainer=None)
-    # 4 slots; first call plays ceil(4/3)=2 tasks (3 groups), then one more task for the last slot
-    assert sampler.calls == [["toy-0", "toy-1"], ["toy-2"]]
-    assert len(out["completion_ids"]) == 8
-    assert out[REWARD_FIELD] == [0.0, 1.0, None, 1.0, 0.0, 1.0, 0.0, 1.0]  # unscored sample -> None
-    assert out["env_mask"] == [[1, 1]] * 8
+    # 4 slots of k=2, groups_per_task=2: two episodes are played, each keeps two of its step groups
+    sampler = ScriptedSampler({"toy-0": 3, "toy-1": 2, "toy-2": 1, "toy-3": 3}, k=2, max_steps=3)
+    out = _rollout(sampler, groups_per_task=2)(_prompts(["toy-0", "toy-1", "toy-2", "toy-3"], 2), trainer=None)
+    assert sampler.calls == [["toy-0", "toy-1"]]
+    assert len(out["completion_ids"]) == 8 and out["env_mask"] == [[1, 1]] * 8
+    stats = out["sg_stats"][0]
+    assert stats["groups_kept"] == 4 and stats["groups_dropped"] == 1 and stats["rollout_padding"] == 0
+    steps = [ids[1] - 11 for ids in out["completion_ids"]]
+    assert all(steps[i] == steps[i + 1] for i in range(0, 8, 2))  # each run of k rows is one step group
+    assert sorted(steps[4:]) == [0, 0, 1, 1]  # toy-1 has exactly two steps: both kept, in step order
+    assert out[REWARD_FIELD][4] is None  # toy-1's unscored step-0 candidate stays unscored
 
+    # an episode that ended early leaves its slots to another episode's surplus; padding comes last
+    sampler = ScriptedSampler({"toy-0": 1, "toy-1": 3}, k=2)
+    out = _rollout(sampler, groups_per_task=2)(_prompts(["toy-0", "toy-1"], 2) * 2, trainer=None)
+    assert out["sg_stats"][0]["groups_kept"] == 4 and out["sg_stats"][0]["rollout_padding"] == 0
     out = _rollout(ScriptedSampler({"toy-0": 1, "toy-1": 0}, k=2))(_prompts(["toy-0", "toy-1"], 2), trainer=None)
     assert out[REWARD_FIELD][2:] == [None, None]  # an empty slot is padding: no reward ...
     assert out["env_mask"][2:] == [[0], [0]]  # ... and no loss
     assert out["sg_stats"][0]["rollout_padding"] == 0.5
+
+
+def test_every_step_has_the_same_chance_to_be_trained():
+    """With one group kept per episode of 4 steps, each step t is kept about a quarter of the time
+    (the old rollout kept the first slots and dropped the later, answer, steps)."""
+    from collections import Counter
+
+    kept = Counter()
+    rollout = _rollout(ScriptedSampler({"toy-0": 4}, k=2, max_steps=4), groups_per_task=1, seed=3)
+    for _ in range(400):
+        out = rollout(_prompts(["toy-0"], 2), trainer=None)
+        kept[out["completion_ids"][0][1] - 11] += 1
+        assert out["sg_stats"][0]["groups_dropped"] == 3
+    assert set(kept) == {0, 1, 2, 3} and all(abs(kept[t] / 400 - 0.25) < 0.07 for t in range(4)), kept
 
 
 def test_finished_samples_end_with_an_untrained_eos_so_trl_can_tell_clipped_ones():
@@ -350,9 +374,14 @@ def test_config_overrides_and_yaml(tmp_path):
 
     repo_default = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
     assert load_config(repo_default) == TrainConfig()  # the shipped YAML is the embedded defaults
-    cfg = load_config(repo_default, ["sampler=step", "max_steps=3", "lora=false", "rewards=outcome,rubric", "reward_weights=1,0.5",
-                                     "resume_from_checkpoint=none"])
-    assert (cfg.sampler, cfg.max_steps, cfg.lora, cfg.rewards) == ("step", 3, False, ("outcome", "rubric"))
+    cfg = load_config(repo_default, ["sampler=step", "max_steps=3", "lora=false", "judge=rules", "judge_weight=0.5",
+                                     "citation_rubric=false", "resume_from_checkpoint=none"])
+    assert (cfg.sampler, cfg.max_steps, cfg.lora, cfg.judge, cfg.judge_weight, cfg.citation_rubric) == (
+        "step", 3, False, "rules", 0.5, False)
+    with pytest.raises(ValueError, match="'rewards' was removed"):
+        load_config(None, ["rewards=outcome,rubric"])
+    with pytest.raises(ValueError, match="judge_on_error"):
+        load_config(None, ["judge_on_error=ignore"])
     # optional keys are typed too: a --set string must not reach the trainer as a str
     assert cfg.resume_from_checkpoint is None
     timed = load_config(None, ["max_seconds=600", "resume_from_checkpoint=latest"])
@@ -396,7 +425,7 @@ def test_lora_trains_only_adapters_and_saves_a_merged_model(tmp_path, smollm2_to
 @pytest.mark.slow
 def test_default_reward_scores_an_oracle_episode_with_every_component():
     from searchgym.agents.oracle import OraclePolicy
-    from searchgym.agents.training import build_reward, prefixes
+    from searchgym.agents.training import build_reward
     from searchgym.corpora import load_taskset
     from searchgym.envs import DeepSearchEnv
     from searchgym.search import build_searcher
@@ -408,10 +437,9 @@ def test_default_reward_scores_an_oracle_episode_with_every_component():
     while not env.done:
         env.step(policy.generate([env.messages])[0][0].text)
     trajectory = env.trajectory
-    assert [len(p.steps) for p in prefixes(trajectory)] == list(range(1, len(trajectory.steps) + 1))
-    assert prefixes(trajectory)[-1].seen_ids == trajectory.seen_ids
-    result = build_reward(TrainConfig())(trajectory)  # outcome + 0.5 rubric + 0.2 judge (rules)
-    c = result.components
-    assert c["outcome.em"] == 1.0 and c["rubric"] == 1.0
-    assert c["judge.steps"] == len(trajectory.steps)
-    assert result.value == pytest.approx(1.0 + 0.5 * 1.0 + 0.2 * c["judge"])
+    reward = build_reward(TrainConfig(max_turns=8), taskset.tasks)  # judge auto -> gold (synthetic tasks have hops)
+    assert reward.judge.name == "gold"
+    c = reward(trajectory).components
+    assert c["em"] == 1.0 and c["rubric"] == 1.0 and c["outcome"] == 1.0  # group of one: rho / max rho = 1
+    assert c["process.r_think"] > 0 and c["process"] > 0  # the oracle's steps are judged good
+    assert reward(trajectory).value == pytest.approx(1.0 + 0.2 * c["process"])

@@ -13,7 +13,7 @@ it stands, so it works with any sampler and with forked envs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 from searchgym.agents.policy import Completion, Message
@@ -35,6 +35,7 @@ class _Progress:
     found: tuple[str, ...] = ()  # support id per solved hop
     pending_open: str | None = None
     stuck: bool = False
+    titles: dict[str, str] = field(default_factory=dict)  # titles of the documents shown
 
 
 class OraclePolicy:
@@ -68,7 +69,8 @@ class OraclePolicy:
             hop = task.hops[progress.hop]
             return f"No result supports: {hop.question} <answer>{GIVE_UP}</answer>"
         if progress.pending_open is not None:
-            return f"The passage is cut short; reading it in full. <open>{progress.pending_open}</open>"
+            title = progress.titles.get(progress.pending_open) or progress.pending_open
+            return f"The passage on {title} is cut short; reading it in full. <open>{progress.pending_open}</open>"
         if progress.hop < len(task.hops):
             return f"Next: {task.hops[progress.hop].question} <search>{task.hops[progress.hop].question}</search>"
         facts = " ".join(f"{h.answer} [{doc_id}]." for h, doc_id in zip(task.hops, progress.found))
@@ -85,7 +87,9 @@ class OraclePolicy:
                 continue
             action, observation = parse_action(message["content"]), turns[i + 1]["content"]
             hop = task.hops[progress.hop]
-            shown = {doc_id: text for doc_id, _title, text in parse_hits(observation)}
+            hits = parse_hits(observation)
+            shown = {doc_id: text for doc_id, _title, text in hits}
+            progress.titles.update((doc_id, title) for doc_id, title, _text in hits)
             if action.kind == "search":
                 support = next((d for d in hop.support if d in shown), None)
                 if support is None:

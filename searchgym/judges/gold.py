@@ -4,14 +4,19 @@ It reads the task's gold decomposition (``JudgeRequest.task``) and, for actions,
 (``JudgeRequest.outcome``: the ids the action brought into view). It therefore MEASURES A STEP'S
 EFFECT, unlike model judges, which see only what the agent had before the step. Verdicts:
 
-* ``query`` / ``open`` -- information gain: +1 if the action brings a gold supporting document into
-  view that was not seen before; 0 if it shows only gold documents already seen; -1 if it shows no gold
-  document, or repeats an earlier query (same normalised text) or an earlier open.
+* ``query`` -- information gain: +1 if its results bring a gold supporting document into view that was
+  not seen before; 0 if they show only gold documents already seen; -1 if they show no gold document,
+  or it repeats an earlier query (same normalised text). After the first turn a query that restates
+  the question scores at most 0 (it decomposes nothing).
+* ``open`` -- an open brings a document's full text into view (results show a cut snippet): +1 for a
+  gold supporting document not opened before; -1 for any other document or a repeated open.
 * ``think`` -- what the reasoning names. Entities *uncovered* so far are the hop entities whose gold
   support was seen before the step; *hidden* ones are the rest (the answer included) that the question
-  does not name. -1 if empty, restating the question, or naming a hidden entity (a claim the evidence
-  shown so far cannot back); +1 if it names an uncovered entity, or, while nothing is uncovered yet,
-  is about the question; 0 otherwise (it ignores what was found).
+  does not name. -1 if empty, restating the question, naming a hidden entity, or naming (a capitalised
+  word) anything neither the question nor the turns and evidence so far state: claims the evidence
+  shown so far cannot back. 0 if it names an entity off the gold path (a capitalised word neither the
+  question nor an uncovered entity contains). +1 if it names an uncovered entity or is about the
+  question; else 0.
 * ``answer`` -- against the gold answers: +1 exact match, 0 token F1 >= 0.5, -1 otherwise.
 * ``support`` -- not a gold-hop notion: ``JudgeError`` (ground such rubrics with another judge).
 
@@ -22,6 +27,7 @@ the gold judge never guesses.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Sequence
 
 from searchgym.corpora.records import Task
@@ -89,8 +95,13 @@ class GoldJudge:
         elif r.target in _earlier(r.context, "open"):
             return Judgment(-1.0, "opens a document it opened before")
         gold = set(task.support_ids)
+        if r.kind == OPEN:  # an open brings the document's full text into view, beyond its search snippet
+            return (Judgment(1.0, f"opens gold evidence {r.target} in full") if r.target in gold and r.outcome
+                    else Judgment(-1.0, "opens no gold evidence"))
         shown_gold = [i for i in r.outcome if i in gold]
         new = [i for i in shown_gold if i not in r.seen_ids]
+        if r.context and restates(r.target, task.question):  # after the first turn: decompose, don't restate
+            return Judgment(0.0 if new else -1.0, "restates the question instead of asking for the missing fact")
         if new:
             return Judgment(1.0, f"brings unseen gold evidence into view: {', '.join(new)}")
         if shown_gold:
@@ -107,11 +118,17 @@ class GoldJudge:
         named_hidden = [n for n in hidden if find_name(text, (n,))]
         if named_hidden:
             return Judgment(-1.0, f"names {named_hidden[0]!r}, which the evidence seen so far does not show")
+        unknown = unsupported_names(text, r)
+        if unknown:
+            return Judgment(-1.0, f"names {unknown[0]!r}, found neither in the question nor in anything shown")
+        off_path = off_path_names(text, task, uncovered)
+        if off_path:
+            return Judgment(0.0, f"names {off_path[0]!r}, an entity off the gold path")
         if any(find_name(text, (n,)) for n in uncovered):
             return Judgment(1.0, "builds on an entity the search uncovered")
-        if not uncovered and _content(text) & _content(task.question):
-            return Judgment(1.0, "plans from the question (nothing uncovered yet)")
-        return Judgment(0.0, "ignores what the search uncovered" if uncovered else "not about the question")
+        if _content(text) & _content(task.question):
+            return Judgment(1.0, "plans from the question")
+        return Judgment(0.0, "neither about the question nor about what was found")
 
     def _answer(self, r: JudgeRequest) -> Judgment:
         golds = [g for g in (r.reference or "").split(" || ") if g.strip()]
@@ -132,6 +149,36 @@ class GoldJudge:
         """Async twin of ``judge`` (the work is CPU-only and fast)."""
         await asyncio.sleep(0)
         return self.judge(requests)
+
+
+_NAME = re.compile(r"\b(?:[A-Z][\w'-]*|\d[\d,.]*\d|\d)")  # names and numbers (years): the claims a step makes
+
+
+def unsupported_names(text: str, r: JudgeRequest) -> list[str]:
+    """Capitalised words (names, in English) and numbers of ``text`` that the question, the earlier turns
+    and the evidence never state: a claim about an entity nothing shown so far backs."""
+    from searchgym.judges.rules import STOP
+
+    known = _content(r.question)
+    for part in (*r.context, *(d.contents for d in r.evidence)):
+        known |= _content(part)
+    out = []
+    for word in _NAME.findall(text):
+        tokens = _content(word)
+        if tokens and not tokens <= known and not tokens <= STOP:
+            out.append(word)
+    return out
+
+
+def off_path_names(text: str, task: Task, uncovered: Sequence[str]) -> list[str]:
+    """Capitalised words and numbers of ``text`` that neither the question nor an uncovered gold entity
+    contains."""
+    from searchgym.judges.rules import STOP
+
+    allowed = _content(task.question) | STOP
+    for name in uncovered:
+        allowed |= _content(name)
+    return [w for w in _NAME.findall(text) if _content(w) and not _content(w) <= allowed]
 
 
 def entity_status(task: Task, seen_ids: frozenset[str] | set[str]) -> tuple[list[str], list[str]]:

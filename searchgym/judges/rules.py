@@ -38,6 +38,8 @@ STOP = frozenset(
     "those who whom whose which what when where why how did do does done has have had i we you he she they "
     "me my our your his her their them as into than then so if not no yes about also can could would should "
     "will shall may might must there here any all some one let s need find know search answer question".split()
+    # discourse words of a plan ("next", "reading the full passage"): they claim no fact
+    + "next first then now passage reading read full cut short open look".split()
 )
 _SEARCH = re.compile(r"<\s*search\s*>(.*?)<\s*/\s*search\s*>", re.IGNORECASE | re.DOTALL)
 _OPEN = re.compile(r"<\s*open\s*>(.*?)<\s*/\s*open\s*>", re.IGNORECASE | re.DOTALL)

@@ -53,7 +53,7 @@ def _context(steps: Sequence[Step], obs_chars: int) -> tuple[str, ...]:
 
 
 def step_requests(trajectory: Trajectory, index: int | None = None, *, principles: Sequence[str] = (),
-                  max_evidence: int = 5, obs_chars: int = 600) -> list[tuple[str, JudgeRequest]]:
+                  max_evidence: int = 8, obs_chars: int = 2000) -> list[tuple[str, JudgeRequest]]:
     """The (component, request) pairs that judge step ``index`` (default: the last), past-only."""
     if not trajectory.steps:
         raise ValueError("a process reward needs a trajectory with at least one step")
@@ -109,7 +109,7 @@ class StepJudgeReward:
     name = "slate_step"
 
     def __init__(self, judge: Any, budget: int = 4, principles: Sequence[str] = (), on_error: str = "raise",
-                 budget_weight: float = BUDGET_WEIGHT, max_evidence: int = 5, obs_chars: int = 600) -> None:
+                 budget_weight: float = BUDGET_WEIGHT, max_evidence: int = 8, obs_chars: int = 2000) -> None:
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
         if budget < 1:

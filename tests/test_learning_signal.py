@@ -1,0 +1,277 @@
+"""The training signal as the papers define it: SLATE step groups and C-GRPO episode groups on one scale,
+judges that see only the past, the gold judge, measured judge accuracy, and token-exact turns."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from searchgym.corpora.records import Document, Hop, Task
+from searchgym.envs.trajectory import ANSWER, SEARCH, Step, Trajectory
+from searchgym.judges.base import JudgeError, Judgment
+from searchgym.rewards.group import GroupReward
+from searchgym.rewards.rubric import CitationRubricReward
+
+
+@pytest.fixture(scope="module")
+def world():
+    from searchgym.corpora import load_taskset
+    from searchgym.search import build_searcher
+
+    ts = load_taskset("synthetic:seed=0,passages=300,tasks=40,hops=2")
+    return ts, build_searcher("bm25", ts.documents)
+
+
+def _env(world, max_turns=4):
+    from searchgym.envs import DeepSearchEnv
+
+    ts, searcher = world
+    return DeepSearchEnv(ts.tasks, searcher, max_turns=max_turns, top_k=3, passage_chars=200, reward=None)
+
+
+def _oracle_until_answer(world, task, max_turns=6):
+    """An env whose next oracle turn is the final cited answer, and that turn."""
+    from searchgym.agents.oracle import OraclePolicy
+
+    env = _env(world, max_turns=max_turns)
+    env.reset(options={"task": task})
+    oracle = OraclePolicy(world[0].tasks)
+    while True:
+        turn = oracle.next_turn(env.messages)
+        if "<answer>" in turn:
+            return env, turn
+        env.step(turn)
+
+
+def _candidates(env, turns):
+    forks = []
+    for turn in turns:
+        fork = env.fork()
+        fork.step(turn)
+        forks.append(fork.trajectory)
+    return forks
+
+
+def _solvable(world):
+    from searchgym.judges.labelled import _derivable
+
+    for task in world[0].tasks:
+        if task.kind == "chain" and _derivable(task):
+            env, turn = _oracle_until_answer(world, task)
+            if "unknown" not in turn:
+                return task, env, turn
+    raise AssertionError("no solvable chain task in the world")
+
+
+@pytest.mark.parametrize("judge", ["gold", "rules"])
+def test_a_correct_cited_answer_outranks_a_wrong_answer_and_another_search(world, judge):
+    from searchgym.judges import load_judge
+
+    task, env, answer_turn = _solvable(world)
+    reasoning = answer_turn.split("<answer>")[0]
+    wrong = next(h.answer for t in world[0].tasks for h in t.hops if h.answer not in task.answers)
+    query = task.hops[-1].question
+    cands = _candidates(env, [answer_turn, f"{reasoning}<answer>{wrong}</answer>",
+                              f"Next: {query} <search>{query}</search>"])
+    reward = GroupReward(judge=load_judge(judge), budget=6, rubric=CitationRubricReward(scope="final"))
+    right, bad, search = reward.score_steps(cands)
+    assert right.value > bad.value and right.value > search.value, (right, bad, search)
+    assert right.components["r_answer"] == 1.0  # the only correct answer: rho / max rho = 1
+    assert bad.components["r_answer"] == -1.0
+    assert right.value == pytest.approx(sum(v for k, v in right.components.items() if k.startswith("r_")))
+
+
+@pytest.mark.parametrize("judge", ["gold", "rules"])
+def test_an_off_topic_query_scores_below_an_on_path_query(world, judge):
+    from searchgym.judges import load_judge
+
+    task, _, _ = _solvable(world)
+    env = _env(world)
+    env.reset(options={"task": task})
+    hop = task.hops[0].question
+    on_path, off_topic = _candidates(env, [f"Next: {hop} <search>{hop}</search>",
+                                           f"Next: {hop} <search>banana orchestra marimba music</search>"])
+    reward = GroupReward(judge=load_judge(judge), budget=4)
+    good, bad = reward.score_steps([on_path, off_topic])
+    assert good.components["r_action"] > bad.components["r_action"] == -1.0
+
+
+def test_judges_see_only_what_the_agent_had_before_the_step(world):
+    from searchgym.rewards.process import step_requests
+
+    task, env, _ = _solvable(world)
+    before = env.trajectory
+    (cand,) = _candidates(env, ["Looking further. <search>banana orchestra marimba music</search>"])
+    new = set(cand.steps[-1].hits) - before.seen_ids
+    assert new  # the off-topic query shows documents the agent had not seen
+    for _, request in step_requests(cand):
+        assert request.seen_ids == before.seen_ids
+        assert not {d.id for d in request.evidence} & new
+        assert not any("banana" in c for c in request.context)  # the step's own turn is not context
+    assert dict(step_requests(cand))["r_action"].outcome == cand.steps[-1].hits  # privileged: effect only
+
+
+def _traj(task, docs, turns):
+    t = Trajectory(task)
+    for step, shown in turns:
+        t = t.extend(step, tuple(docs[i] for i in shown))
+    return t
+
+
+DOCS = {i: Document(i, t, x) for i, t, x in (
+    ("d1", "Zorblax Corp", "Zorblax Corp was founded by Mira Quell."),
+    ("d2", "Mira Quell", "Mira Quell was born in Tarnville."),
+    ("d3", "Dunmore", "Dunmore is a town."))}
+TASK = Task("t", "Where was the founder of Zorblax Corp born?", ("Tarnville",),
+            (Hop("Who founded Zorblax Corp?", "Mira Quell", (), ("d1",)),
+             Hop("Where was Mira Quell born?", "Tarnville", (), ("d2",))))
+SEARCHED = [(Step("<search>Zorblax Corp founder</search>", SEARCH, query="Zorblax Corp founder",
+                  hits=("d1", "d2", "d3")), ("d1", "d2", "d3"))]
+
+
+def _answer(text, answer, cites):
+    return Step(f"{text} <answer>{answer}</answer>", ANSWER, answer=answer, citations=cites), ()
+
+
+def test_cgrpo_episode_group_matches_a_hand_computed_group():
+    full = _traj(TASK, DOCS, SEARCHED + [_answer("Mira Quell [d1] was born in Tarnville [d2].", "Tarnville",
+                                                 ("d1", "d2"))])
+    half = _traj(TASK, DOCS, SEARCHED + [_answer("Mira Quell was born in Tarnville [d2].", "Tarnville", ("d2",))])
+    wrong = _traj(TASK, DOCS, SEARCHED + [_answer("Mira Quell [d1] was born in Dunmore [d3].", "Dunmore",
+                                                  ("d1", "d3"))])
+    bare = _traj(TASK, DOCS, SEARCHED + [_answer("", "Tarnville", ())])
+    rubric = CitationRubricReward(scope="final")
+    rhos = [rubric(t).value for t in (full, half, wrong, bare)]
+    assert rhos[0] == 1.0 and rhos[1] == 0.5 and rhos[3] == 0.0
+    reward = GroupReward(judge=None, budget=4, rubric=rubric, alpha=0.3)
+    values = [r.value for r in reward.score_episodes([full, half, wrong, bare])]
+    # R = 0 if wrong else 0.7 + 0.3 * rho / max rho (max over the group: 1.0)
+    assert values == pytest.approx([1.0, 0.7 + 0.3 * 0.5, 0.0, 0.7])
+    # without the best episode the group max is 0.5: the half-cited answer now gets the full bonus
+    assert [r.value for r in reward.score_episodes([half, bare])] == pytest.approx([1.0, 0.7])
+
+
+def test_cgrpo_inside_a_step_group_normalises_over_the_correct_answers():
+    full = _traj(TASK, DOCS, SEARCHED + [_answer("Mira Quell [d1] was born in Tarnville [d2].", "Tarnville",
+                                                 ("d1", "d2"))])
+    half = _traj(TASK, DOCS, SEARCHED + [_answer("Mira Quell was born in Tarnville [d2].", "Tarnville", ("d2",))])
+    reward = GroupReward(judge=None, budget=4, rubric=CitationRubricReward(scope="final"), alpha=0.3)
+    a, b = reward.score_steps([full, half])
+    # t = 2, B = 4: budget bonus 0.05; no judge: r_think = 0
+    assert a.components["r_answer"] == pytest.approx(1.0) and b.components["r_answer"] == pytest.approx(0.85)
+    assert a.value == pytest.approx(1.05) and b.value == pytest.approx(0.9)
+    (only_half,) = reward.score_steps([half])
+    assert only_half.components["r_answer"] == pytest.approx(1.0)  # max over the group's correct answers
+
+
+def test_not_answering_on_the_last_turn_costs_r_answer():
+    traj = _traj(TASK, DOCS, SEARCHED * 4)
+    (last,) = GroupReward(judge=None, budget=4).score_steps([traj])
+    assert last.components["r_answer"] == -1.0 and last.value == -1.0
+    (early,) = GroupReward(judge=None, budget=4).score_steps([_traj(TASK, DOCS, SEARCHED * 3)])
+    assert "r_answer" not in early.components and early.value == 0.0
+
+
+class _Short:
+    name = "short"
+
+    def judge(self, requests):
+        return [Judgment(1.0)] * (len(requests) - 1)
+
+
+class _Down:
+    name = "down"
+
+    def judge(self, requests):
+        raise JudgeError("backend down")
+
+
+def test_a_judge_that_drops_verdicts_is_an_error_and_skips_are_counted():
+    traj = _traj(TASK, DOCS, SEARCHED)
+    with pytest.raises(JudgeError, match="returned 1 verdicts for 2 requests"):
+        GroupReward(judge=_Short()).score_steps([traj])
+    skip = GroupReward(judge=_Down(), on_error="skip")
+    (res,) = skip.score_steps([traj])
+    assert not res.scored and math.isnan(res.value) and skip.stats["unscored"] == 1
+
+
+def test_rules_judge_no_longer_rewards_restating_the_question_or_punishes_cited_facts():
+    from searchgym.judges.rules import RulesJudge
+    from searchgym.rewards.process import step_requests
+
+    judge = RulesJudge()
+    restated = _traj(TASK, DOCS, SEARCHED + [(Step(f"{TASK.question} <search>{TASK.question}</search>", SEARCH,
+                                                   query=TASK.question, hits=("d2",)), ("d2",))])
+    scores = {k: judge.judge_one(r).score for k, r in step_requests(restated)}
+    assert scores["r_think"] <= 0 and scores["r_action"] <= 0
+    final = _traj(TASK, DOCS, SEARCHED + [_answer("Mira Quell [d1]. Tarnville [d2].", "Tarnville", ("d1", "d2"))])
+    assert judge.judge_one(dict(step_requests(final))["r_think"]).score == 1.0
+
+
+def test_gold_judge_scores_information_gain():
+    from searchgym.judges.gold import GoldJudge
+    from searchgym.rewards.process import step_requests
+
+    gold = GoldJudge()
+
+    def gain(turns):
+        return gold.judge_one(dict(step_requests(_traj(TASK, DOCS, turns)))["r_action"]).score
+
+    new = (Step("<search>Zorblax</search>", SEARCH, query="Zorblax", hits=("d1",)), ("d1",))
+    again = (Step("<search>Zorblax founded</search>", SEARCH, query="Zorblax founded", hits=("d1", "d3")), ("d1", "d3"))
+    nothing = (Step("<search>Dunmore</search>", SEARCH, query="Dunmore", hits=("d3",)), ("d3",))
+    assert gain([new]) == 1.0
+    assert gain([new, again]) == 0.0  # only gold seen before
+    assert gain([nothing]) == -1.0
+    assert gain([new, new]) == -1.0  # a repeated query
+    with pytest.raises(JudgeError):
+        gold.judge_one(dict(step_requests(_traj(Task("x", "q?", ("a",)), DOCS, [nothing])))["r_action"])
+
+
+def test_judge_accuracy_on_labelled_steps(world):
+    from searchgym.judges import load_judge
+    from searchgym.judges.labelled import judge_accuracy, labelled_steps
+
+    items = labelled_steps(*world, max_tasks=30)
+    cases = {i.case for i in items}
+    assert {"oracle", "off_topic", "repeat", "restated", "wrong_entity", "premature", "wrong_answer"} <= cases
+    gold = judge_accuracy(load_judge("gold"), items)
+    assert gold["all"]["accuracy"] >= 0.95 and all(row["accuracy"] >= 0.9 for row in gold.values()), gold
+    rules = judge_accuracy(load_judge("rules"), items)
+    assert rules["all"]["accuracy"] >= 0.90, rules  # measured 0.96 (benchmarks/bench_judge.py)
+
+
+def test_token_exact_turns_with_hf_policy(world):
+    """Every turn is generated from exactly the ids it is trained on (prompt + earlier turns + glue)."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from searchgym.agents.hf_policy import HFPolicy
+    from searchgym.agents.models import resolve_model
+    from searchgym.agents.samplers import TrajectorySampler, TruncatedStepSampler
+
+    tok = AutoTokenizer.from_pretrained(str(resolve_model("smollm2")))
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096))
+
+    class Recording(HFPolicy):
+        prompts: list = []
+
+        def generate_ids(self, prompts, n=1):
+            self.prompts.extend(list(p) for p in prompts)
+            return super().generate_ids(prompts, n)
+
+    reward = GroupReward(judge=None, budget=3)
+    tasks = world[0].tasks[:2]
+    policy = Recording(model, tok, max_new_tokens=6, seed=0)
+    samples = TrajectorySampler(_env(world, max_turns=3), policy, reward, group_size=2, tokenizer=tok).sample(tasks)
+    full = [list(s.prompt_ids) + list(s.completion_ids) for s in samples]
+    assert len(policy.prompts) >= 3 * 4 - 4  # up to 3 turns of 4 episodes (a valid answer ends one early)
+    for prompt in policy.prompts:
+        assert any(f[: len(prompt)] == prompt and len(f) > len(prompt) for f in full)
+    policy.prompts.clear()
+    step_samples = TruncatedStepSampler(_env(world, max_turns=3), policy, reward, k=2, max_steps=3,
+                                        tokenizer=tok).sample(tasks[:1])
+    assert {tuple(s.prompt_ids) for s in step_samples} == {tuple(p) for p in policy.prompts}
