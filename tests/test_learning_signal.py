@@ -275,3 +275,57 @@ def test_token_exact_turns_with_hf_policy(world):
     step_samples = TruncatedStepSampler(_env(world, max_turns=3), policy, reward, k=2, max_steps=3,
                                         tokenizer=tok).sample(tasks[:1])
     assert {tuple(s.prompt_ids) for s in step_samples} == {tuple(p) for p in policy.prompts}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampler", ["trajectory", "step"])
+def test_real_path_through_trl(world, tmp_path, sampler):
+    """HFPolicy + DeepSearchEnv over BM25 + the gold judge + each sampler through TRL's GRPOTrainer: the
+    rewards TRL trains on are the sampler's, in groups of k on one scale."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from searchgym.agents.config import TrainConfig
+    from searchgym.agents.models import resolve_model
+    from searchgym.agents.rollout import REWARD_FIELD
+    from searchgym.agents.training import build_reward, build_trainer, make_sampler_factory
+
+    ts, searcher = world
+    tasks = [t for t in ts.tasks if t.hops][:6]
+    tok = AutoTokenizer.from_pretrained(str(resolve_model("smollm2")))
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id))
+    config = TrainConfig(model="tiny", output_dir=str(tmp_path / "run"), sampler=sampler, group_size=2,
+                         tasks_per_step=1, groups_per_task=2, max_steps=1, max_turns=2, max_new_tokens=6, lora=False,
+                         save_steps=100, warmstart=False, judge="gold")
+    reward = build_reward(config, tasks)
+    trainer = build_trainer(config, model, tok, tasks, make_sampler_factory(config, tasks, searcher, reward, tok))
+    rollout = trainer.searchgym_rollout
+    seen = []
+    original = type(rollout).__call__
+
+    def spy(self, prompts, trainer):
+        out = original(self, prompts, trainer)
+        seen.append((out, list(self.last_samples)))
+        return out
+
+    type(rollout).__call__ = spy
+    try:
+        trainer.train()
+    finally:
+        type(rollout).__call__ = original
+    (out, samples), = seen
+    k = config.group_size
+    assert len(out[REWARD_FIELD]) == config.groups_per_step * k
+    for start in range(0, len(samples), k):  # each run of k rows is one sampler group ...
+        group = samples[start:start + k]
+        assert len({s.group_id for s in group}) == 1
+        if sampler == "step":  # ... of candidates from one prefix, scored by one formula
+            assert len({s.prompt_ids for s in group}) == 1
+            for s in group:
+                assert s.reward == pytest.approx(sum(v for key, v in s.components.items() if key.startswith("r_")))
+    assert [r for r in out[REWARD_FIELD] if r is not None] == [s.reward for s in samples if s.scored]
+    logged = [h for h in trainer.state.log_history if "reward" in h]
+    assert logged and math.isfinite(logged[0]["loss"]) and "episodes/em" in logged[0]

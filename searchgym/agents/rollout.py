@@ -174,6 +174,8 @@ class SamplerRollout:
             rows, stats = self._step_rows(runs)
         if len(rows) != len(prompts):  # a bug here would silently misalign rewards and completions
             raise RuntimeError(f"rollout produced {len(rows)} samples for {len(prompts)} prompts")
+        reported = getattr(self.sampler, "last_stats", None) or {}
+        stats = {**{k: float(v) for k, v in reported.items()}, **stats}  # em, answered, judge cache hit rate ...
         self.last_stats = stats
         self.last_samples = [row for row in rows if row is not None]
         return self._pack(rows, stats)

@@ -161,6 +161,11 @@ def _generate(policy: Any, contexts: Sequence[EpisodeTokens] | None, conversatio
     return policy.generate(conversations, n=n)
 
 
+def _reward_metrics(reward: Any) -> dict[str, float]:
+    metrics = getattr(reward, "metrics", None)
+    return dict(metrics()) if callable(metrics) else {}
+
+
 def _summary(episodes: Sequence[Trajectory], samples: Sequence[TrainingSample], generated: int,
              groups: int) -> dict[str, float]:
     n = max(len(episodes), 1)
@@ -230,7 +235,7 @@ class TrajectorySampler:
                                             tokens[i] if tokens is not None else None, res, a))
         self._round += 1
         self.last_trajectories = trajectories
-        self.last_stats = _summary(trajectories, samples, generated, len(tasks))
+        self.last_stats = _summary(trajectories, samples, generated, len(tasks)) | _reward_metrics(self.reward)
         return samples
 
     def _sample(self, group_id: str, traj: Trajectory, tokens: EpisodeTokens | None, result: RewardResult,
@@ -314,7 +319,7 @@ class TruncatedStepSampler:
         samples = [s for group in per_episode for s in group]
         trajectories = [env.trajectory for _, env, _, _ in episodes]
         self.last_trajectories = trajectories
-        self.last_stats = _summary(trajectories, samples, generated, len(samples) // self.k)
+        self.last_stats = _summary(trajectories, samples, generated, len(samples) // self.k) | _reward_metrics(self.reward)
         return samples
 
     def _sample(self, group_id: str, prompt: tuple[int, ...], text: str, ids: list[int], logps: list[float],

@@ -195,6 +195,14 @@ class GroupReward:
             out.append(RewardResult(sum(comps.values()), comps))
         return out
 
+    def metrics(self) -> dict[str, float]:
+        """Counters to log: scored / unscored members and, for a cached model judge, the cache hit rate."""
+        out = {f"reward_{k}": v for k, v in self.stats.items()}
+        cache = getattr(self.judge, "cache", None)
+        if cache is not None and hasattr(cache, "hit_rate"):
+            out["judge_cache_hit_rate"] = float(cache.hit_rate)
+        return out
+
     def _count(self, results: Sequence[RewardResult]) -> None:
         for r in results:
             self.stats["scored" if r.scored else "unscored"] += 1.0
