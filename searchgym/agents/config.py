@@ -61,6 +61,7 @@ class TrainConfig:
     scale_rewards: str = "group"
     max_steps: int = 6
     max_seconds: float | None = None  # stop at the first optimizer step past this wall-clock budget
+    max_generated_tokens: int | None = None  # ... or past this many generated policy tokens (equal budgets)
     gradient_accumulation_steps: int = 1
     lora: bool = True
     lora_r: int = 8

