@@ -49,9 +49,15 @@ def score_all(reward: Callable[[Trajectory], Any], trajectories: Sequence[Trajec
     """Scores, in one judge batch when the reward offers ``score_batch`` (``StepJudgeReward`` does)."""
     if not trajectories:
         return []
+    from searchgym.envs.deep_search import SEARCH_FAILED, search_failed
+
+    # an episode whose search backend failed is left out of training, and never sent to a judge
+    out = [RewardResult(float("nan"), details={"reason": SEARCH_FAILED}, scored=False) if search_failed(t) else None
+           for t in trajectories]
+    todo = [t for t, r in zip(trajectories, out) if r is None]
     batch = getattr(reward, "score_batch", None)
-    raw = batch(list(trajectories)) if callable(batch) else [reward(t) for t in trajectories]
-    return [as_result(r) for r in raw]
+    raw = iter((batch(todo) if callable(batch) else [reward(t) for t in todo]) if todo else [])
+    return [r if r is not None else as_result(next(raw)) for r in out]
 
 
 def _exact_match(trajectory: Trajectory) -> float:
