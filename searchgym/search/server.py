@@ -269,7 +269,10 @@ class _Batcher:
 def _error(status: int, message: str):
     from starlette.responses import Response
 
-    return Response(encode_json({"error": message}), status_code=status, media_type="application/json")
+    # after a framing or body error the rest of the stream cannot be trusted: close the connection
+    headers = {"connection": "close"} if status in (400, 408, 411, 413) else None
+    return Response(encode_json({"error": message}), status_code=status, media_type="application/json",
+                    headers=headers)
 
 
 def build_app(searcher: Searcher, limits: ServerLimits | None = None):
@@ -292,6 +295,9 @@ def build_app(searcher: Searcher, limits: ServerLimits | None = None):
 
     async def read_body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
+        if declared is not None and "transfer-encoding" in request.headers:
+            # legal for h11 (chunked wins) but the classic smuggling shape: refuse it, then close
+            raise BadRequest(400, "Content-Length and Transfer-Encoding together are refused")
         if declared is None and "chunked" not in request.headers.get("transfer-encoding", "").lower():
             raise BadRequest(411, "a Content-Length header is required")
         if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
@@ -389,11 +395,13 @@ def _guarded_protocol(header_timeout: float):
                 self._head_timer.cancel()
                 self._head_timer = None
 
+        def _waiting_for_head(self) -> bool:
+            return self.cycle is None or self.cycle.response_complete
+
         def _head_expired(self) -> None:
             self._head_timer = None
-            waiting = self.cycle is None or self.cycle.response_complete
-            if waiting and not self.transport.is_closing():
-                self.transport.close()  # slow or silent client: never sent a complete request head
+            if self._waiting_for_head() and not self.transport.is_closing():
+                self.transport.close()  # slow or silent client: no complete request head in time
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -402,17 +410,17 @@ def _guarded_protocol(header_timeout: float):
                 # asyncio already sets it; stated here because keep-alive latency depends on it
                 # (Nagle + delayed ACK cost ~40 ms per request on the old server)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._arm()
+            self._arm()  # a new connection must send a request head in time
+
+        def data_received(self, data: bytes) -> None:
+            if self._head_timer is None and self._waiting_for_head():
+                self._arm()  # the first bytes of the next request head on a kept-alive connection
+            super().data_received(data)
 
         def handle_events(self) -> None:
             super().handle_events()
-            if self.cycle is not None and not self.cycle.response_complete:
+            if not self._waiting_for_head():
                 self._disarm()  # a request head arrived; the app's body timeout takes over
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                self._arm()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
