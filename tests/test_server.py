@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import statistics
@@ -50,7 +51,8 @@ class Toy:
         return len(DOCS)
 
 
-LIMITS = ServerLimits(max_body_bytes=4096, max_queries=8, max_query_chars=100, max_topk=4, max_response_bytes=20_000,
+LIMITS = ServerLimits(max_body_bytes=4096, max_queries=8, max_query_chars=100, max_topk=4, max_hits=24,
+                      max_response_bytes=20_000,
                       max_json_depth=8, header_timeout=0.6, body_timeout=0.6, keep_alive_timeout=1.5,
                       max_connections=64)
 
@@ -131,6 +133,7 @@ def test_search_r1_contract(server, toy):
     (json.dumps({"queries": ["q"] * 9}).encode(), 413, "at most 8"),
     (json.dumps({"queries": ["q" * 101]}).encode(), 413, "at most 100"),
     (b'{"queries": ["' + b'x' * 5000 + b'"]}', 413, "at most 4096"),
+    (json.dumps({"queries": ["q"] * 7, "topk": 4}).encode(), 413, "28 hits; at most 24"),
 ])
 def test_malformed_requests_get_clear_4xx(server, body, status, fragment):
     reply = post(server, body)
@@ -158,7 +161,7 @@ def test_response_size_is_capped(server):
         def batch_search(self, queries, k=10):
             return [[Hit(d.id, 1.0, d.title, d.text) for d in big.values()][:k] for _ in queries]
 
-    with RetrievalServer(Big(), limits=LIMITS) as srv:
+    with RetrievalServer(Big(), limits=dataclasses.replace(LIMITS, max_hits=100)) as srv:
         assert post(srv, {"queries": ["a"], "topk": 1}).status_code == 200
         reply = post(srv, {"queries": ["a"] * 8, "topk": 4})
         assert reply.status_code == 413 and "over 20000" in reply.json()["error"]
@@ -250,9 +253,10 @@ def test_connection_cap_answers_503():
         assert httpx.get(srv.url + "/health").status_code == 200
 
 
-def test_concurrent_requests_are_micro_batched_and_answered_exactly():
-    toy = Toy(delay=0.03)
-    with RetrievalServer(toy) as srv:
+@pytest.mark.parametrize("limits, most_batches", [(ServerLimits(), 40), (ServerLimits(max_batch_hits=6), 48)])
+def test_concurrent_requests_are_micro_batched_and_answered_exactly(limits, most_batches):
+    toy = Toy(delay=0.02)
+    with RetrievalServer(toy, limits=limits) as srv:
         queries = [f"q{'x' * i}" for i in range(48)]
 
         def ask(q):
@@ -266,7 +270,9 @@ def test_concurrent_requests_are_micro_batched_and_answered_exactly():
     for q, got in zip(queries, answers):
         want = toy.search(q, 1 + len(q) % 4)
         assert [(i["document"]["id"], i["score"]) for i in got] == [(h.doc_id, h.score) for h in want]
-    assert stats["batched_requests"] == 48 and stats["batches"] < 40  # many requests shared a search call
+    # many requests shared a search call, never more hits than max_batch_hits in one (each asks <= 4)
+    assert stats["batched_requests"] == 48 and stats["batches"] < most_batches
+    assert stats["batches"] >= 48 * 2.5 / limits.max_batch_hits
 
 
 def test_keep_alive_latency_has_no_nagle_stall(server):

@@ -57,6 +57,8 @@ class ServerLimits:
     """Longest single query (searchers cut queries much shorter anyway)."""
     max_topk: int = 100
     """Largest ``topk``."""
+    max_hits: int = 10_000
+    """Most hits one request may ask for (queries x topk); refused with a 413 before any search."""
     max_response_bytes: int = 32 * 1024 * 1024
     """Largest answer; a request whose answer would be larger gets a 413 instead."""
     max_json_depth: int = 32
@@ -77,6 +79,8 @@ class ServerLimits:
     """How long the batcher waits for requests already in flight to join a batch."""
     max_batch_queries: int = 2048
     """Most queries in one ``batch_search`` call."""
+    max_batch_hits: int = 50_000
+    """Most hits (queries x topk) held by one batch: bounds the server's memory under load."""
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -165,6 +169,9 @@ def parse_retrieve(raw: bytes, limits: ServerLimits) -> tuple[list[str], int, bo
         raise BadRequest(400, f"'topk' must be an integer, got {type(topk).__name__}")
     if not 0 <= topk <= limits.max_topk:
         raise BadRequest(400, f"'topk' must be in [0, {limits.max_topk}], got {topk}")
+    if len(queries) * topk > limits.max_hits:
+        raise BadRequest(413, f"{len(queries)} queries x topk {topk} = {len(queries) * topk} hits; at most "
+                              f"{limits.max_hits} per request")
     scores = req.get("return_scores", False)
     if not isinstance(scores, bool):
         raise BadRequest(400, f"'return_scores' must be true or false, got {type(scores).__name__}")
@@ -188,6 +195,7 @@ class _Batcher:
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="searchgym-batch")
         self.task: asyncio.Task | None = None
         self.batches = self.batched_requests = 0
+        self.held: _Pending | None = None
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run())
@@ -207,10 +215,14 @@ class _Batcher:
         return await future
 
     async def _collect(self) -> list[_Pending]:
-        batch = [await self.queue.get()]
-        size = len(batch[0].queries)
+        if self.held is not None:  # a request that did not fit the previous batch opens this one
+            batch, self.held = [self.held], None
+        else:
+            batch = [await self.queue.get()]
+        size = sum(len(p.queries) for p in batch)
+        hits = sum(len(p.queries) * max(1, p.topk) for p in batch)
         deadline = time.monotonic() + self.limits.batch_window_ms / 1000
-        while size < self.limits.max_batch_queries:
+        while size < self.limits.max_batch_queries and hits < self.limits.max_batch_hits:
             if not self.queue.empty():
                 item = self.queue.get_nowait()
             elif self.in_flight > len(batch) and (wait := deadline - time.monotonic()) > 0:
@@ -221,8 +233,13 @@ class _Batcher:
                     break
             else:
                 break
+            more = len(item.queries)
+            if size + more > self.limits.max_batch_queries or hits + more * max(1, item.topk) > self.limits.max_batch_hits:
+                self.held = item
+                break
             batch.append(item)
-            size += len(item.queries)
+            size += more
+            hits += more * max(1, item.topk)
         return batch
 
     def _search_batch(self, batch: list[_Pending]) -> list[list[list[Hit]] | BaseException]:
