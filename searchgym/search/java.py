@@ -88,9 +88,28 @@ def jvm_crash_dir() -> Path:
     return path
 
 
+DEFAULT_SEARCH_HEAP = "-Xmx1g"
+
+
 def jvm_options() -> list[str]:
-    """Options every searchgym JVM gets: the crash log goes to :func:`jvm_crash_dir`, not the cwd."""
-    return [f"-XX:ErrorFile={jvm_crash_dir() / 'hs_err_pid%p.log'}"]
+    """Options every searchgym JVM gets: the crash log goes to :func:`jvm_crash_dir`, not the cwd;
+    ``SEARCHGYM_JVM_OPTIONS`` (space-separated, e.g. ``-Xmx4g``) is appended."""
+    return [f"-XX:ErrorFile={jvm_crash_dir() / 'hs_err_pid%p.log'}",
+            *os.environ.get("SEARCHGYM_JVM_OPTIONS", "").split()]
+
+
+def search_jvm_options() -> list[str]:
+    """Options of the in-process search JVM: :func:`jvm_options` plus a bounded heap.
+
+    Searching needs little heap (the index is memory-mapped, outside it), but the JVM's default
+    maximum is a quarter of RAM and it keeps whatever it grew to: under a stream of large requests the
+    process grew without bound. The heap is capped at 1 GB unless ``SEARCHGYM_JVM_OPTIONS`` sets
+    ``-Xmx``, and G1 returns unused heap to the OS after 10 s idle.
+    """
+    options = jvm_options()
+    if not any(o.startswith("-Xmx") for o in options):
+        options.insert(0, DEFAULT_SEARCH_HEAP)
+    return ["-XX:G1PeriodicGCInterval=10000", *options]
 
 
 def anserini_jar() -> Path:
@@ -115,7 +134,7 @@ def start_jvm() -> None:
         if not jnius_config.vm_running:
             java, version = _checked_java()  # in a subprocess: a JVM failing in-process kills Python
             jnius_config.add_classpath(str(anserini_jar()))
-            jnius_config.add_options("-Xss4m", *jvm_options())
+            jnius_config.add_options("-Xss4m", *search_jvm_options())
             if version >= 24:  # Lucene 9 still calls sun.misc.Unsafe; JDK 24+ warns loudly on stderr
                 jnius_config.add_options("--sun-misc-unsafe-memory-access=allow")
             previous = os.environ.get("JAVA_HOME")

@@ -79,7 +79,7 @@ class ServerLimits:
     """How long the batcher waits for requests already in flight to join a batch."""
     max_batch_queries: int = 2048
     """Most queries in one ``batch_search`` call."""
-    max_batch_hits: int = 50_000
+    max_batch_hits: int = 20_000
     """Most hits (queries x topk) held by one batch: bounds the server's memory under load."""
 
     def __post_init__(self) -> None:
