@@ -232,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
               f"({per} queries x topk {limits.max_topk}), the issue-15 request ({len(issue15) / 1024:.0f} KB, 2,800 "
               f"queries x topk 1000), one over max_hits")
         print(f"  answers: {dict(sorted(statuses.items()))}")
-        print(f"  server RSS: before {before:.0f} MB, peak {max(samples or [after]):.0f} MB, after {after:.0f} MB")
+        quarters = [max(samples[: max(1, len(samples) * q // 4)] or [after]) for q in (1, 2, 3, 4)]
+        print(f"  server RSS: before {before:.0f} MB, peak {max(samples or [after]):.0f} MB, after {after:.0f} MB; "
+              f"peak by quarter of the attack: {', '.join(f'{r:.0f}' for r in quarters)} MB")
         print(f"  afterwards: {check.queries} normal queries, {check.errors} errors, {check.wrong} wrong")
         problems += check.errors + check.wrong + (check.queries == 0)
     finally:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import math
 import socket
@@ -537,6 +538,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     searcher = build_searcher(args.searcher, load_taskset(args.corpus).documents)
     server = RetrievalServer(searcher, args.host, args.port, limits_from_args(args))
+    gc.collect()
+    gc.freeze()  # the long-lived startup objects leave the GC's scans: shorter pauses under load
     print(f"serving {args.searcher} over {args.corpus!r} at {server.url}/retrieve", flush=True)
     server.serve_forever()
     return 0
