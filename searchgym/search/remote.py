@@ -19,10 +19,12 @@ thread started on first use, and again in a forked child) that multiplexes them 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import math
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Any, Sequence
 from urllib.parse import quote
@@ -109,6 +111,7 @@ class RemoteSearcher:
             if self._loop is None or self._pid != os.getpid():  # a forked child has no loop thread
                 loop = asyncio.new_event_loop()
                 threading.Thread(target=loop.run_forever, name="searchgym-remote", daemon=True).start()
+                weakref.finalize(self, loop.call_soon_threadsafe, loop.stop)  # an unclosed searcher's thread ends
                 self._loop, self._pid, self._client = loop, os.getpid(), None
             return self._loop
 
@@ -121,7 +124,7 @@ class RemoteSearcher:
             if declared and declared.isdigit() and int(declared) > self.max_reply_bytes:
                 raise RemoteSearchError(f"{self.url}{path} reply of {declared} bytes is over {self.max_reply_bytes}")
             chunks, size = [], 0
-            async for chunk in resp.aiter_raw():
+            async for chunk in resp.aiter_bytes():  # decoded: the cap also holds for a gzip bomb
                 size += len(chunk)
                 if size > self.max_reply_bytes:
                     raise RemoteSearchError(f"{self.url}{path} reply is over {self.max_reply_bytes} bytes")
@@ -157,9 +160,12 @@ class RemoteSearcher:
         body = None if payload is None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
         future = asyncio.run_coroutine_threadsafe(self._call(method, path, body), self._ensure_loop())
         try:
-            return future.result()
+            return future.result(timeout=self.timeout + 5)  # the coroutine keeps the deadline; this is a backstop
         except RemoteSearchError:
             raise
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise RemoteSearchError(f"retrieval server {self.url}{path}: no answer within {self.timeout:g} s") from None
         except Exception as exc:  # anything else the transport raised is still a backend fault
             raise RemoteSearchError(f"retrieval server {self.url}{path}: {type(exc).__name__}: {exc}") from exc
 
