@@ -53,7 +53,7 @@ class Toy:
 
 LIMITS = ServerLimits(max_body_bytes=4096, max_queries=8, max_query_chars=100, max_topk=4, max_hits=24,
                       max_response_bytes=20_000,
-                      max_json_depth=8, header_timeout=0.6, body_timeout=0.6, keep_alive_timeout=1.5,
+                      header_timeout=0.6, body_timeout=0.6, keep_alive_timeout=1.5,
                       max_connections=64)
 
 
@@ -128,8 +128,9 @@ def test_search_r1_contract(server, toy):
     (b'', 400, "not UTF-8 JSON"),
     (b'{"queries": ["x"]', 400, "not UTF-8 JSON"),
     (b'{"queries": ["\xff\xfe"]}', 400, "not UTF-8 JSON"),
-    (b'[' * 4000, 400, "nested deeper"),
-    (b'{"queries": [' + b'[' * 9 + b']' * 9 + b']}', 400, "nested deeper"),
+    (b'[' * 4000, 400, "nested too deeply"),
+    (b'{"queries": [' + b'[' * 9 + b']' * 9 + b']}', 400, "list of strings"),
+    (b'{"queries": ["x"], "x": ' + b'[' * 1500 + b']' * 1500 + b'}', 400, "nested too deeply"),
     (json.dumps({"queries": ["q"] * 9}).encode(), 413, "at most 8"),
     (json.dumps({"queries": ["q" * 101]}).encode(), 413, "at most 100"),
     (b'{"queries": ["' + b'x' * 5000 + b'"]}', 413, "at most 4096"),
