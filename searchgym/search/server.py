@@ -259,6 +259,15 @@ class _Batcher:
                     pending.future.set_result(answer)
 
 
+def _require_server_extra() -> None:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(f"the retrieval server needs Starlette and uvicorn: pip install 'searchgym[server]' "
+                          f"({exc})") from exc
+
+
 def _error(status: int, message: str):
     from starlette.responses import Response
 
@@ -270,6 +279,7 @@ def _error(status: int, message: str):
 
 def build_app(searcher: Searcher, limits: ServerLimits | None = None):
     """The Starlette app serving ``searcher`` (routes and validation as in the module doc)."""
+    _require_server_extra()
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.requests import ClientDisconnect, Request
@@ -428,6 +438,7 @@ class RetrievalServer:
 
     def __init__(self, searcher: Searcher, host: str = "127.0.0.1", port: int = 0,
                  limits: ServerLimits | None = None) -> None:
+        _require_server_extra()
         import uvicorn
 
         self.limits = limits or ServerLimits()
