@@ -195,6 +195,10 @@ def test_framing_attacks(server):
     assert out.startswith(b"HTTP/1.1 411") and closed
     out, closed = raw(server, head + b"Content-Length: 99999999\r\n\r\n" + body)
     assert out.startswith(b"HTTP/1.1 413") and closed
+    out, closed = raw(server, head + b"X-Pad: " + b"a" * 100_000 + b"\r\nContent-Length: 18\r\n\r\n" + body)
+    assert out.startswith(b"HTTP/1.1 431") and closed  # head over max_header_bytes
+    out, closed = raw(server, b"GET /health HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400") and closed
 
 
 def test_no_request_hidden_in_a_body_is_executed(server):

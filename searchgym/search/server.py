@@ -9,15 +9,21 @@ Routes:
 * ``GET /health`` answers ``{"ok": true, "documents": n}`` (``n`` null when the searcher has no length).
 
 Requests are validated strictly; every malformed one gets a 4xx with ``{"error": "..."}``: 400 for bad
-JSON (also ``NaN``/``Infinity`` and pathological nesting), unknown keys, wrong types,
-``topk`` that is not an integer in ``[0, max_topk]``, more than ``max_queries`` queries or a query over
-``max_query_chars``; 408 for a body that does not arrive within ``body_timeout``; 411/413 for a missing
-or too large body; 413 also when the answer would exceed ``max_response_bytes``; 404/405 for unknown
-routes and methods. Malformed HTTP framing (negative or conflicting ``Content-Length``, bad chunking)
-is refused by the h11 parser with a 400 and the connection is closed, so no request can be smuggled
-inside another. A connection must send its request head within ``header_timeout`` and idle
-keep-alive connections are closed after ``keep_alive_timeout``; over ``max_connections`` concurrent
-connections new requests get a 503. uvicorn sets ``TCP_NODELAY`` on every accepted socket.
+JSON (also ``NaN``/``Infinity`` and pathological nesting), unknown keys, wrong types, or a ``topk``
+that is not an integer in ``[0, max_topk]``; 413 for more than ``max_queries`` queries, a query over
+``max_query_chars``, more than ``max_hits`` hits (queries x topk), a body over ``max_body_bytes`` or
+an answer that would exceed ``max_response_bytes``; 411 without a body length; 408 for a body that
+does not arrive within ``body_timeout``; 414 for a ``/doc`` id over ``max_doc_id_chars``; 404/405 for
+unknown routes and methods; 500 (and the server keeps serving) when the searcher raises.
+
+HTTP framing: h11 refuses negative, non-numeric or conflicting ``Content-Length`` and bad chunking
+with a 400 and closes the connection; a request head over ``max_header_bytes`` gets a 431; one with both
+``Content-Length`` and ``Transfer-Encoding`` is refused too, and every framing or body error closes
+its connection, so no request can be smuggled inside another (an unread body is drained by h11,
+never parsed as a request). A connection must send each request head within ``header_timeout``
+(slow-loris clients are cut off); idle keep-alive connections are closed after
+``keep_alive_timeout``; over ``max_connections`` concurrent connections new requests get a 503.
+Every accepted socket has ``TCP_NODELAY`` (asyncio sets it; the protocol sets it again explicitly).
 
 Concurrent ``/retrieve`` requests are micro-batched: a queue collects them (waiting up to
 ``batch_window_ms`` while more requests are in flight) and one ``batch_search`` call per distinct
@@ -282,6 +288,7 @@ def build_app(searcher: Searcher, limits: ServerLimits | None = None):
     _require_server_extra()
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
+    from starlette.middleware import Middleware
     from starlette.requests import ClientDisconnect, Request
     from starlette.responses import Response
     from starlette.routing import Route
@@ -377,9 +384,29 @@ def build_app(searcher: Searcher, limits: ServerLimits | None = None):
     app = Starlette(routes=[Route("/retrieve", retrieve, methods=["POST"]),
                             Route("/doc/{doc_id:path}", doc, methods=["GET"]),
                             Route("/health", health, methods=["GET"])],
-                    exception_handlers={HTTPException: http_error}, lifespan=lifespan)
+                    exception_handlers={HTTPException: http_error}, lifespan=lifespan,
+                    middleware=[Middleware(_HeadLimit, max_bytes=limits.max_header_bytes)])
     app.state.batcher = batcher
     return app
+
+
+class _HeadLimit:
+    """431 for a request head over ``max_bytes``: h11 bounds only a head still incomplete after a read,
+    so one that arrives whole in a large read would otherwise pass."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") + \
+                sum(len(k) + len(v) + 4 for k, v in scope["headers"])
+            if size > self.max_bytes:
+                response = _error(431, f"request head of {size} bytes; at most {self.max_bytes}")
+                response.headers["connection"] = "close"
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _guarded_protocol(header_timeout: float):
