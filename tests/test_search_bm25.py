@@ -144,7 +144,7 @@ def test_index_cli_builds_synthetic(tmp_path, capsys, bm25):
 
 
 def test_bm25_served_over_http_from_many_threads(bm25):
-    """The server answers each connection on its own thread: jnius must cope with that."""
+    """Many connections at once, each answered through the micro-batcher and BM25's Lucene thread."""
     from concurrent.futures import ThreadPoolExecutor
 
     from searchgym.search.remote import RemoteSearcher

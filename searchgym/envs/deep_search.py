@@ -6,6 +6,13 @@ text is truncated at ``max_turns`` like any other. The episode terminates only o
 non-final turn; the final (terminating or truncating) turn gets ``reward(trajectory)`` (exact match by
 default; ``reward=None`` scores nothing and returns 0.0, for callers that score episodes themselves).
 
+Search faults never leave ``step``: when the searcher raises (a remote outage, a timeout, a bad reply,
+any exception from ``search`` or ``doc``) the turn becomes an ``invalid`` step whose ``error`` starts
+with ``"search_failed:"`` and whose observation tells the agent the search failed and to try again;
+``info["search_errors"]`` lists the failures of the episode so far and ``info["unscored_reason"]`` is
+``"search_failed"`` from then on. Such an episode has no trustworthy reward: the env returns 0.0 with
+``info["reward_scored"] = False`` and the samplers leave it out of training (``search_failed``).
+
 The episode state is one immutable ``EpisodeState``: ``snapshot()`` returns it, ``restore()`` puts
 it back, ``fork()`` copies the env around it. The corpus, index and task list are shared read-only.
 """
@@ -26,6 +33,12 @@ from searchgym.envs.trajectory import ANSWER, INVALID, OPEN, SEARCH, Step, Traje
 from searchgym.search.base import Searcher
 
 OBSERVATION_MAX_CHARS = 1_000_000
+SEARCH_FAILED = "search_failed"  # Step.error prefix of a turn the searcher failed to answer
+
+
+def search_failed(trajectory: Trajectory) -> bool:
+    """Whether a search or open of this episode failed in the searcher (the episode is unscorable)."""
+    return any(s.error is not None and s.error.startswith(SEARCH_FAILED + ":") for s in trajectory.steps)
 
 RewardFn = Callable[[Trajectory], Any]  # -> float or RewardResult
 
@@ -120,7 +133,7 @@ class DeepSearchEnv(gym.Env[str, str]):
         if not terminated:
             messages += (("user", observation),)
         self._state = EpisodeState(trajectory, messages, observation, terminated, truncated)
-        info = self._info(step.error)
+        info = self._info(None if _is_fault(step) else step.error)
         reward = 0.0
         if terminated or truncated:
             reward = self._score(trajectory, info)
@@ -232,13 +245,21 @@ class DeepSearchEnv(gym.Env[str, str]):
     def _run(self, parsed, text: str, state: EpisodeState) -> tuple[Step, tuple[Document, ...]]:
         turns_left = self.max_turns - state.turn - 1
         if parsed.kind == SEARCH:
-            hits = self.searcher.search(parsed.query, self.top_k)[: self.top_k]
-            obs = format_hits(parsed.query, hits, self.passage_chars)
-            docs = tuple(Document(h.doc_id, h.title, h.text) for h in hits)
+            try:
+                hits = list(self.searcher.search(parsed.query, self.top_k))[: self.top_k]
+                docs = tuple(Document(h.doc_id, h.title, h.text) for h in hits)
+                obs = format_hits(parsed.query, hits, self.passage_chars)
+            except Exception as exc:  # noqa: BLE001  (a backend fault is an observation, never a crash)
+                return self._fault(text, "search", exc, turns_left), ()
             return Step(text, SEARCH, query=parsed.query, citations=parsed.citations, observation=self._clip(obs),
                         hits=tuple(h.doc_id for h in hits)), docs
         if parsed.kind == OPEN:
-            doc = self.searcher.doc(parsed.doc_id)
+            try:
+                doc = self.searcher.doc(parsed.doc_id)
+                if doc is not None and not isinstance(doc, Document):
+                    raise TypeError(f"searcher.doc returned {type(doc).__name__}, not a Document")
+            except Exception as exc:  # noqa: BLE001
+                return self._fault(text, "open", exc, turns_left, doc_id=parsed.doc_id), ()
             if doc is None:
                 error = f"unknown document id {parsed.doc_id!r}: open an id shown in search results"
                 return Step(text, INVALID, doc_id=parsed.doc_id, observation=format_error(error, turns_left),
@@ -249,6 +270,13 @@ class DeepSearchEnv(gym.Env[str, str]):
             return Step(text, ANSWER, answer=parsed.answer, citations=parsed.citations,
                         observation="Answer received. The episode is over."), ()
         return Step(text, INVALID, observation=format_error(parsed.error, turns_left), error=parsed.error), ()
+
+    def _fault(self, text: str, action: str, exc: Exception, turns_left: int, doc_id: str | None = None) -> Step:
+        detail = f"{type(exc).__name__}: {str(exc)[:300]}"
+        observation = (f"The {action} failed because the search service had an error ({detail}). "
+                       f"Try again. {turns_left} turn(s) left.")
+        return Step(text, INVALID, doc_id=doc_id, observation=self._clip(observation),
+                    error=f"{SEARCH_FAILED}: {action}: {detail}")
 
     @staticmethod
     def _clip(observation: str) -> str:
@@ -269,9 +297,14 @@ class DeepSearchEnv(gym.Env[str, str]):
             "messages": [{"role": role, "content": content} for role, content in state.messages],
             "parse_error": parse_error,
             "turn": state.turn,
+            "search_errors": [s.error for s in trajectory.steps if _is_fault(s)],
+            "unscored_reason": SEARCH_FAILED if search_failed(trajectory) else None,
         }
 
     def _score(self, trajectory: Trajectory, info: dict[str, Any]) -> float:
+        if info["unscored_reason"] is not None:  # a reward over a search outage would be noise
+            info["reward_scored"] = False
+            return 0.0
         if self.reward_fn is None:  # the caller scores (a sampler scores its groups once)
             return 0.0
         result = self.reward_fn(trajectory)
@@ -282,4 +315,8 @@ class DeepSearchEnv(gym.Env[str, str]):
         return float(result.value)
 
 
-__all__ = ["DeepSearchEnv", "EpisodeState", "OBSERVATION_MAX_CHARS"]
+def _is_fault(step: Step) -> bool:
+    return step.error is not None and step.error.startswith(SEARCH_FAILED + ":")
+
+
+__all__ = ["DeepSearchEnv", "EpisodeState", "OBSERVATION_MAX_CHARS", "SEARCH_FAILED", "search_failed"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from searchgym.corpora.records import Document
-from searchgym.search.base import Hit, Searcher
+from searchgym.search.base import Hit, SearchError, Searcher
 
 _LAZY = {
     "BM25Searcher": "searchgym.search.bm25",
@@ -86,4 +86,4 @@ def build_searcher(spec: str, documents: Sequence[Document] | None = None, cache
                      "or remote:http://host:port")
 
 
-__all__ = ["Hit", "Searcher", "build_searcher", *_LAZY]
+__all__ = ["Hit", "SearchError", "Searcher", "build_searcher", *_LAZY]

@@ -8,6 +8,14 @@ from typing import Protocol, Sequence, runtime_checkable
 from searchgym.corpora.records import Document
 
 
+class SearchError(RuntimeError):
+    """A searcher could not answer (an unreachable or misbehaving backend); never raised for query text.
+
+    ``DeepSearchEnv.step`` turns any searcher failure into an observation; this class lets callers
+    outside the env tell a backend fault from a bug.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """One ranked search result."""
@@ -23,7 +31,9 @@ class Searcher(Protocol):
     """A read-only search engine over one corpus.
 
     Queries come from an untrusted policy: any string (empty, huge, Lucene syntax, control
-    characters) must give a list of hits, possibly empty, never an exception.
+    characters, lone surrogates) must give a list of hits, possibly empty, and any ``doc_id`` a
+    document or ``None``; an exception means the backend failed (:class:`SearchError`), never that
+    the text was odd. Every searchgym searcher is safe to call from many threads at once.
     """
 
     def search(self, query: str, k: int = 10) -> list[Hit]:

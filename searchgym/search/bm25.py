@@ -10,14 +10,16 @@ import tempfile
 import time
 import unicodedata
 from pathlib import Path
-from typing import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Sequence, TypeVar
 
 from searchgym.corpora.records import Document
 from searchgym.search.base import Hit
 from searchgym.search.cache import atomic_dir, cache_key, corpus_fingerprint, default_cache_dir, is_complete
-from searchgym.search.java import anserini_jar, import_pyserini, java_binary
+from searchgym.search.java import anserini_jar, import_pyserini, java_binary, jvm_options
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Anserini's bag-of-words query makes one Lucene clause per distinct analysed term and Lucene refuses
 # more than 1024; 1,000 characters cannot hold more than ~500 terms and no useful query is longer.
@@ -78,7 +80,7 @@ def build_bm25_index(
             for f in shards:
                 f.close()
         cmd = [
-            str(java_binary()), "-cp", str(anserini_jar()), "io.anserini.index.IndexCollection",
+            str(java_binary()), *jvm_options(), "-cp", str(anserini_jar()), "io.anserini.index.IndexCollection",
             "-collection", "JsonCollection", "-generator", "DefaultLuceneDocumentGenerator",
             "-input", coll, "-index", str(tmp / "index"), "-threads", str(threads),
             "-storeRaw", "-language", language, "-quiet",
@@ -96,7 +98,15 @@ def build_bm25_index(
 
 
 class BM25Searcher:
-    """BM25 search (pyserini ``LuceneSearcher``) over a cached Lucene index of a corpus."""
+    """BM25 search (pyserini ``LuceneSearcher``) over a cached Lucene index of a corpus.
+
+    Thread safety: safe to call from any number of threads. pyserini's searcher and jnius are not
+    (concurrent calls returned wrong or empty hits and crashed the JVM), so every Lucene call of this
+    searcher runs on one dedicated thread, in submission order; only that thread (and the one that
+    built the searcher) is ever attached to the JVM. ``batch_search`` hands a batch of at least
+    ``parallel_min`` queries to pyserini's multi-threaded batch search (``threads`` Java threads),
+    which is where concurrency pays.
+    """
 
     def __init__(
         self,
@@ -109,6 +119,7 @@ class BM25Searcher:
         language: str = "en",
         threads: int | None = None,
         progress: bool = True,
+        parallel_min: int = 4,
     ) -> None:
         if index_dir is None:
             if documents is None:
@@ -118,15 +129,25 @@ class BM25Searcher:
         lucene = self.index_dir / "index" if (self.index_dir / "index").is_dir() else self.index_dir
         self.k1, self.b = k1, b
         self.threads = max(1, threads or os.cpu_count() or 1)
+        self.parallel_min = max(1, int(parallel_min))
         module = import_pyserini("pyserini.search.lucene")
         self._jnius = import_pyserini("jnius")
         self._searcher = module.LuceneSearcher(str(lucene))
         self._searcher.set_bm25(k1, b)
         if language != "en":
             self._searcher.set_language(language)
+        self._num_docs = int(self._searcher.num_docs)
+        self._jvm = ThreadPoolExecutor(max_workers=1, thread_name_prefix="searchgym-lucene")
+        self._closed = False
 
     def __len__(self) -> int:
-        return int(self._searcher.num_docs)
+        return self._num_docs
+
+    def _on_jvm(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` on this searcher's Lucene thread and wait for it."""
+        if self._closed:
+            raise RuntimeError("BM25Searcher is closed")
+        return self._jvm.submit(fn, *args).result()
 
     def _hits(self, scored) -> list[Hit]:
         hits = []
@@ -136,45 +157,60 @@ class BM25Searcher:
                 hits.append(Hit(doc_id=doc.id, score=float(h.score), title=doc.title, text=doc.text))
         return hits
 
-    def search(self, query: str, k: int = 10) -> list[Hit]:
-        """Top ``k`` BM25 hits; any query text gives hits or ``[]``."""
-        text = clean_query(query)
-        k = min(int(k), len(self))  # Lucene sizes its priority queue by k: bound it
-        if not text or k <= 0:
-            return []
+    def _search_one(self, text: str, k: int) -> list[Hit]:
         try:
             return self._hits(self._searcher.search(text, k))
         except self._jnius.JavaException as exc:  # defined outcome for a query Lucene rejects
             log.warning("BM25 query rejected by Lucene (%s); returning no hits", exc)
             return []
 
+    def _search_many(self, texts: list[str], k: int) -> list[list[Hit]]:
+        if len(texts) < self.parallel_min or self.threads == 1:
+            return [self._search_one(t, k) for t in texts]
+        qids = [str(i) for i in range(len(texts))]
+        try:
+            results = self._searcher.batch_search(texts, qids, k=k, threads=self.threads)
+        except self._jnius.JavaException:
+            return [self._search_one(t, k) for t in texts]
+        return [self._hits(results.get(qid, [])) for qid in qids]
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        """Top ``k`` BM25 hits; any query text gives hits or ``[]``."""
+        return self.batch_search([query], k)[0]
+
     def batch_search(self, queries: Sequence[str], k: int = 10) -> list[list[Hit]]:
-        """``search`` for many queries, run on Lucene's side with ``threads`` threads."""
+        """``search`` for many queries, in order (one Lucene-thread hand-off for the whole batch)."""
         texts = [clean_query(q) for q in queries]
         live = [i for i, t in enumerate(texts) if t]
         out: list[list[Hit]] = [[] for _ in texts]
-        k = min(int(k), len(self))
+        k = min(int(k), len(self))  # Lucene sizes its priority queue by k: bound it
         if not live or k <= 0:
             return out
-        qids = [str(i) for i in live]
-        try:
-            results = self._searcher.batch_search([texts[i] for i in live], qids, k=k, threads=self.threads)
-        except self._jnius.JavaException:
-            return [self.search(q, k) for q in queries]
-        for i, qid in zip(live, qids):
-            out[i] = self._hits(results.get(qid, []))
+        for i, hits in zip(live, self._on_jvm(self._search_many, [texts[i] for i in live], k)):
+            out[i] = hits
         return out
 
-    def doc(self, doc_id: str) -> Document | None:
-        """The stored document with this id, or ``None``."""
-        if not isinstance(doc_id, str) or not doc_id:
-            return None
+    def _doc(self, doc_id: str) -> Document | None:
         try:
             found = self._searcher.doc(doc_id)
         except self._jnius.JavaException:
             return None
         return None if found is None else _doc_from_raw(found.raw())
 
+    def doc(self, doc_id: str) -> Document | None:
+        """The stored document with this id, or ``None`` (any string, lone surrogates included)."""
+        if not isinstance(doc_id, str) or not doc_id:
+            return None
+        try:
+            doc_id.encode("utf-8")
+        except UnicodeEncodeError:  # jnius cannot pass it to Java, and no stored id holds one
+            return None
+        return self._on_jvm(self._doc, doc_id)
+
     def close(self) -> None:
-        """Release the Lucene reader."""
-        self._searcher.close()
+        """Release the Lucene reader and the Lucene thread."""
+        if self._closed:
+            return
+        self._on_jvm(self._searcher.close)
+        self._closed = True
+        self._jvm.shutdown(wait=True)

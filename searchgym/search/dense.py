@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -18,7 +19,12 @@ MAX_QUERY_CHARS = 2000  # the encoder truncates at max_length tokens anyway; thi
 
 class DenseSearcher:
     """Cosine-similarity search with faiss: exact ``IndexFlatIP`` up to ``hnsw_threshold`` documents,
-    ``IndexHNSWFlat`` (inner product) above it. Embeddings are cached as ``.npy`` per corpus+encoder."""
+    ``IndexHNSWFlat`` (inner product) above it. Embeddings are cached as ``.npy`` per corpus+encoder.
+
+    Thread safety: safe to call from many threads. A Hugging Face fast tokenizer shared across
+    threads can fail ("Already borrowed"), so query encoding is serialised by a lock; faiss searches
+    of a built index are read-only and run concurrently.
+    """
 
     def __init__(
         self,
@@ -55,6 +61,7 @@ class DenseSearcher:
             self.index = faiss.IndexFlatIP(self.encoder.dim)
         self.index.add(embeddings)
         self._positions: dict[str, int] | None = None
+        self._encode_lock = threading.Lock()
 
     def _encode_corpus(self, documents: Sequence[Document], progress: bool, chunk: int = 8192) -> np.ndarray:
         # chunked so a large corpus never holds all its texts in memory at once
@@ -71,7 +78,8 @@ class DenseSearcher:
     def _embed(self, queries: Sequence[str]) -> np.ndarray:
         texts = [q[:MAX_QUERY_CHARS] if isinstance(q, str) else "" for q in queries]
         texts = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]  # lone surrogates
-        return self.encoder.encode(texts)
+        with self._encode_lock:
+            return self.encoder.encode(texts)
 
     def batch_search(self, queries: Sequence[str], k: int = 10) -> list[list[Hit]]:
         """Top ``k`` hits for each query (blank queries give ``[]``)."""
@@ -93,7 +101,8 @@ class DenseSearcher:
 
     def doc(self, doc_id: str) -> Document | None:
         """The document with this id, or ``None``."""
-        if self._positions is None:
-            self._positions = {d.id: i for i, d in enumerate(self.documents)}
-        pos = self._positions.get(doc_id) if isinstance(doc_id, str) else None
+        positions = self._positions
+        if positions is None:  # racing threads build equal maps; the last assignment wins harmlessly
+            positions = self._positions = {d.id: i for i, d in enumerate(self.documents)}
+        pos = positions.get(doc_id) if isinstance(doc_id, str) else None
         return None if pos is None else self.documents[pos]

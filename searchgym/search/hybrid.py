@@ -24,7 +24,11 @@ def rrf(rankings: Sequence[Sequence[Hit]], k: int = 60, weights: Sequence[float]
 
 
 class HybridSearcher:
-    """Reciprocal-rank fusion (default k=60) of the top ``depth`` hits of each searcher."""
+    """Reciprocal-rank fusion (default k=60) of the top ``depth`` hits of each searcher.
+
+    Thread safety: holds no mutable state of its own, so it is as safe as its searchers (every
+    searchgym searcher is safe to call from many threads).
+    """
 
     def __init__(self, searchers: Sequence[Searcher], *, weights: Sequence[float] | None = None,
                  rrf_k: int = 60, depth: int = 50) -> None:

@@ -7,6 +7,9 @@ Two snags are handled here so no other module has to know about them:
   fat jar on the class path, no incubator module); pyserini's own configuration then meets a running
   JVM, which it expects and ignores. The vector module only speeds up HNSW scoring inside Lucene,
   which searchgym does not use.
+* A JVM that crashes writes ``hs_err_pid<pid>.log`` into the working directory by default; every
+  JVM searchgym starts (in-process and the indexing subprocess) writes it under the cache directory
+  instead (:func:`jvm_crash_dir`), so a crash never litters the user's project.
 * ``pyserini.encode._openai`` builds an OpenAI client at import time and the OpenAI SDK raises without
   a key. During that one import we put a placeholder in ``OPENAI_API_KEY`` when none is set and remove
   it straight after, so the user's environment is left as it was.
@@ -76,6 +79,39 @@ def _checked_java() -> tuple[Path, int]:
     return java, int(match.group(1))
 
 
+def jvm_crash_dir() -> Path:
+    """Where a crashing JVM writes its ``hs_err_pid*.log``: ``<cache dir>/jvm-crash``."""
+    from searchgym.search.cache import default_cache_dir
+
+    path = default_cache_dir() / "jvm-crash"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+DEFAULT_SEARCH_HEAP = "-Xmx1g"
+
+
+def jvm_options() -> list[str]:
+    """Options every searchgym JVM gets: the crash log goes to :func:`jvm_crash_dir`, not the cwd;
+    ``SEARCHGYM_JVM_OPTIONS`` (space-separated, e.g. ``-Xmx4g``) is appended."""
+    return [f"-XX:ErrorFile={jvm_crash_dir() / 'hs_err_pid%p.log'}",
+            *os.environ.get("SEARCHGYM_JVM_OPTIONS", "").split()]
+
+
+def search_jvm_options() -> list[str]:
+    """Options of the in-process search JVM: :func:`jvm_options` plus a bounded heap.
+
+    Searching needs little heap (the index is memory-mapped, outside it), but the JVM's default
+    maximum is a quarter of RAM and it keeps whatever it grew to: under a stream of large requests the
+    process grew without bound. The heap is capped at 1 GB unless ``SEARCHGYM_JVM_OPTIONS`` sets
+    ``-Xmx``, and G1 returns unused heap to the OS after 10 s idle.
+    """
+    options = jvm_options()
+    if not any(o.startswith("-Xmx") for o in options):
+        options.insert(0, DEFAULT_SEARCH_HEAP)
+    return ["-XX:G1PeriodicGCInterval=10000", *options]
+
+
 def anserini_jar() -> Path:
     """The Anserini fat jar that ships inside pyserini."""
     spec = importlib.util.find_spec("pyserini")
@@ -98,7 +134,7 @@ def start_jvm() -> None:
         if not jnius_config.vm_running:
             java, version = _checked_java()  # in a subprocess: a JVM failing in-process kills Python
             jnius_config.add_classpath(str(anserini_jar()))
-            jnius_config.add_options("-Xss4m")
+            jnius_config.add_options("-Xss4m", *search_jvm_options())
             if version >= 24:  # Lucene 9 still calls sun.misc.Unsafe; JDK 24+ warns loudly on stderr
                 jnius_config.add_options("--sun-misc-unsafe-memory-access=allow")
             previous = os.environ.get("JAVA_HOME")
