@@ -68,11 +68,12 @@ def _svg_open(width: int, height: int, title: str) -> list[str]:
 
 
 def svg_bar_chart(items: Sequence[tuple[str, float | None]], *, title: str, ymax: float | None = None,
-                  width: int = 380, height: int = 210, color: str = PALETTE[0]) -> str:
-    """Vertical bars with their values written above; ``None``/NaN bars are drawn as 'n/a'."""
+                  width: int = 380, height: int = 210, color: str | Sequence[str] = PALETTE[0]) -> str:
+    """Vertical bars with their values written above; ``None``/NaN bars are drawn as 'n/a'. ``ymax``
+    is the least top of the axis (a larger value still fits); ``color`` is one colour or one per bar."""
     left, right, top, bottom = 34, 8, 36, 42
     values = [v if _finite(v) else None for _, v in items]
-    hi = ymax if ymax is not None else max([v for v in values if v is not None] + [1e-9])
+    hi = max([v for v in values if v is not None] + [ymax if ymax is not None else 1e-9])
     lo = min([0.0] + [v for v in values if v is not None])
     ticks = _nice_ticks(lo, hi)
     hi, lo = max(hi, ticks[-1]), min(lo, ticks[0])
@@ -84,6 +85,7 @@ def svg_bar_chart(items: Sequence[tuple[str, float | None]], *, title: str, ymax
                    f'<text x="{left - 4}" y="{y(t) + 3.5:.1f}" text-anchor="end" class="tick">{_fmt_tick(t)}</text>')
     n = max(len(items), 1)
     slot = pw / n
+    colors = [color] * len(items) if isinstance(color, str) else list(color)
     for i, ((label, _), v) in enumerate(zip(items, values)):
         cx = left + slot * (i + 0.5)
         bw = min(slot * 0.7, 46)
@@ -92,7 +94,7 @@ def svg_bar_chart(items: Sequence[tuple[str, float | None]], *, title: str, ymax
         else:
             y0, y1 = sorted((y(0.0), y(v)))
             out.append(f'<rect x="{cx - bw / 2:.1f}" y="{y0:.1f}" width="{bw:.1f}" height="{max(y1 - y0, 0.5):.1f}" '
-                       f'fill="{color}" rx="2"><title>{html.escape(label)}: {v:.4g}</title></rect>'
+                       f'fill="{colors[i % len(colors)]}" rx="2"><title>{html.escape(label)}: {v:.4g}</title></rect>'
                        f'<text x="{cx:.1f}" y="{y0 - 3:.1f}" text-anchor="middle" class="val">{v:.3g}</text>')
         out.append(f'<text x="{cx:.1f}" y="{height - bottom + 13}" text-anchor="middle" class="tick">'
                    f'{html.escape(label)}</text>')
@@ -188,7 +190,7 @@ def eval_page_data(payload: Mapping[str, Any], records: Sequence[Mapping[str, An
     else:
         episodes = [_record_from_score(s) for s in scores]
     summary = dict(payload.get("summary") or {})
-    card_keys = [("em", "EM"), ("f1", "F1"), ("citation_precision", "citation P"), ("citation_recall", "citation R"),
+    card_keys = [("em", "EM"), ("f1", "F1"), ("citation_precision", "cit. P"), ("citation_recall", "cit. R"),
                  ("rubric", "rubric"), ("reward", "reward"), ("answered", "answered"),
                  ("searches_per_episode", "searches / ep"), ("steps_per_episode", "turns / ep"),
                  ("invalid_per_episode", "invalid / ep")]
@@ -200,7 +202,7 @@ def eval_page_data(payload: Mapping[str, Any], records: Sequence[Mapping[str, An
         n = int(e.get("searches") or 0)
         hist[n] = hist.get(n, 0) + 1
     plots = [svg_bar_chart(bars, title="metrics (mean over episodes)", ymax=1.0),
-             svg_bar_chart(_status_counts(episodes), title="episodes by outcome", color=PALETTE[2]),
+             svg_bar_chart(_status_counts(episodes), title="episodes by outcome", color=STATUS_COLORS),
              svg_bar_chart([(str(k), float(hist.get(k, 0))) for k in range(0, max(hist, default=0) + 1)],
                            title="searches per episode (episodes)", color=PALETTE[1])]
     return {
@@ -213,6 +215,8 @@ def eval_page_data(payload: Mapping[str, Any], records: Sequence[Mapping[str, An
         "steps": [{"step": None, "label": "evaluation", "episodes": episodes, "samples": [], "header": {}}],
     }
 
+
+STATUS_COLORS = ("#2f8a4f", "#c0392b", "#d08a1c", "#7e5bb5")  # solved, wrong, truncated, invalid turns
 
 TRAIN_PLOT_KEYS = ("reward", "reward_std", "loss", "kl", "entropy", "completions/mean_length",
                    "completions/clipped_ratio")
@@ -546,7 +550,8 @@ _JS = r"""
         el('td', {cls: 'num', text: i}),
         el('td', null, statusBadge(e)),
         el('td', null, el('div', {cls: 'q', title: e.task.question, text: e.task.question})),
-        el('td', null, el('div', {cls: 'q', text: e.final_answer === null || e.final_answer === undefined ? '—' : e.final_answer})),
+        el('td', null, el('div', {cls: 'q', text: e.final_answer === null || e.final_answer === undefined ? '—'
+          : e.final_answer.replace(/\s*\[[^\[\]\s]{1,80}\]/g, '')})),
         el('td', {cls: 'num', text: num(e.em, 0)}), el('td', {cls: 'num', text: num(e.f1, 2)}),
         el('td', {cls: 'num', text: num(e.rubric_value, 2)}), el('td', {cls: 'num', text: e.searches}),
         hasReward ? el('td', {cls: 'num', text: num(e.reward, 2)}) : null);
