@@ -39,18 +39,17 @@ def _finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _nice_ticks(lo: float, hi: float, n: int = 4) -> list[float]:
+def _nice_ticks(lo: float, hi: float, n: int = 4, *, integer: bool = False) -> list[float]:
+    """Round tick values from at or below ``lo`` to at or above ``hi`` (whole numbers if ``integer``)."""
     if hi <= lo:
         hi = lo + 1.0
     raw = (hi - lo) / n
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    start = math.floor(lo / step) * step
-    ticks, t = [], start
-    while t <= hi + step * 1e-9:
-        ticks.append(round(t, 10))
-        t += step
-    return ticks
+    if integer:
+        step = max(1.0, math.ceil(step))
+    start, end = math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
+    return [round(start + i * step, 10) for i in range(int(round((end - start) / step)) + 1)]
 
 
 def _fmt_tick(v: float) -> str:
@@ -122,7 +121,7 @@ def svg_line_chart(xs: Sequence[float], series: Mapping[str, Sequence[float | No
     for t in ticks:
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{Y(t):.1f}" y2="{Y(t):.1f}" class="grid"/>'
                    f'<text x="{left - 4}" y="{Y(t) + 3.5:.1f}" text-anchor="end" class="tick">{_fmt_tick(t)}</text>')
-    for t in _nice_ticks(x0, x1, 5):
+    for t in _nice_ticks(x0, x1, 5, integer=all(float(v).is_integer() for v in xs)):
         if x0 <= t <= x1:
             out.append(f'<text x="{X(t):.1f}" y="{top + ph + 13}" text-anchor="middle" class="tick">{_fmt_tick(t)}</text>')
     out.append(f'<text x="{left + pw / 2:.0f}" y="{top + ph + 26}" text-anchor="middle" class="axis">'
@@ -240,13 +239,29 @@ def train_page_data(run_dir: str | Path, title: str = "") -> dict[str, Any]:
     keys = [k for k in TRAIN_PLOT_KEYS if any(_finite(r.get(k)) for r in rows)]
     keys += sorted({k for r in rows for k in r if k.startswith(("components/", "episodes/")) and _finite(r.get(k))})
     xs = [float(r["step"]) for r in rows]
-    plots = [svg_line_chart(xs, {k: [r.get(k) for r in rows]}, title=k, width=300, height=180) for k in keys]
+
+    def chart(title: str, names: Sequence[str], **kw: Any) -> str | None:
+        present = [n for n in names if n in keys]
+        if not present:
+            return None
+        short = {n: n.split("/", 1)[-1] for n in present}
+        return svg_line_chart(xs, {short[n]: [r.get(n) for r in rows] for n in present}, title=title, **kw)
+
+    em_key = next((k for k in keys if k.split("/")[-1].split(".")[-1] == "em"), None)
+    main = [chart("reward (batch mean, std)", ["reward", "reward_std"]),
+            chart("outcome", [k for k in ("components/outcome" if "components/outcome" in keys else em_key,
+                                          "components/f1") if k]),
+            chart("citation rubric", ["components/rubric"]),
+            chart("turns and searches per episode", ["episodes/steps_per_episode", "episodes/searches_per_episode"]),
+            chart("loss", ["loss"])]
+    plots = [p for p in main if p]
+    # every logged metric on its own, shown folded under the main plots
+    more_plots = [svg_line_chart(xs, {k: [r.get(k) for r in rows]}, title=k, width=300, height=170) for k in keys]
     last = rows[-1] if rows else {}
     cards = [{"label": "steps logged", "value": str(len(rows))}]
     for k in ("reward", "reward_std"):
         if _finite(last.get(k)):
             cards.append({"label": f"{k} (last)", "value": _fmt(last[k])})
-    em_key = next((k for k in keys if k.split("/")[-1].split(".")[-1] == "em"), None)
     if em_key and _finite(last.get(em_key)):
         cards.append({"label": "EM (last)", "value": _fmt(last[em_key])})
     for k in ("episodes/steps_per_episode", "episodes/searches_per_episode"):
@@ -269,7 +284,7 @@ def train_page_data(run_dir: str | Path, title: str = "") -> dict[str, Any]:
             for k in meta_keys if k in config]
     meta.append(["run", str(root)])
     return {"kind": "train", "title": title or f"searchgym train: {root.name}", "meta": meta, "cards": cards,
-            "plots": plots, "steps": steps}
+            "plots": plots, "more_plots": more_plots, "steps": steps}
 
 
 def _step_number(path: Path) -> int:
@@ -332,7 +347,8 @@ _TEMPLATE = """<!DOCTYPE html>
 <body>
 <header id="top"><h1 id="title"></h1><dl id="meta"></dl></header>
 <main>
-<section id="summary"><div id="cards"></div><div id="plots"></div></section>
+<section id="summary"><div id="cards"></div><div id="plots"></div>
+<details id="more-plots" hidden><summary></summary><div class="plots"></div></details></section>
 <nav id="steps" hidden></nav>
 <section id="episodes-section">
   <h2>Episodes</h2>
@@ -368,8 +384,9 @@ h2 { font-size:16px; margin:22px 0 10px; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:8px 14px; min-width:104px; }
 .card .v { font-size:20px; font-weight:600; font-variant-numeric:tabular-nums; }
 .card .l { font-size:12px; color:var(--muted); }
-#plots { display:flex; flex-wrap:wrap; gap:10px; margin-top:12px; }
-#plots svg { background:var(--card); border:1px solid var(--line); border-radius:8px; }
+#plots, #more-plots .plots { display:flex; flex-wrap:wrap; gap:10px; margin-top:12px; }
+#plots svg, #more-plots svg { background:var(--card); border:1px solid var(--line); border-radius:8px; }
+#more-plots { margin-top:10px; }
 .plot-title { font-size:12px; font-weight:600; fill:var(--fg); } .tick { font-size:10px; fill:var(--muted); }
 .axis { font-size:10.5px; fill:var(--muted); } .val { font-size:10px; fill:var(--fg); } .val.na { fill:var(--muted); }
 .grid { stroke:#eceff3; stroke-width:1; }
@@ -505,6 +522,12 @@ _JS = r"""
     });
     // the plots are SVG drawn by searchgym itself (no agent text), embedded as markup
     document.getElementById('plots').innerHTML = (DATA.plots || []).join('');
+    if ((DATA.more_plots || []).length) {
+      var more = document.getElementById('more-plots');
+      more.hidden = false;
+      more.querySelector('summary').textContent = 'every logged metric (' + DATA.more_plots.length + ' plots)';
+      more.querySelector('.plots').innerHTML = DATA.more_plots.join('');
+    }
   }
 
   // ---- training steps
