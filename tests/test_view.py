@@ -266,3 +266,65 @@ def test_page_opens_as_a_file_without_a_server(browser, eval_dir):
     browser.wait_for("document.body.dataset.ready === '1'")
     assert _rows(browser) == ["truncated"] * 4
     assert browser.console_errors() == []
+
+
+def test_view_serves_on_loopback_and_prints_the_url(eval_dir):
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-m", "searchgym.cli.main", "view", str(eval_dir), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/eval.html"), url
+        with urllib.request.urlopen(url, timeout=10) as reply:
+            assert reply.status == 200
+            assert 'id="sg-data"' in reply.read().decode()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_episode_log_callback_writes_chosen_steps_and_tolerates_missing_fields(world, tmp_path):
+    from types import SimpleNamespace
+
+    from searchgym.agents.episode_log import logs_episodes_at, make_episode_log_callback
+    from searchgym.agents.samples import TrainingSample
+
+    ts, _ = world
+    env = make_env(world)
+    policy = MixedPolicy(ts.tasks)
+    env.reset(options={"task": ts.tasks[0]})
+    while not env.done:
+        env.step(policy.generate([env.messages])[0][0].text)
+    sample = TrainingSample(group_id=f"{ts.tasks[0].id}#r0", prompt_ids=(1,), completion_ids=(2, 3),
+                            completion_mask=(1, 1), logprobs=(0.0, 0.0), reward=1.5, advantage=0.7,
+                            components={"outcome": 1.0}, text="turns")
+    bare = SimpleNamespace(group_id="toy-1#step0")  # a sample of another shape: only a group id
+    rollout = SimpleNamespace(mode="trajectory", last_samples=[sample, bare],
+                              sampler=SimpleNamespace(last_trajectories=[env.trajectory]))
+    callback = make_episode_log_callback(rollout, tmp_path, every=3)
+    for step in range(1, 8):
+        state = SimpleNamespace(global_step=step, max_steps=7, is_world_process_zero=True)
+        callback.on_step_end(None, state, None)
+    callback.on_train_end(None, state, None)
+    assert sorted(p.name for p in (tmp_path / "episodes").iterdir()) == ["step-1.jsonl", "step-3.jsonl",
+                                                                         "step-6.jsonl", "step-7.jsonl"]
+    assert [s for s in range(1, 8) if logs_episodes_at(s, 3, 7)] == [1, 3, 6, 7]
+    assert not any(logs_episodes_at(s, 0, 7) for s in range(1, 8))
+    lines = [json.loads(x) for x in (tmp_path / "episodes" / "step-3.jsonl").read_text().splitlines()]
+    assert [x["type"] for x in lines] == ["header", "sample", "sample", "episode"]
+    assert lines[2]["text"] == "" and lines[2]["reward"] is None and lines[2]["task_id"] == "toy-1"
+    episode = lines[3]
+    assert episode["status"] == "solved" and episode["reward"] == 1.5 and episode["advantage"] == 0.7
+    assert episode["group_id"] == sample.group_id and episode["rubric"][0]["connected"]
+    page = (tmp_path / "report.html").read_text()
+    assert '"label": "step 7"' in page
+
+    # nothing sampled yet (a resumed run that had nothing left to do): no file, no error
+    empty = make_episode_log_callback(SimpleNamespace(), tmp_path / "empty", every=1)
+    empty.on_step_end(None, SimpleNamespace(global_step=1, max_steps=1, is_world_process_zero=True), None)
+    assert not (tmp_path / "empty" / "episodes").exists()

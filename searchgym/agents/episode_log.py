@@ -273,11 +273,10 @@ def rollout_records(rollout: Any, step: int, *, rubric: Any = None) -> list[dict
     return out
 
 
-def episode_log_steps(every: int, max_steps: int) -> list[int]:
-    """The optimizer steps whose episodes are logged: step 1, every ``every``-th step, and the last."""
-    if every <= 0:
-        return []
-    return sorted({1, max_steps, *range(every, max_steps + 1, every)} & set(range(1, max_steps + 1)))
+def logs_episodes_at(step: int, every: int, max_steps: int) -> bool:
+    """Whether optimizer step ``step`` logs its episodes: step 1, every ``every``-th step and the last
+    (``every`` <= 0: never)."""
+    return every > 0 and step >= 1 and (step == 1 or step % every == 0 or step >= max_steps)
 
 
 def make_episode_log_callback(rollout: Any, output_dir: str | Path, every: int, *, title: str = "",
@@ -308,7 +307,7 @@ def make_episode_log_callback(rollout: Any, output_dir: str | Path, every: int, 
 
         def on_step_end(self, args, state, control, **kwargs):
             step = int(state.global_step)
-            if every > 0 and state.is_world_process_zero and (step == 1 or step % every == 0 or step >= state.max_steps):
+            if state.is_world_process_zero and logs_episodes_at(step, every, int(state.max_steps)):
                 self._write(step)
             return control
 
@@ -328,7 +327,7 @@ def make_episode_log_callback(rollout: Any, output_dir: str | Path, every: int, 
 __all__ = [
     "EPISODES_DIR",
     "citation_verdicts",
-    "episode_log_steps",
+    "logs_episodes_at",
     "episode_record",
     "episode_status",
     "make_episode_log_callback",

@@ -50,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"metrics: {result.metrics_path}")
     if result.plot_path:
         print(f"reward curve: {result.plot_path}")
+    report = result.output_dir / "report.html"
+    if report.exists():
+        print(f"report: {report} (searchgym view {result.output_dir})")
     return 0
 
 
