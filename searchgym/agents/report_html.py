@@ -206,9 +206,9 @@ def eval_page_data(payload: Mapping[str, Any], records: Sequence[Mapping[str, An
                            title="searches per episode (episodes)", color=PALETTE[1])]
     return {
         "kind": "eval",
-        "title": f"searchgym eval: {payload.get('policy', '')}",
-        "meta": [["policy", payload.get("policy", "")], ["corpus", payload.get("corpus", "")],
-                 ["split", payload.get("split", "")], ["episodes", str(len(episodes))]],
+        "title": "searchgym eval" + (f": {payload['policy']}" if payload.get("policy") else ""),
+        "meta": [[k, str(payload[k])] for k in ("policy", "corpus", "split") if payload.get(k)]
+                + [["episodes", str(len(episodes))]],
         "cards": cards,
         "plots": plots,
         "steps": [{"step": None, "label": "evaluation", "episodes": episodes, "samples": [], "header": {}}],
