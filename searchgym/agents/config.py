@@ -80,6 +80,9 @@ class TrainConfig:
     vllm_mode: str = "colocate"
     vllm_gpu_memory_utilization: float = 0.3  # colocate: share of GPU memory (CPU backend: of RAM) for vLLM
     vllm_max_model_length: int | None = None  # context vLLM reserves KV cache for (None: the model's)
+    # run reports: episodes/step-N.jsonl at step 1, every N steps and the last (0: never), read by report.html
+    log_episodes_every: int = 5
+    report_to: tuple[str, ...] = ()  # TRL/transformers integrations, e.g. tensorboard, wandb (none: [])
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -90,6 +93,8 @@ class TrainConfig:
                      "warmstart_max_rows"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.log_episodes_every < 0:
+            raise ValueError(f"log_episodes_every must be 0 (never) or positive, got {self.log_episodes_every}")
         if self.warmstart_epochs <= 0:
             raise ValueError(f"warmstart_epochs must be positive, got {self.warmstart_epochs}")
         if self.vllm_mode not in ("colocate", "server"):

@@ -2,7 +2,9 @@
 
 Scores per episode: exact match and token F1 of the final answer (SQuAD normalisation, every alias),
 citation precision/recall (cited ids against the task's gold support ids), rubric satisfaction (the
-CaRR citation-rubric reward), searches and steps. Conventions: an episode that cites nothing has
+CaRR citation-rubric reward), searches and steps. Every episode is also kept whole (turns, hits,
+citations, rubric table, reward components: :func:`searchgym.agents.episode_log.episode_record`)
+for the HTML report. Conventions: an episode that cites nothing has
 citation precision 0 (it supported nothing); a task without gold support ids has no citation recall
 (left out of that mean, counted in ``summary["recall_tasks"]``).
 """
@@ -17,6 +19,9 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from searchgym.corpora.records import Task
+
+
+EPISODES_SUFFIX = "_episodes.jsonl"  # <stem>_episodes.jsonl beside <stem>.json
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class EvalReport:
     split: str
     episodes: tuple[EpisodeScore, ...]
     summary: Mapping[str, float] = field(default_factory=dict)
+    records: tuple[Mapping[str, Any], ...] = ()  # episode_record() of each episode, same order
 
 
 def citation_scores(cited: Sequence[str], gold: Sequence[str]) -> tuple[float, float | None]:
@@ -63,16 +69,23 @@ def citation_scores(cited: Sequence[str], gold: Sequence[str]) -> tuple[float, f
 def score_trajectory(trajectory: Any, rubric_reward: Callable[[Any], Any] | None = None,
                      reward: Callable[[Any], Any] | None = None) -> EpisodeScore:
     """Score one finished (or truncated) episode; ``reward`` (the training reward) adds its value."""
+    return score_episode(trajectory, rubric_reward, reward)[0]
+
+
+def score_episode(trajectory: Any, rubric_reward: Callable[[Any], Any] | None = None,
+                  reward: Callable[[Any], Any] | None = None) -> tuple[EpisodeScore, dict[str, Any]]:
+    """The episode's scores and its whole record (``episode_record``) for the HTML report."""
+    from searchgym.agents.episode_log import episode_record
     from searchgym.rewards.outcome import exact_match, f1_score
 
     task: Task = trajectory.task
     prediction = trajectory.final_answer
     text = prediction or ""
     precision, recall = citation_scores(trajectory.cited_ids, task.support_ids)
-    rubric = None
-    if rubric_reward is not None:
-        rubric = float(rubric_reward(trajectory).value)
-    return EpisodeScore(
+    rubric_result = rubric_reward(trajectory) if rubric_reward is not None else None
+    reward_result = reward(trajectory) if reward is not None else None
+    rubric = float(rubric_result.value) if rubric_result is not None else None
+    score = EpisodeScore(
         task_id=task.id,
         question=task.question,
         answers=tuple(task.answers),
@@ -85,10 +98,13 @@ def score_trajectory(trajectory: Any, rubric_reward: Callable[[Any], Any] | None
         searches=int(trajectory.num_searches),
         steps=len(trajectory.steps),
         invalid=int(trajectory.num_invalid),
-        reward=float(reward(trajectory).value) if reward is not None else None,
+        reward=float(reward_result.value) if reward_result is not None else None,
         cited=tuple(trajectory.cited_ids),
         gold_support=tuple(task.support_ids),
     )
+    record = episode_record(trajectory, rubric=rubric_result, reward=reward_result,
+                            extra={"citation_precision": precision, "citation_recall": recall})
+    return score, record
 
 
 def _mean(values: Sequence[float | None]) -> float:
@@ -149,8 +165,10 @@ def evaluate(policy: Any, make_env: Callable[[], Any], tasks: Sequence[Task], *,
              reward: Callable[[Any], Any] | None = None, batch_size: int = 8, progress: bool = True) -> EvalReport:
     """Run and score one episode per task."""
     trajectories = run_episodes(policy, make_env, tasks, batch_size=batch_size, progress=progress)
-    scores = tuple(score_trajectory(t, rubric_reward, reward) for t in trajectories)
-    return EvalReport(policy=policy_name, corpus=corpus, split=split, episodes=scores, summary=summarize(scores))
+    scored = [score_episode(t, rubric_reward, reward) for t in trajectories]
+    scores = tuple(s for s, _ in scored)
+    return EvalReport(policy=policy_name, corpus=corpus, split=split, episodes=scores, summary=summarize(scores),
+                      records=tuple(r for _, r in scored))
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -191,7 +209,11 @@ def to_markdown(report: EvalReport, max_rows: int = 20) -> str:
 
 
 def write_report(report: EvalReport, out_dir: str | Path, stem: str = "eval") -> dict[str, Path]:
-    """Write ``<stem>.json``, ``<stem>.md`` and ``<stem>_metrics.png`` / ``<stem>_searches.png``."""
+    """Write ``<stem>.json``, ``<stem>.md``, ``<stem>_metrics.png`` / ``<stem>_searches.png``, the
+    episodes whole in ``<stem>_episodes.jsonl`` and the self-contained ``<stem>.html`` viewer."""
+    from searchgym.agents.episode_log import write_jsonl
+    from searchgym.agents.report_html import write_eval_html
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -208,6 +230,7 @@ def write_report(report: EvalReport, out_dir: str | Path, stem: str = "eval") ->
     }
     _atomic_write(paths["json"], json.dumps(payload, indent=1))
     _atomic_write(paths["markdown"], to_markdown(report))
+    paths["episodes"] = write_jsonl(out / f"{stem}{EPISODES_SUFFIX}", report.records)
 
     keys = ["em", "f1", "citation_precision", "citation_recall", "rubric", "answered"]
     values = [report.summary.get(k, float("nan")) for k in keys]
@@ -232,6 +255,7 @@ def write_report(report: EvalReport, out_dir: str | Path, stem: str = "eval") ->
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     os.replace(tmp, paths["searches_plot"])
+    paths["html"] = write_eval_html(paths["json"])
     return paths
 
 
@@ -241,6 +265,7 @@ __all__ = [
     "citation_scores",
     "evaluate",
     "run_episodes",
+    "score_episode",
     "score_trajectory",
     "summarize",
     "to_markdown",

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from searchgym.agents.config import TrainConfig, dump_config
+from searchgym.agents.episode_log import make_episode_log_callback
 from searchgym.agents.metrics import make_metrics_callback, make_reward_func, plot_reward_curve, read_jsonl
 from searchgym.agents.rollout import SamplerRollout, task_prompt
 from searchgym.agents.samples import Sampler
@@ -89,7 +90,7 @@ def grpo_args(config: TrainConfig, *, world_size: int | None = None, vllm_on_cpu
         save_strategy="steps",
         save_steps=config.save_steps,
         save_total_limit=config.save_total_limit,
-        report_to=[],
+        report_to=list(config.report_to),
         bf16=on_gpu and torch.cuda.is_bf16_supported(),
         use_cpu=not on_gpu,
         use_vllm=config.use_vllm,
@@ -180,6 +181,7 @@ def build_trainer(
         callbacks = [*callbacks, wall_clock_budget(config.max_seconds)]
     if config.max_generated_tokens:
         callbacks = [*callbacks, generated_token_budget(rollout, config.max_generated_tokens)]
+    callbacks = [*callbacks, make_episode_log_callback(rollout, args.output_dir, config.log_episodes_every)]
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=[make_reward_func()],

@@ -107,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
           + (f"  reward {s['reward']:.3f}" if reward is not None else ""))
     for kind, path in paths.items():
         print(f"{kind}: {path}")
+    print(f"browse the episodes: searchgym view {args.out}")
     return 0
 
 

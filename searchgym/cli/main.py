@@ -12,6 +12,7 @@ COMMANDS = {
     "play": ("searchgym.cli.play", "run episodes with a policy and print them"),
     "train": ("searchgym.cli.train", "train a search agent with GRPO"),
     "eval": ("searchgym.cli.evaluate", "score a policy on a split and write a report"),
+    "view": ("searchgym.cli.view", "build a run's HTML report and serve it on 127.0.0.1"),
 }
 
 

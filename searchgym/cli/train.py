@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from searchgym.agents.training import grpo_args, train
 
     try:  # TRL's own checks and searchgym's (use_vllm without a GPU, ...) before any model is loaded
-        grpo_args(config)
+        check_report_to(grpo_args(config).report_to)
     except ValueError as exc:
         print(f"searchgym train: {exc}", file=sys.stderr)
         return 2
@@ -53,4 +53,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"metrics: {result.metrics_path}")
     if result.plot_path:
         print(f"reward curve: {result.plot_path}")
+    report = result.output_dir / "report.html"
+    if report.exists():
+        print(f"report: {report} (searchgym view {result.output_dir})")
     return 0
+
+
+def check_report_to(report_to) -> None:
+    """Unknown ``report_to`` integrations, and TensorBoard without its package, fail before training starts."""
+    import importlib.util
+
+    from transformers.integrations import get_reporting_integration_callbacks
+
+    get_reporting_integration_callbacks(report_to)  # raises ValueError naming the supported integrations
+    if "tensorboard" in (report_to or ()) and not any(
+            importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")):
+        raise ValueError("report_to tensorboard needs the tensorboard package: pip install 'searchgym[tensorboard]'")
