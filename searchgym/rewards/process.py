@@ -124,6 +124,9 @@ class StepJudgeReward:
         flat = [req for parts in plan for _, req in parts]
         try:
             verdicts: list = list(self.judge.judge(flat))
+            if len(verdicts) != len(flat):  # a short list would silently drop (zero) components
+                raise JudgeError(f"judge {getattr(self.judge, 'name', self.judge)!r} returned {len(verdicts)} "
+                                 f"verdicts for {len(flat)} requests")
         except JudgeError as exc:
             self.metrics["judge_errors"] += 1
             partial = getattr(exc, "results", None)
