@@ -75,6 +75,8 @@ class TrainConfig:
     vllm_mode: str = "colocate"
     vllm_gpu_memory_utilization: float = 0.3  # colocate: share of GPU memory (CPU backend: of RAM) for vLLM
     vllm_max_model_length: int | None = None  # context vLLM reserves KV cache for (None: the model's)
+    # resume: accept a checkpoint without optimizer state (fresh optimizer, schedule continues)
+    resume_reset_optimizer: bool = False
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:

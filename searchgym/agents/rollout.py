@@ -147,11 +147,17 @@ class SamplerRollout:
         self.sampler: Sampler | None = None
         self.last_stats: dict[str, float] = {}
         self.last_samples: list[TrainingSample] = []  # the samples of the last call, for reports and viewers
+        self.pending_rng_state: dict[str, Any] | None = None  # set on resume by checkpoints.ResumeCallback
 
     # TRL calls this
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, list]:
         if self.sampler is None:
             self.sampler = self.sampler_factory(trainer)
+            if self.pending_rng_state is not None:  # a resumed run continues the saved random streams
+                from searchgym.agents.checkpoints import apply_rollout_rng_state
+
+                apply_rollout_rng_state(self.sampler, self.pending_rng_state)
+                self.pending_rng_state = None
             if not self._decode_given and hasattr(trainer, "processing_class"):
                 tok = getattr(trainer.processing_class, "tokenizer", trainer.processing_class)
                 self.decode = lambda ids, _tok=tok: _tok.decode(ids, skip_special_tokens=True)
