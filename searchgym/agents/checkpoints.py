@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 TRAINER_STATE = "trainer_state.json"
 OPTIMIZER = "optimizer.pt"
+OPTIMIZER_BIN = "optimizer.bin"  # transformers' other name for it
 SCHEDULER = "scheduler.pt"
 WEIGHT_FILES = ("model.safetensors", "adapter_model.safetensors", "pytorch_model.bin", "adapter_model.bin")
 WEIGHT_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
@@ -192,7 +193,8 @@ def inspect_checkpoint(path: str | Path, *, world_size: int | None = None) -> Ch
         step = saved if isinstance(saved, int) else step
     if state_problem:
         problems["trainer_state"] = f"{TRAINER_STATE}: {state_problem}"
-    for part, name in (("optimizer", OPTIMIZER), ("scheduler", SCHEDULER)):
+    optimizer = OPTIMIZER_BIN if (root / OPTIMIZER_BIN).exists() and not (root / OPTIMIZER).exists() else OPTIMIZER
+    for part, name in (("optimizer", optimizer), ("scheduler", SCHEDULER)):
         if problem := _file_problem(root / name):
             problems[part] = f"{name}: {problem}"
     rng = [f"{n}: {p}" for n in trainer_rng_files(world) if (p := _file_problem(root / n))]
@@ -438,7 +440,8 @@ def _make_resume_callback_class():
                 per_epoch = max(len(train_dataloader) // args.gradient_accumulation_steps
                                 + int(len(train_dataloader) % args.gradient_accumulation_steps > 0), 1)
                 replay_prompt_order(train_dataloader, state.global_step // per_epoch)
-            if not (path / OPTIMIZER).is_file() and (path / SCHEDULER).is_file() and lr_scheduler is not None:
+            has_optimizer = (path / OPTIMIZER).is_file() or (path / OPTIMIZER_BIN).is_file()
+            if not has_optimizer and (path / SCHEDULER).is_file() and lr_scheduler is not None:
                 _continue_schedule(path / SCHEDULER, lr_scheduler, optimizer)
 
         def on_save(self, args, state, control, **kwargs):
