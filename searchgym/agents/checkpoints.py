@@ -11,12 +11,14 @@ parses), so that a crash in the middle of a save is never mistaken for a checkpo
   ``reset_optimizer`` (config key ``resume_reset_optimizer``): the optimizer then starts afresh and
   the learning-rate schedule continues from the checkpoint's step;
 * the trainer's RNG state (``rng_state.pth``, or ``rng_state_<rank>.pth`` for every rank) and the
-  rollout's (``searchgym_rng.pt`` / ``searchgym_rng_<rank>.pt``, written by :class:`ResumeCallback`).
+  rollout's (``searchgym_rng.pt`` / ``searchgym_rng_<rank>.pt``, written by ``ResumeCallback``).
+
+DeepSpeed and FSDP checkpoint layouts (sharded optimizer directories) are not recognised as complete.
 
 ``resume_from_checkpoint=latest`` takes the newest complete checkpoint and logs a warning for every
 newer one it passed over and why; an explicit checkpoint that is incomplete is an error.
 
-**Continuation** (:class:`ResumeCallback`, registered by ``build_trainer``): the trainer restores
+**Continuation** (``ResumeCallback`` from :func:`make_resume_callback`, registered by ``build_trainer``): the trainer restores
 weights, optimizer, scheduler and the global RNGs itself. Three more streams decide what a step
 samples, and a resumed run used to restart them: (1) the rollout's own generators -- the step
 sampler's ``random.Random`` (which candidate an episode continues from), the ``HFPolicy``'s
@@ -465,20 +467,21 @@ def _continue_schedule(path: Path, lr_scheduler: Any, optimizer: Any) -> None:
     log.warning("optimizer state reset; the learning-rate schedule continues from %s", path.parent.name)
 
 
-def ResumeCallback(rollout: Any):  # noqa: N802 - a class, built lazily so importing needs no transformers
-    """A ``TrainerCallback`` that checkpoints ``rollout``'s random state and restores it on resume."""
+def make_resume_callback(rollout: Any):
+    """A ``ResumeCallback`` (``TrainerCallback``) that checkpoints ``rollout``'s random state and
+    restores it, the prompt order and, without optimizer state, the LR schedule on resume."""
     return _make_resume_callback_class()(rollout)
 
 
 __all__ = [
     "CheckpointCheck",
-    "ResumeCallback",
     "apply_rollout_rng_state",
     "checkpoint_step",
     "inspect_checkpoint",
     "latest_checkpoint",
     "list_checkpoints",
     "load_rollout_rng",
+    "make_resume_callback",
     "replay_prompt_order",
     "resolve_resume",
     "rollout_rng_state",

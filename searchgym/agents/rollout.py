@@ -147,7 +147,7 @@ class SamplerRollout:
         self.sampler: Sampler | None = None
         self.last_stats: dict[str, float] = {}
         self.last_samples: list[TrainingSample] = []  # the samples of the last call, for reports and viewers
-        self.pending_rng_state: dict[str, Any] | None = None  # set on resume by checkpoints.ResumeCallback
+        self.pending_rng_state: dict[str, Any] | None = None  # set on resume by the checkpoints' ResumeCallback
 
     # TRL calls this
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, list]:

@@ -185,7 +185,7 @@ def build_trainer(
         processing_class=tokenizer,
         peft_config=lora_config(config),
         rollout_func=rollout,
-        callbacks=[make_metrics_callback(metrics_path), checkpoints.ResumeCallback(rollout), *callbacks],
+        callbacks=[make_metrics_callback(metrics_path), checkpoints.make_resume_callback(rollout), *callbacks],
     )
     trainer.searchgym_rollout = rollout
     if vllm_on_cpu and config.use_vllm and getattr(trainer, "vllm_generation", None) is not None:
