@@ -60,26 +60,25 @@ def tiny_llama(tokenizer):
 def train_run(world, tokenizer, out, sampler, **kw):
     from searchgym.agents.config import TrainConfig
     from searchgym.agents.samplers import TrajectorySampler, TruncatedStepSampler
-    from searchgym.agents.training import build_reward, build_trainer, run_training, step_rewards
+    from searchgym.agents.training import build_reward, build_trainer, run_training
     from searchgym.envs import DeepSearchEnv
 
     ts, searcher = world
     # few rows per step: the cost is TRL's log-probs over SmolLM2's 49k-token vocabulary for every token
     values = dict(model="tiny", output_dir=str(out), sampler=sampler, group_size=3, tasks_per_step=1, groups_per_task=2,
-                  max_steps=2, lora=False, save_steps=100, warmstart=False, rewards=("outcome", "rubric", "judge"),
-                  reward_weights=(1.0, 0.5, 0.2), log_episodes_every=1, max_turns=4)
+                  max_steps=2, lora=False, save_steps=100, warmstart=False, judge="gold", log_episodes_every=1,
+                  max_turns=4)
     values.update(kw)
     config = TrainConfig(**values)
-    reward = build_reward(config)
+    reward = build_reward(config, ts.tasks)
 
     def factory(trainer):
-        env = DeepSearchEnv(ts.tasks, searcher, max_turns=config.max_turns, reward=reward)
+        env = DeepSearchEnv(ts.tasks, searcher, max_turns=config.max_turns, reward=None)
         policy = NoisyOracle(ts.tasks)
         if sampler == "trajectory":
             return TrajectorySampler(env, policy, reward, group_size=config.group_size, tokenizer=tokenizer)
-        step_reward, outcome = step_rewards(config)
-        return TruncatedStepSampler(env, policy, step_reward, k=config.group_size, max_steps=config.max_turns,
-                                    outcome_reward=outcome, tokenizer=tokenizer, seed=0)
+        return TruncatedStepSampler(env, policy, reward, k=config.group_size, max_steps=config.max_turns,
+                                    tokenizer=tokenizer, seed=0)
 
     trainer = build_trainer(config, tiny_llama(tokenizer), tokenizer, ts.tasks, factory)
     return run_training(trainer, config)
@@ -106,8 +105,9 @@ def test_tensorboard_carries_every_component_and_episode_statistic(trajectory_ru
     tags = set(acc.Tags()["scalars"])
     logged = [h for h in trajectory_run.log_history if "reward" in h][-1]
     ours = {k for k in logged if k.startswith(("components/", "episodes/"))}
-    # every searchgym component (outcome, rubric, judge and their parts) and episode statistic
-    assert {"components/outcome", "components/rubric", "components/judge", "components/rubric.n_connected",
+    # every searchgym component (outcome, rubric, judge process reward and their parts) and episode statistic
+    assert {"components/outcome", "components/em", "components/rubric", "components/process",
+            "components/process.r_think", "components/rubric.n_connected",
             "episodes/steps_per_episode", "episodes/searches_per_episode"} <= ours
     assert {f"train/{k}" for k in ours} <= tags
     series = acc.Scalars("train/components/outcome")
@@ -129,7 +129,7 @@ def test_trajectory_run_logs_episodes_paired_with_their_samples(trajectory_run):
         assert ep["group_id"] == sample["group_id"] and sample["task_id"] == ep["task"]["id"]
         assert ep["reward"] == sample["reward"] and ep["advantage"] == sample["advantage"]
         assert "outcome" in ep["components"] and ep["steps"] and ep["rubric"]
-        assert ep["status"] == ("solved" if ep["components"]["outcome"] == 1.0 else ep["status"])
+        assert ep["status"] == ("solved" if ep["components"]["em"] == 1.0 else ep["status"])
     assert (out / "report.html").exists()
 
 

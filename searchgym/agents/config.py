@@ -83,6 +83,8 @@ class TrainConfig:
     # run reports: episodes/step-N.jsonl at step 1, every N steps and the last (0: never), read by report.html
     log_episodes_every: int = 5
     report_to: tuple[str, ...] = ()  # TRL/transformers integrations, e.g. tensorboard, wandb (none: [])
+    # resume: accept a checkpoint without optimizer state (fresh optimizer, schedule continues)
+    resume_reset_optimizer: bool = False
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:

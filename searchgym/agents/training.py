@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from searchgym.agents import checkpoints
 from searchgym.agents.config import TrainConfig, dump_config
 from searchgym.agents.episode_log import make_episode_log_callback
 from searchgym.agents.metrics import make_metrics_callback, make_reward_func, plot_reward_curve, read_jsonl
@@ -190,7 +191,7 @@ def build_trainer(
         processing_class=tokenizer,
         peft_config=lora_config(config),
         rollout_func=rollout,
-        callbacks=[make_metrics_callback(metrics_path), *callbacks],
+        callbacks=[make_metrics_callback(metrics_path), checkpoints.make_resume_callback(rollout), *callbacks],
     )
     trainer.searchgym_rollout = rollout
     if vllm_on_cpu and config.use_vllm and getattr(trainer, "vllm_generation", None) is not None:
@@ -245,27 +246,14 @@ def generated_token_budget(rollout: SamplerRollout, tokens: int):
 
 
 def latest_checkpoint(output_dir: str | Path) -> Path | None:
-    """The newest ``checkpoint-N`` directory under ``output_dir``."""
-    root = Path(output_dir)
-    if not root.is_dir():
-        return None
-    checkpoints = [p for p in root.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
-    return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
+    """The newest complete ``checkpoint-N`` directory under ``output_dir`` (see ``agents.checkpoints``)."""
+    return checkpoints.latest_checkpoint(output_dir)
 
 
 def resolve_resume(config: TrainConfig) -> str | None:
-    """``resume_from_checkpoint``: ``latest`` picks the newest checkpoint of the output dir."""
-    value = config.resume_from_checkpoint
-    if not value:
-        return None
-    if value == "latest":
-        found = latest_checkpoint(config.output_dir)
-        if found is None:
-            raise FileNotFoundError(f"resume_from_checkpoint=latest but {config.output_dir} has no checkpoint-*")
-        return str(found)
-    if not Path(value).is_dir():
-        raise FileNotFoundError(f"checkpoint {value} does not exist")
-    return value
+    """``resume_from_checkpoint``: ``latest`` picks the newest complete checkpoint of the output dir."""
+    return checkpoints.resolve_resume(config.resume_from_checkpoint, config.output_dir,
+                                      reset_optimizer=config.resume_reset_optimizer)
 
 
 def save_final_model(trainer: Any, final_dir: Path) -> None:

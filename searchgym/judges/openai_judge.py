@@ -1,7 +1,10 @@
 """``openai:<model>@<base_url>``: a judge served by any OpenAI-compatible server (OpenAI, vLLM,
 llama.cpp, Ollama) through the official ``openai`` SDK.
 
-* Bounded concurrency (an ``asyncio.Semaphore`` of ``concurrency``), a per-request ``timeout``.
+* Bounded concurrency (an ``asyncio.Semaphore`` of ``concurrency``).
+* Deadlines: ``timeout`` bounds each HTTP attempt in total, from connecting to the reply's last byte
+  (the SDK's own timeout is per read, so a server that drips its reply byte by byte would never
+  trip it); ``deadline`` (optional) bounds a whole ``judge`` call, retries and backoff included.
 * Retries with exponential backoff (``backoff * 2**n`` plus jitter, capped) on 429, 5xx, timeouts
   and connection errors, ``max_retries`` times; the SDK's own retries are off so the policy is ours
   and tested. Other 4xx errors are not retried. After the retries: ``JudgeError``.
@@ -9,7 +12,9 @@ llama.cpp, Ollama) through the official ``openai`` SDK.
   falls back to ``{"type": "json_object", "schema": ...}`` (llama.cpp's form) and then to plain text
   when the server rejects the format (a 400/422, or an error naming ``response_format``: llama.cpp
   answers 500); the mode that worked is remembered. The reply is
-  parsed robustly either way; an unparseable reply is asked again (``parse_retries``) then fails.
+  parsed strictly either way (``searchgym.judges.parsing``: exactly one score in {-1, 0, +1}, never
+  a number read out of ``1e5`` or ``1/10``); an unparseable reply is asked again (``parse_retries``)
+  then fails.
 * The API key comes from the environment variable ``api_key_env`` (default ``OPENAI_API_KEY``); a
   placeholder is used for local servers without one. It is never logged nor shown in ``repr``.
 """
@@ -22,7 +27,7 @@ import random
 
 from searchgym.judges.base import JudgeError
 from searchgym.judges.cache import JudgeCache
-from searchgym.judges.model import ModelJudge
+from searchgym.judges.model import ModelJudge, time_left
 from searchgym.judges.prompts import JUDGMENT_SCHEMA
 
 STRUCTURED_MODES = ("json_schema", "json_object", "none")
@@ -36,6 +41,15 @@ def _format(mode: str) -> dict | None:
     return None
 
 
+class _AttemptTimeout(Exception):
+    """One HTTP attempt ran past ``timeout`` (retried like the SDK's own timeouts)."""
+
+
+def _describe(exc: BaseException) -> str:
+    name = "TimeoutError" if isinstance(exc, _AttemptTimeout) else type(exc).__name__
+    return f"{name}: {exc}"
+
+
 class OpenAIJudge(ModelJudge):
     """A judge behind an OpenAI-compatible chat-completions endpoint."""
 
@@ -44,8 +58,11 @@ class OpenAIJudge(ModelJudge):
     def __init__(self, model: str, base_url: str | None = None, *, api_key_env: str = "OPENAI_API_KEY",
                  concurrency: int = 8, timeout: float = 60.0, max_retries: int = 4, backoff: float = 0.5,
                  max_backoff: float = 8.0, structured: str = "auto", temperature: float = 0.0,
-                 max_tokens: int = 96, cache: JudgeCache | None = None, parse_retries: int = 1):
-        super().__init__(cache=cache, parse_retries=parse_retries)
+                 max_tokens: int = 96, cache: JudgeCache | None = None, parse_retries: int = 1,
+                 deadline: float | None = None):
+        super().__init__(cache=cache, parse_retries=parse_retries, deadline=deadline)
+        if not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout}")
         if structured not in ("auto", *STRUCTURED_MODES):
             raise ValueError(f"structured must be 'auto' or one of {STRUCTURED_MODES}, got {structured!r}")
         if concurrency < 1:
@@ -78,7 +95,7 @@ class OpenAIJudge(ModelJudge):
         import openai
 
         if isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError,
-                            openai.InternalServerError)):
+                            openai.InternalServerError, _AttemptTimeout)):
             return True
         return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
 
@@ -89,10 +106,21 @@ class OpenAIJudge(ModelJudge):
         if fmt is not None:
             kwargs["response_format"] = fmt
         self.attempts += 1
-        resp = await client.chat.completions.create(**kwargs)
-        if not resp.choices:
-            raise JudgeError("server returned no choices")
-        return resp.choices[0].message.content or ""
+        limit = time_left(self.timeout)
+        if limit <= 0:
+            raise JudgeError(f"openai judge: the call's deadline of {self.deadline}s passed")
+        try:
+            async with asyncio.timeout(limit):  # the whole attempt, not each read
+                resp = await client.chat.completions.create(**kwargs)
+        except TimeoutError:
+            raise _AttemptTimeout(f"no complete reply within {limit:.3g}s") from None
+        choices = getattr(resp, "choices", None)
+        if not choices:
+            raise JudgeError("openai judge: server returned no choices")
+        content = getattr(getattr(choices[0], "message", None), "content", None)
+        if content is not None and not isinstance(content, str):
+            raise JudgeError(f"openai judge: reply content is {type(content).__name__}, not text")
+        return content or ""
 
     async def _one(self, client, sem: asyncio.Semaphore, messages: list[dict], attempt: int) -> str:
         import openai
@@ -112,6 +140,8 @@ class OpenAIJudge(ModelJudge):
                         self._mode = STRUCTURED_MODES[STRUCTURED_MODES.index(mode) + 1]
                         continue
                     raise JudgeError(f"openai judge: request rejected: {exc}") from exc
+                except JudgeError:
+                    raise
                 except Exception as exc:
                     # llama.cpp's server answers an unknown response_format with a 500 naming it
                     if self.structured == "auto" and mode != "none" and "response_format" in str(exc):
@@ -119,11 +149,14 @@ class OpenAIJudge(ModelJudge):
                         continue
                     # a malformed (non-JSON) body surfaces as a ValueError: retried like a 5xx
                     if not (self._retryable(exc) or isinstance(exc, ValueError)):
-                        raise JudgeError(f"openai judge: {type(exc).__name__}: {exc}") from exc
+                        raise JudgeError(f"openai judge: {_describe(exc)}") from exc
                     if tries >= self.max_retries:
-                        raise JudgeError(f"openai judge: gave up after {tries + 1} attempts: "
-                                         f"{type(exc).__name__}: {exc}") from exc
+                        raise JudgeError(f"openai judge: gave up after {tries + 1} attempts: {_describe(exc)}") from exc
                     delay = min(self.max_backoff, self.backoff * 2 ** tries) * (1 + 0.25 * random.random())
+                    left = time_left()
+                    if left is not None and left <= delay:  # the retry could not finish in time
+                        raise JudgeError(f"openai judge: deadline of {self.deadline}s reached after {tries + 1} "
+                                         f"attempts: {_describe(exc)}") from exc
                     tries += 1
                     self.retries += 1
                     await asyncio.sleep(delay)

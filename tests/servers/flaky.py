@@ -4,7 +4,8 @@ Each request consumes the next behaviour of ``server.script`` (then ``server.def
 ``"ok"`` (a valid verdict, ``server.reply`` as content), ``"429"``, ``"500"``, ``"503"``, ``"400"``,
 ``"slow"`` (sleeps ``server.slow_s`` then ok), ``"truncated"`` (promises more bytes than it sends and
 closes), ``"malformed"`` (200 with a non-JSON body), ``"garbage"`` (valid completion whose content is
-no verdict), ``"reject_schema"`` (400 when ``response_format`` is present, else ok).
+no verdict), ``"reject_schema"`` (400 when ``response_format`` is present, else ok), ``"trickle"``
+(a valid verdict sent one byte every ``server.trickle_s`` seconds: no single read ever times out).
 ``server.requests`` records every request body.
 """
 
@@ -58,6 +59,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif behaviour == "malformed":
             self._send(200, b"<html>not json")
+        elif behaviour == "trickle":
+            body = completion(srv.reply)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.flush()
+            try:
+                for i in range(len(body)):
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(srv.trickle_s)
+            except OSError:  # the client gave up: what a deadline is for
+                self.close_connection = True
         elif behaviour == "garbage":
             self._send(200, completion("I am not sure, it looks fine to me."))
         else:
@@ -69,6 +84,7 @@ class FlakyServer:
 
     def __init__(self, default: str = "ok", reply: str = '{"score": 1, "rationale": "ok"}', slow_s: float = 2.0):
         self.default, self.reply, self.slow_s = default, reply, slow_s
+        self.trickle_s = 0.05
         self.script: list[str] = []
         self.requests: list[dict] = []
         self.lock = threading.Lock()
