@@ -260,9 +260,9 @@ def _run(setup, out: Path, max_steps: int, resume: str | None = None, record: di
     from searchgym.agents.training import build_reward, build_trainer, make_sampler_factory, run_training
 
     tokenizer, world = setup
-    config = TrainConfig(model="tiny", output_dir=str(out), sampler="step", group_size=2, tasks_per_step=1,
-                         groups_per_task=2, max_turns=1, max_new_tokens=5, rewards=("outcome", "judge"),
-                         reward_weights=(1.0, 1.0), judge="crc-test", lora=False, learning_rate=5e-2,
+    config = TrainConfig(model="tiny", output_dir=str(out), sampler="step", group_size=2, tasks_per_step=2,
+                         groups_per_task=1, max_turns=1, max_new_tokens=5, citation_rubric=False,
+                         judge="crc-test", lora=False, learning_rate=5e-2,
                          max_steps=max_steps, save_steps=1, save_total_limit=10, seed=0, warmstart=False,
                          resume_from_checkpoint=resume, **overrides)
     torch.manual_seed(0)
@@ -271,7 +271,7 @@ def _run(setup, out: Path, max_steps: int, resume: str | None = None, record: di
                                          max_position_embeddings=2048, bos_token_id=tokenizer.bos_token_id,
                                          eos_token_id=tokenizer.eos_token_id))
     searcher = _KeywordSearcher(world.documents)
-    factory = make_sampler_factory(config, world.tasks, searcher, build_reward(config), tokenizer)
+    factory = make_sampler_factory(config, world.tasks, searcher, build_reward(config, world.tasks), tokenizer)
 
     def recording_factory(trainer):
         sampler = factory(trainer)
