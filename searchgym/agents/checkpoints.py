@@ -344,7 +344,8 @@ def save_rollout_rng(path: str | Path, rollout: Any, global_step: int) -> None:
         streams = getattr(rollout, "pending_rng_state", None) or {}
     path = Path(path)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save({"format": _RNG_FORMAT, "global_step": int(global_step), "streams": streams}, tmp)
+    torch.save({"format": _RNG_FORMAT, "global_step": int(global_step), "streams": streams,
+                "generated_tokens": int(getattr(rollout, "generated_tokens", 0))}, tmp)
     os.replace(tmp, path)
 
 
@@ -430,7 +431,10 @@ def _make_resume_callback_class():
             self.resumed_from = path
             rng_path = path / rollout_rng_file(args.process_index, args.world_size)
             if rng_path.is_file():
-                streams = load_rollout_rng(rng_path)["streams"]
+                saved = load_rollout_rng(rng_path)
+                streams = saved["streams"]
+                # a generated-token budget (max_generated_tokens) goes on from where it was
+                self.rollout.generated_tokens = int(saved.get("generated_tokens", 0))
                 if getattr(self.rollout, "sampler", None) is not None:
                     apply_rollout_rng_state(self.rollout.sampler, streams)
                 else:  # the sampler is built on the first rollout call, which applies it
