@@ -278,8 +278,8 @@ def test_token_exact_turns_with_hf_policy(world):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sampler", ["trajectory", "step"])
-def test_real_path_through_trl(world, tmp_path, sampler):
+@pytest.mark.parametrize("sampler,lora", [("trajectory", False), ("step", True)])
+def test_real_path_through_trl(world, tmp_path, sampler, lora):
     """HFPolicy + DeepSearchEnv over BM25 + the gold judge + each sampler through TRL's GRPOTrainer: the
     rewards TRL trains on are the sampler's, in groups of k on one scale."""
     import torch
@@ -298,7 +298,7 @@ def test_real_path_through_trl(world, tmp_path, sampler):
                                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
                                          eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id))
     config = TrainConfig(model="tiny", output_dir=str(tmp_path / "run"), sampler=sampler, group_size=2,
-                         tasks_per_step=1, groups_per_task=2, max_steps=1, max_turns=2, max_new_tokens=6, lora=False,
+                         tasks_per_step=1, groups_per_task=2, max_steps=1, max_turns=2, max_new_tokens=6, lora=lora,
                          save_steps=100, warmstart=False, judge="gold")
     reward = build_reward(config, tasks)
     trainer = build_trainer(config, model, tok, tasks, make_sampler_factory(config, tasks, searcher, reward, tok))
