@@ -124,7 +124,7 @@ def main(argv=None) -> int:
           f"{searcher_spec}; device {device}; budget {budget} generated tokens per arm; G = k = {group}", flush=True)
     common = dict(corpus=args.corpus, searcher=searcher_spec, max_turns=args.max_turns, top_k=3, passage_chars=200,
                   max_new_tokens=args.max_new_tokens, group_size=group, tasks_per_step=per_step, groups_per_task=2,
-                  lora=not gpu, learning_rate=args.learning_rate or (1e-5 if gpu else 5e-5), save_steps=10_000,
+                  lora=False, learning_rate=args.learning_rate or 1e-5, save_steps=10_000,
                   max_steps=10_000, max_generated_tokens=budget)
     evaluate = lambda path: evaluate_model(  # noqa: E731
         path, test_tasks, taskset, searcher, max_turns=args.max_turns, top_k=3, passage_chars=200,
