@@ -171,30 +171,34 @@ def bench_episodes(args) -> None:
 
 # ---------------------------------------------------------------------------------------------
 class SectionTimer:
-    """Exclusive wall time per section: a nested section pauses its parent's clock."""
+    """Exclusive time per section, wall clock and this process's CPU time (all threads): a nested
+    section pauses its parent's clocks. On a shared machine the CPU time is the steadier figure."""
 
     def __init__(self, device: str) -> None:
         self.device = device
         self.totals: dict[str, float] = defaultdict(float)
-        self.stack: list[list[Any]] = []  # [name, start]
+        self.cpu: dict[str, float] = defaultdict(float)
+        self.stack: list[list[Any]] = []  # [name, wall start, cpu start]
 
     @contextmanager
     def section(self, name: str):
         sync(self.device)
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         if self.stack:
             parent = self.stack[-1]
             self.totals[parent[0]] += now - parent[1]
-        self.stack.append([name, now])
+            self.cpu[parent[0]] += cpu - parent[2]
+        self.stack.append([name, now, cpu])
         try:
             yield
         finally:
             sync(self.device)
-            now = time.perf_counter()
+            now, cpu = time.perf_counter(), time.process_time()
             top = self.stack.pop()
             self.totals[top[0]] += now - top[1]
+            self.cpu[top[0]] += cpu - top[2]
             if self.stack:
-                self.stack[-1][1] = now
+                self.stack[-1][1], self.stack[-1][2] = now, cpu
 
     def wrap(self, owner: Any, attr: str, name: str | Callable[[], str]) -> None:
         original = getattr(owner, attr)
@@ -206,9 +210,10 @@ class SectionTimer:
 
         setattr(owner, attr, wrapped)
 
-    def take(self) -> dict[str, float]:
-        out = dict(self.totals)
+    def take(self) -> tuple[dict[str, float], dict[str, float]]:
+        out = (dict(self.totals), dict(self.cpu))
         self.totals.clear()
+        self.cpu.clear()
         return out
 
 
@@ -233,18 +238,18 @@ def bench_grpo(args) -> None:
     timer.wrap(WeightedSum, "__call__", "scoring")
     timer.wrap(StepJudgeReward, "score_batch", "scoring")
     timer.wrap(SamplerRollout, "__call__", "rollout other")
-    steps: list[dict[str, float]] = []
+    steps: list[tuple[dict[str, float], dict[str, float]]] = []
 
     class StepClock(TrainerCallback):
         def on_step_begin(self, a, state, control, **kw):
             timer.take()
-            self.start = time.perf_counter()
+            self.start, self.cpu = time.perf_counter(), time.process_time()
 
         def on_step_end(self, a, state, control, **kw):
             sync(args.device)
-            parts = timer.take()
-            parts["step"] = time.perf_counter() - self.start
-            steps.append(parts)
+            wall, cpu = timer.take()
+            wall["step"], cpu["step"] = time.perf_counter() - self.start, time.process_time() - self.cpu
+            steps.append((wall, cpu))
 
     from searchgym.corpora import load_taskset
     from searchgym.agents.splits import split_tasks
@@ -279,18 +284,23 @@ def bench_grpo(args) -> None:
              "backward"]
     print(f"\n## GRPO step ({config.sampler} sampler, G={config.group_size}, {config.tasks_per_step} tasks/step, "
           f"{args.device}): {len(steps)} steps in {total:.1f} s")
-    header = f"{'step':>6} {'total':>7} " + " ".join(f"{n:>20}" for n in order) + f" {'other':>7}"
-    print(header)
-    for i, parts in enumerate(steps):
-        known = sum(parts.get(n, 0.0) for n in order)
-        print(f"{i + 1:>6} {parts['step']:>7.2f} " + " ".join(f"{parts.get(n, 0.0):>20.2f}" for n in order)
-              + f" {parts['step'] - known:>7.2f}")
+    short = ["gen", "env", "score", "roll", "logp", "lossfw", "bwd"]
+    print("per step, exclusive seconds: wall (cpu = this process's CPU seconds over all threads)")
+    print(f"{'step':>4} {'total':>14} " + " ".join(f"{n:>13}" for n in short) + f" {'other':>13}")
+    for i, (wall, cpu) in enumerate(steps):
+        cells = [f"{wall.get(n, 0.0):6.1f}({cpu.get(n, 0.0):5.1f})" for n in order]
+        other_w = wall["step"] - sum(wall.get(n, 0.0) for n in order)
+        other_c = cpu["step"] - sum(cpu.get(n, 0.0) for n in order)
+        print(f"{i + 1:>4} {wall['step']:7.1f}({cpu['step']:5.1f}) " + " ".join(cells)
+              + f" {other_w:6.1f}({other_c:5.1f})")
+    print("columns: " + ", ".join(f"{a}={b}" for a, b in zip(short, order)))
     later = steps[1:] or steps
-    mean = {n: statistics.mean(p.get(n, 0.0) for p in later) for n in [*order, "step"]}
-    gen_share = mean["generation"] / mean["step"] if mean["step"] else float("nan")
-    print(f"mean over steps {2 if len(steps) > 1 else 1}..{len(steps)}: step {mean['step']:.2f} s, generation "
-          f"{mean['generation']:.2f} s ({gen_share:.0%}), log-probs+loss+backward "
-          f"{mean['log-probs (no grad)'] + mean['loss forward'] + mean['backward']:.2f} s")
+    for label, k in (("wall", 0), ("cpu", 1)):
+        mean = {n: statistics.mean(p[k].get(n, 0.0) for p in later) for n in [*order, "step"]}
+        share = mean["generation"] / mean["step"] if mean["step"] else float("nan")
+        train = mean["log-probs (no grad)"] + mean["loss forward"] + mean["backward"]
+        print(f"mean {label} over steps {2 if len(steps) > 1 else 1}..{len(steps)}: step {mean['step']:.1f} s, "
+              f"generation {mean['generation']:.1f} s ({share:.0%}), log-probs+loss+backward {train:.1f} s")
 
 
 # ---------------------------------------------------------------------------------------------

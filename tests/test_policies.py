@@ -177,6 +177,20 @@ def test_generate_ids_takes_exact_token_prompts(tiny_model, tokenizer):
         policy.generate_ids([[1]], n=0)
 
 
+def test_reading_ids_a_step_late_changes_nothing(tiny_model, tokenizer):
+    """The CUDA schedule (host reads each step's ids one step late, rows dropped a step later) gives the
+    completions of the immediate schedule; greedy, so batch composition cannot shift random draws."""
+    stops = ("e", "in")
+    runs = []
+    for lag in (0, 1):
+        policy = make(tiny_model, tokenizer, temperature=0.0, stop=stops, max_new_tokens=16, batch_size=32)
+        policy.host_lag = lag
+        runs.append(policy.generate([CONV_A, CONV_B], n=1) + policy.generate_ids([[5, 6, 7], [9] * 4, [11, 300]]))
+    assert [[c.token_ids for c in g] for g in runs[0]] == [[c.token_ids for c in g] for g in runs[1]]
+    lengths = {len(c.token_ids) for g in runs[0] for c in g}
+    assert len(lengths) > 1  # rows ended at different steps: rows were dropped mid-batch
+
+
 def test_ignore_stops_runs_every_row_to_the_limit(tiny_model, tokenizer):
     policy = make(tiny_model, tokenizer, seed=1, stop=("e",), max_new_tokens=9, ignore_stops=True)
     rows = [c for g in policy.generate([CONV_A, CONV_B], n=3) for c in g]

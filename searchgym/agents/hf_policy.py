@@ -26,6 +26,7 @@ batch (KV cache rows selected) once enough rows have ended for the copy to pay.
 from __future__ import annotations
 
 import inspect
+import weakref
 from typing import Any, Sequence
 
 from searchgym.agents.policy import Completion, Message
@@ -63,6 +64,7 @@ class HFPolicy:
         eos = eos if eos is not None else tokenizer.eos_token_id
         self.eos_ids = frozenset(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
         self.generated_tokens = 0  # running count, for budgets and benchmarks
+        self.host_lag: int | None = None  # steps the host reads ids behind the device (None: 1 on CUDA, else 0)
         # transformers >= 5.2x renamed ``past_key_values`` to ``cache``; use whichever the model takes
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         self._cache_kw = "cache" if "cache" in inspect.signature(type(base).forward).parameters else "past_key_values"
@@ -152,7 +154,7 @@ class HFPolicy:
         rows = logits.shape[0]
         pos = positions[:, -1]
         cuda = dev.type == "cuda"
-        lag = 1 if cuda else 0  # CUDA: read step t's ids while step t+1's forward runs
+        lag = self.host_lag if self.host_lag is not None else int(cuda)  # CUDA: read step t during t+1's forward
         host_tokens = torch.zeros((rows, max_new), dtype=torch.long)
         length = [max_new] * rows  # final number of kept tokens per row
         ended = [False] * rows
@@ -249,6 +251,9 @@ class HFPolicy:
         return nxt, logp.gather(-1, nxt[:, None]).squeeze(-1)
 
 
+_CANDIDATES: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
 def stop_candidates(tokenizer: Any, stops: Sequence[str], vocab: int) -> Any:
     """Bool mask over token ids: the tokens at which a stop string can first appear in decoded text.
 
@@ -257,6 +262,19 @@ def stop_candidates(tokenizer: Any, stops: Sequence[str], vocab: int) -> Any:
     when that character is not complete in one token, at a token whose text alone is an incomplete
     UTF-8 sequence (decoded as U+FFFD). Special tokens decode to nothing and are never candidates.
     """
+    import torch
+
+    try:  # decoding the whole vocabulary takes a second: once per tokenizer and stop set
+        memo = _CANDIDATES.setdefault(tokenizer, {})
+    except TypeError:  # an object without weak references: no memo
+        memo = {}
+    key = (tuple(stops), int(vocab))
+    if key not in memo:
+        memo[key] = _stop_candidates(tokenizer, stops, vocab)
+    return memo[key].clone()
+
+
+def _stop_candidates(tokenizer: Any, stops: Sequence[str], vocab: int) -> Any:
     import torch
 
     mask = torch.zeros(vocab, dtype=torch.bool)
