@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import time
@@ -33,13 +32,18 @@ from typing import Any, Callable
 
 
 def java_present() -> bool:
+    """Whether the Lucene backend can run here: pyserini installed and a usable JVM found."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyserini") is None:
+        return False
     try:
         from searchgym.search.java import java_binary
 
         java_binary()
         return True
-    except Exception:  # noqa: BLE001 - any failure to find a JVM means "use bm25s"
-        return shutil.which("java") is not None
+    except Exception:  # noqa: BLE001 - no usable JVM: use bm25s
+        return False
 
 
 def sync(device: str) -> None:
@@ -230,7 +234,8 @@ def bench_grpo(args) -> None:
     from searchgym.rewards.process import StepJudgeReward
 
     config = TrainConfig(output_dir=args.output_dir, max_steps=args.steps, save_steps=10**6, sampler=args.sampler,
-                         searcher=args.searcher, seed=0, warmstart=not args.no_warmstart)
+                         searcher=args.searcher, seed=0, warmstart=not args.no_warmstart,
+                         tasks_per_step=args.tasks_per_step, group_size=args.group_size)
     timer = SectionTimer(args.device)
     timer.wrap(HFPolicy, "generate_ids", "generation")
     for attr in ("step", "reset", "fork"):
@@ -250,6 +255,9 @@ def bench_grpo(args) -> None:
             wall, cpu = timer.take()
             wall["step"], cpu["step"] = time.perf_counter() - self.start, time.process_time() - self.cpu
             steps.append((wall, cpu))
+            print(f"step {len(steps)}: wall {wall['step']:.1f} s, cpu {cpu['step']:.1f} s, "
+                  + ", ".join(f"{k} {v:.1f}/{cpu.get(k, 0.0):.1f}" for k, v in wall.items() if k != "step"),
+                  flush=True)
 
     from searchgym.corpora import load_taskset
     from searchgym.agents.splits import split_tasks
@@ -318,6 +326,8 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=16, help="episodes in the episodes part")
     ap.add_argument("--searcher", default=None, help="searcher spec (default: bm25 with Java, else bm25s)")
     ap.add_argument("--steps", type=int, default=3, help="GRPO steps in the grpo part")
+    ap.add_argument("--tasks-per-step", type=int, default=2, help="GRPO tasks per step (default config: 2)")
+    ap.add_argument("--group-size", type=int, default=4, help="G or k (default config: 4)")
     ap.add_argument("--sampler", default="trajectory", choices=["trajectory", "step"])
     ap.add_argument("--no-warmstart", action="store_true", help="GRPO from the base model (no SFT warm start)")
     ap.add_argument("--output-dir", default="/tmp/searchgym-bench-rollout",
