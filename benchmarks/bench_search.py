@@ -3,8 +3,10 @@
     python benchmarks/bench_search.py                       # 10k, 100k, 1M passages
     python benchmarks/bench_search.py --sizes 10000,100000  # chosen sizes
     python benchmarks/bench_search.py --quick               # 10k, fewer queries
+    python benchmarks/bench_search.py --no-dense --no-lucene  # bm25s only (no Java)
 
-BM25 is measured at every size. Dense (MiniLM on CPU) is built only up to ``--dense-max`` passages;
+BM25 (Lucene) and bm25s are measured at every size, with the overlap@10 of their rankings (share of
+Lucene's top 10 that bm25s also returns, mean over the queries) and whether their top hit agrees. Dense (MiniLM on CPU) is built only up to ``--dense-max`` passages;
 above that the encode throughput measured on a sample is extrapolated and printed as such.
 Indexes are built in a fresh temporary cache so build times are real, not cache hits.
 """
@@ -75,6 +77,8 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=1000, help="queries timed per size")
     ap.add_argument("--dense-max", type=int, default=10000, help="largest size at which dense is fully built")
     ap.add_argument("--no-dense", action="store_true")
+    ap.add_argument("--no-lucene", action="store_true", help="skip the Lucene backend (no Java)")
+    ap.add_argument("--no-bm25s", action="store_true", help="skip the bm25s backend")
     args = ap.parse_args()
     sizes = [10000] if args.quick else [int(s) for s in args.sizes.split(",")]
     nq = 200 if args.quick else args.queries
@@ -91,18 +95,43 @@ def main() -> None:
         queries = make_queries(world, nq)
         print(f"world generated in {time.perf_counter() - t:.1f} s")
         with tempfile.TemporaryDirectory(prefix="bench-search-") as cache:
-            rss0 = rss_mb()
-            t = time.perf_counter()
-            bm25 = BM25Searcher(world.documents, cache_dir=Path(cache), progress=False)
-            build = time.perf_counter() - t
-            print(f"BM25  build {build:7.1f} s ({n / build:,.0f} docs/s)  index {dir_mb(bm25.index_dir):,.0f} MB  "
-                  f"indexer peak RSS {children_peak_mb():,.0f} MB  searcher RSS +{rss_mb() - rss0:,.0f} MB")
-            p50, p99 = latency(bm25, queries)
-            qps = throughput(bm25, queries)
-            print(f"BM25  latency p50 {p50:.2f} ms  p99 {p99:.2f} ms  batch {qps:,.0f} q/s  (target p50<=3 ms at 100k)")
-            bm25.close()
-            del bm25
-            gc.collect()
+            rankings = {}
+            if not args.no_lucene:
+                rss0 = rss_mb()
+                t = time.perf_counter()
+                bm25 = BM25Searcher(world.documents, cache_dir=Path(cache), progress=False)
+                build = time.perf_counter() - t
+                print(f"BM25  build {build:7.1f} s ({n / build:,.0f} docs/s)  index {dir_mb(bm25.index_dir):,.0f} MB  "
+                      f"indexer peak RSS {children_peak_mb():,.0f} MB  searcher RSS +{rss_mb() - rss0:,.0f} MB")
+                p50, p99 = latency(bm25, queries)
+                qps = throughput(bm25, queries)
+                print(f"BM25  latency p50 {p50:.2f} ms  p99 {p99:.2f} ms  batch {qps:,.0f} q/s  "
+                      "(target p50<=3 ms at 100k)")
+                rankings["lucene"] = [[h.doc_id for h in hits] for hits in bm25.batch_search(queries, 10)]
+                bm25.close()
+                del bm25
+                gc.collect()
+            if not args.no_bm25s:
+                from searchgym.search.bm25s_searcher import BM25sSearcher
+
+                rss0 = rss_mb()
+                t = time.perf_counter()
+                fast = BM25sSearcher(world.documents, cache_dir=Path(cache), progress=False)
+                build = time.perf_counter() - t
+                print(f"bm25s build {build:7.1f} s ({n / build:,.0f} docs/s)  index {dir_mb(fast.index_dir):,.0f} MB  "
+                      f"RSS +{rss_mb() - rss0:,.0f} MB (index, analyser and the corpus kept for doc())")
+                p50, p99 = latency(fast, queries)
+                qps = throughput(fast, queries)
+                print(f"bm25s latency p50 {p50:.2f} ms  p99 {p99:.2f} ms  batch {qps:,.0f} q/s")
+                rankings["bm25s"] = [[h.doc_id for h in hits] for hits in fast.batch_search(queries, 10)]
+                del fast
+                gc.collect()
+            if len(rankings) == 2:
+                pairs = list(zip(rankings["lucene"], rankings["bm25s"]))
+                overlap = sum(len(set(a) & set(b)) / max(1, len(a)) for a, b in pairs if a) / max(1, sum(
+                    1 for a, _ in pairs if a))
+                top1 = sum(1 for a, b in pairs if a and b and a[0] == b[0]) / max(1, sum(1 for a, _ in pairs if a))
+                print(f"bm25s vs Lucene: overlap@10 {overlap:.3f}  same top hit {top1:.3f}  ({len(pairs)} queries)")
             if args.no_dense:
                 continue
             from searchgym.search.dense import DenseSearcher

@@ -91,9 +91,155 @@ def test_stops_at_end_of_action(tiny_model, tokenizer):
     stop = tokenizer.decode(free.token_ids[4:6], skip_special_tokens=True)
     assert stop.strip() and stop in head
     cut = make(tiny_model, tokenizer, temperature=0.0, max_new_tokens=16, stop=(stop,)).generate([CONV_A])[0][0]
-    assert cut.text.endswith(stop) and stop not in cut.text[:-len(stop)]
+    assert stop in cut.text and stop not in tokenizer.decode(cut.token_ids[:-1], skip_special_tokens=True)
     assert len(cut.token_ids) <= 6 < len(free.token_ids)
     assert free.token_ids[: len(cut.token_ids)] == cut.token_ids
+
+
+def first_stop_by_decoding(tokenizer, ids, stops):
+    """Reference: the first prefix whose decoded text holds a stop string (None when none does)."""
+    for i in range(len(ids)):
+        if any(s in tokenizer.decode(ids[: i + 1], skip_special_tokens=True) for s in stops):
+            return i
+    return None
+
+
+def test_stop_candidates_find_every_first_stop(tokenizer):
+    """Decoding only at candidate tokens finds the same first stop as decoding every prefix, on random
+    sequences built from pieces that split stop strings and multi-byte characters across tokens."""
+    import random
+
+    from searchgym.agents.hf_policy import DEFAULT_STOP, stop_candidates
+
+    stops = (*DEFAULT_STOP, "»", "日本")
+    cand = stop_candidates(tokenizer, stops, len(tokenizer))
+    pool, chunks = set(), []
+    for text in ["</search>", "</ search>", "<search>q</search>x", "</open></answer>", "a>b", ">>", " >", "</",
+                 "search", "answer", "open", "»", "日本語", "«»", "café", "\u00e5>", "</searchx", "<|im_end|>"]:
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        chunks.append(ids)
+        pool.update(ids)
+        pool.update(tokenizer.convert_tokens_to_ids(list(tokenizer.convert_ids_to_tokens(ids))))
+    pool = sorted(pool)
+    byte_tokens = list(range(256))  # single bytes: split characters anywhere
+    rng = random.Random(0)
+    found = 0
+    for _ in range(1500):
+        ids: list[int] = []
+        for _ in range(rng.randint(1, 6)):  # whole or partial encodings of stop-bearing texts, tokens, bytes
+            r, chunk = rng.random(), rng.choice(chunks)
+            ids += chunk[rng.randrange(len(chunk)):] if r < 0.4 else [rng.choice(pool if r < 0.8 else byte_tokens)]
+        ref = first_stop_by_decoding(tokenizer, ids, stops)
+        fast = next((i for i in range(len(ids)) if cand[ids[i]] and any(
+            s in tokenizer.decode(ids[: i + 1], skip_special_tokens=True) for s in stops)), None)
+        assert fast == ref, (ids, tokenizer.decode(ids), ref, fast)
+        found += ref is not None
+    assert found > 300  # the samples do exercise stops
+    assert cand.float().mean() < 0.1  # and only a small share of the vocabulary needs a decode
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_text_is_the_decoded_ids_and_ends_at_the_first_stop(tiny_model, tokenizer, seed):
+    """On many sampled rows: text == decode(token_ids), and a row that holds a stop got it from its last
+    token (the row without that token holds none)."""
+    stops = ("e", "in", "s ")  # frequent: most rows stop, often inside or across tokens
+    policy = make(tiny_model, tokenizer, temperature=1.0, seed=seed, stop=stops, max_new_tokens=20, batch_size=32)
+    prompts = [[tokenizer.eos_token_id + 1 + i, 42 + 7 * i] for i in range(8)]
+    rows = [c for group in policy.generate_ids(prompts, n=4) for c in group]
+    stopped = 0
+    for comp in rows:
+        text = tokenizer.decode(comp.token_ids, skip_special_tokens=True)
+        assert comp.text == text
+        assert tokenizer.eos_token_id not in comp.token_ids
+        assert first_stop_by_decoding(tokenizer, list(comp.token_ids), stops) in (None, len(comp.token_ids) - 1)
+        stopped += any(s in text for s in stops)
+        assert len(comp.token_ids) <= 20
+    assert stopped >= len(rows) // 2
+
+
+def test_rows_that_run_on_are_not_cut(tiny_model, tokenizer):
+    policy = make(tiny_model, tokenizer, temperature=1.0, seed=5, stop=("</search>",), max_new_tokens=10)
+    for comp in (c for g in policy.generate([CONV_A, CONV_B], n=3) for c in g):
+        assert "</search>" not in comp.text and len(comp.token_ids) == 10  # the seeded rows never sample EOS
+        assert comp.text == tokenizer.decode(comp.token_ids, skip_special_tokens=True)
+
+
+def test_generate_ids_takes_exact_token_prompts(tiny_model, tokenizer):
+    by_chat = make(tiny_model, tokenizer, seed=9).generate([CONV_A, CONV_B], n=2)
+    policy = make(tiny_model, tokenizer, seed=9)
+    by_ids = policy.generate_ids([policy.prompt_ids(CONV_A), policy.prompt_ids(CONV_B)], n=2)
+    assert by_chat == by_ids
+    raw = policy.generate_ids([[5, 6, 7]], n=1)[0][0]  # no template added: the prompt is used as given
+    assert raw.prompt_ids == (5, 6, 7)
+    with pytest.raises(ValueError):
+        policy.generate_ids([[]])
+    with pytest.raises(ValueError):
+        policy.generate_ids([[1]], n=0)
+
+
+def test_reading_ids_a_step_late_changes_nothing(tiny_model, tokenizer):
+    """The CUDA schedule (host reads each step's ids one step late, rows dropped a step later) gives the
+    completions of the immediate schedule; greedy, so batch composition cannot shift random draws."""
+    stops = ("e", "in")
+    runs = []
+    for lag in (0, 1):
+        policy = make(tiny_model, tokenizer, temperature=0.0, stop=stops, max_new_tokens=16, batch_size=32)
+        policy.host_lag = lag
+        runs.append(policy.generate([CONV_A, CONV_B], n=1) + policy.generate_ids([[5, 6, 7], [9] * 4, [11, 300]]))
+    assert [[c.token_ids for c in g] for g in runs[0]] == [[c.token_ids for c in g] for g in runs[1]]
+    lengths = {len(c.token_ids) for g in runs[0] for c in g}
+    assert len(lengths) > 1  # rows ended at different steps: rows were dropped mid-batch
+
+
+def test_ignore_stops_runs_every_row_to_the_limit(tiny_model, tokenizer):
+    policy = make(tiny_model, tokenizer, seed=1, stop=("e",), max_new_tokens=9, ignore_stops=True)
+    rows = [c for g in policy.generate([CONV_A, CONV_B], n=3) for c in g]
+    assert all(len(c.token_ids) == 9 for c in rows)
+
+
+def test_compact_lm_head_matches_trl_exactly(tokenizer):
+    """searchgym.agents.fast_logprobs: TRL's fused LM head fed only labelled positions gives TRL's log-probs,
+    entropies, loss and gradients (CPU)."""
+    import types
+
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from trl.trainer.utils import add_fused_lm_head
+
+    from searchgym.agents.fast_logprobs import install_compact_lm_head
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=3000, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2))
+    add_fused_lm_head(model, temperature=0.7, outputs=("log_probs", "entropy"))
+    ids = torch.randint(0, 3000, (3, 24))
+    mask = torch.ones_like(ids)
+    mask[0, :6] = 0  # left padding
+    labels = ids.masked_fill(mask == 0, -100)
+    labels[:, :-9] = -100  # prompt positions are not scored
+
+    def run():
+        model.zero_grad()
+        out = model(input_ids=ids, attention_mask=mask, labels=labels, fused_lm_head=True)
+        (out.log_probs[:, -9:].sum() + 0.1 * out.entropy[:, -9:].sum()).backward()
+        grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+        return out.log_probs.detach(), out.entropy.detach(), out.loss.detach(), grads
+
+    reference = run()
+    trainer = types.SimpleNamespace(model=model, ref_model=None, temperature=0.7,
+                                    args=types.SimpleNamespace(cast_lm_head_to_fp32=False))
+    assert install_compact_lm_head(trainer)
+    assert not install_compact_lm_head(trainer)  # once only
+    compact = run()
+    for a, b in zip(reference[:3], compact[:3]):
+        assert torch.allclose(a, b, rtol=0, atol=1e-6), (a - b).abs().max()
+    assert len(reference[3]) == len(compact[3])
+    for a, b in zip(reference[3], compact[3]):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
+    # a model TRL did not patch is left alone
+    plain = LlamaForCausalLM(LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=1))
+    assert not install_compact_lm_head(types.SimpleNamespace(model=plain, ref_model=None, temperature=1.0,
+                                                             args=trainer.args))
 
 
 def testcut_at_stop():

@@ -6,17 +6,27 @@ shared by the ``n`` branches (``DynamicCache.batch_repeat_interleave``), (2) per
 the sampled tokens under the sampling distribution (logits / temperature, as TRL scores them), and
 (3) stopping each row at the end of an action (``</search>``, ``</open>``, ``</answer>``).
 
-Conventions: ``Completion.text`` is cut right after the first stop string; ``token_ids`` run up to
-and including the token that completed it (a token may carry a few characters past the stop; they
-are dropped from the text only). ``logprobs[i]`` is ``log p(token_ids[i])`` under
-``softmax(logits / temperature)`` (plain logits when ``temperature == 0``, i.e. greedy).
-Batches are left-padded. Sampling draws from one seeded ``torch.Generator``: the same seed and the
-same calls give the same completions.
+Conventions: ``token_ids`` are the sampled ids, up to and including the token that completes the
+first stop string (EOS ends a row and is not included). ``Completion.text`` is exactly
+``tokenizer.decode(token_ids, skip_special_tokens=True)``: the text is never cut inside a token, so
+the characters the last token carries past the stop stay in it. ``logprobs[i]`` is
+``log p(token_ids[i])`` under ``softmax(logits / temperature)`` (plain logits when
+``temperature == 0``, i.e. greedy). Batches are left-padded. Sampling draws from one seeded
+``torch.Generator``: the same seed and the same calls give the same completions.
+
+Speed: every live row advances in one batched forward per token; sampled ids and log-probs stay on
+the device. Stops are found on token ids: a stop string can first appear in the decoded text only
+at a token whose own text holds the stop's last character (or an incomplete UTF-8 byte), so only
+rows that sampled such a token (a small precomputed set: ``>``-bearing tokens for the default
+stops) are decoded, on the host. On CUDA the host reads each step's ids one step late, through a
+pinned buffer, so it never waits for the forward in flight; a row that ended is dropped from the
+batch (KV cache rows selected) once enough rows have ended for the copy to pay.
 """
 
 from __future__ import annotations
 
 import inspect
+import weakref
 from typing import Any, Sequence
 
 from searchgym.agents.policy import Completion, Message
@@ -29,11 +39,15 @@ class HFPolicy:
 
     def __init__(self, model: Any, tokenizer: Any, *, max_new_tokens: int = 128, temperature: float = 1.0,
                  top_p: float = 1.0, stop: Sequence[str] = DEFAULT_STOP, seed: int | None = 0,
-                 batch_size: int = 16, shared_prefix: bool = True) -> None:
+                 batch_size: int = 16, shared_prefix: bool = True, ignore_stops: bool = False) -> None:
+        """``ignore_stops=True`` makes every row run ``max_new_tokens`` (neither stops nor EOS end it), for
+        throughput benchmarks; its completions may then contain EOS ids."""
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         if temperature < 0 or not 0 < top_p <= 1:
             raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
+        if any(not isinstance(s, str) or not s for s in stop):
+            raise ValueError(f"stop strings must be non-empty strings, got {stop!r}")
         import torch
 
         self.model, self.tokenizer = model, tokenizer
@@ -41,22 +55,31 @@ class HFPolicy:
         self.stop = tuple(stop)
         self.batch_size = max(1, int(batch_size))
         self.shared_prefix = shared_prefix  # False re-encodes the prompt for every branch (benchmark baseline)
+        self.ignore_stops = ignore_stops  # True: every row runs max_new_tokens (throughput benchmarks)
         self.device = next(model.parameters()).device
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(0 if seed is None else int(seed))
-        self._stop_window = max((len(tokenizer.encode(s, add_special_tokens=False)) for s in self.stop), default=1) + 2
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         eos = getattr(model.generation_config, "eos_token_id", None) if hasattr(model, "generation_config") else None
         eos = eos if eos is not None else tokenizer.eos_token_id
         self.eos_ids = frozenset(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
         self.generated_tokens = 0  # running count, for budgets and benchmarks
+        self.host_lag: int | None = None  # steps the host reads ids behind the device (None: 1 on CUDA, else 0)
         # transformers >= 5.2x renamed ``past_key_values`` to ``cache``; use whichever the model takes
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         self._cache_kw = "cache" if "cache" in inspect.signature(type(base).forward).parameters else "past_key_values"
+        vocab = int(model.get_output_embeddings().weight.shape[0])
+        self._eos_lut = torch.zeros(vocab, dtype=torch.bool)
+        for e in self.eos_ids:
+            if 0 <= e < vocab:
+                self._eos_lut[e] = True
+        self._check_lut = self._eos_lut | stop_candidates(tokenizer, self.stop, vocab)
+        self._eos_lut, self._check_lut = self._eos_lut.to(self.device), self._check_lut.to(self.device)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str = "smollm2", **kwargs: Any) -> "HFPolicy":
-        """Load a model (``"smollm2"``, HF id or path, via ``resolve_model``) in float32 on CPU."""
+    def from_pretrained(cls, name_or_path: str = "smollm2", *, device: str | None = None, dtype: Any = None,
+                        **kwargs: Any) -> "HFPolicy":
+        """Load a model (``"smollm2"``, HF id or path, via ``resolve_model``); float32 on CPU by default."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -64,8 +87,8 @@ class HFPolicy:
 
         path = str(resolve_model(name_or_path))
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-        model.eval()
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or torch.float32)
+        model.to(device or "cpu").eval()
         return cls(model, tokenizer, **kwargs)
 
     # ------------------------------------------------------------------------------------------
@@ -75,83 +98,140 @@ class HFPolicy:
 
     def generate(self, conversations: Sequence[Sequence[Message]], n: int = 1) -> list[list[Completion]]:
         """``n`` sampled completions (next agent turn) for each conversation, in order."""
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
-        prompts = [self.prompt_ids(c) for c in conversations]
-        out: list[list[Completion]] = []
-        per_call = max(1, self.batch_size // n)  # rows per forward = prompts x n
-        for start in range(0, len(prompts), per_call):
-            out.extend(self.generate_ids(prompts[start : start + per_call], n))
-        return out
+        return self.generate_ids([self.prompt_ids(c) for c in conversations], n)
 
     def generate_ids(self, prompts: Sequence[Sequence[int]], n: int = 1) -> list[list[Completion]]:
-        """``n`` completions for each tokenised prompt; one forward over the prompts, then branching."""
+        """``n`` completions for each token-id prompt, in order; at most ``batch_size`` rows per batch.
+
+        The prompts are used exactly as given (no template, no special tokens added): multi-turn
+        rollouts pass the exact ids of the conversation so far.
+        """
         import torch
 
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
         if not prompts or any(len(p) == 0 for p in prompts):
             raise ValueError("every prompt needs at least one token")
+        prompts = [[int(t) for t in p] for p in prompts]
+        per_call = max(1, self.batch_size // n)  # rows per forward = prompts x n
         was_training = self.model.training
         self.model.eval()
+        rows: list[Completion] = []
         try:
             with torch.inference_mode():
-                rows = self._decode(prompts, n)
+                for start in range(0, len(prompts), per_call):
+                    rows.extend(self._decode(prompts[start : start + per_call], n))
         finally:
             if was_training:
                 self.model.train()
         return [rows[i * n : (i + 1) * n] for i in range(len(prompts))]
 
     # ------------------------------------------------------------------------------------------
-    def _decode(self, prompts: Sequence[Sequence[int]], n: int) -> list[Completion]:
+    def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any = None) -> tuple[Any, Any]:
+        kw = {} if cache is None else {self._cache_kw: cache}
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **kw)
+        return _cache_of(out), out.logits[:, -1, :].float()
+
+    def _decode(self, prompts: list[list[int]], n: int) -> list[Completion]:
         import torch
 
-        dev = self.device
+        dev, max_new = self.device, self.max_new_tokens
         width = max(len(p) for p in prompts)
-        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long, device=dev)
-        mask = torch.zeros((len(prompts), width), dtype=torch.long, device=dev)
+        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width + max_new), dtype=torch.long)
+        mask[:, width:] = 1  # generated tokens are always attended; rows are dropped, never masked
         for i, p in enumerate(prompts):
-            ids[i, width - len(p):] = torch.tensor(list(p), dtype=torch.long, device=dev)
-            mask[i, width - len(p):] = 1
+            ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
+            mask[i, width - len(p):width] = 1
+        ids, mask = ids.to(dev), mask.to(dev)
         if not self.shared_prefix and n > 1:  # baseline: every branch encodes its own copy of the prompt
             ids, mask = ids.repeat_interleave(n, 0), mask.repeat_interleave(n, 0)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
-        cache, logits = _cache_of(out), out.logits[:, -1, :].float()
-        if self.shared_prefix and n > 1:  # the k branches share the one encoded prefix
+        positions = (mask[:, :width].cumsum(-1) - 1).clamp(min=0)
+        cache, logits = self._forward(ids, mask[:, :width], positions)
+        if self.shared_prefix and n > 1:  # the n branches share the one encoded prefix
             cache.batch_repeat_interleave(n)
             logits, mask, positions = (t.repeat_interleave(n, 0) for t in (logits, mask, positions))
         rows = logits.shape[0]
-        last_pos = positions[:, -1]
-        tokens: list[list[int]] = [[] for _ in range(rows)]
-        logps: list[list[float]] = [[] for _ in range(rows)]
-        texts: list[str | None] = [None] * rows
-        alive = torch.ones(rows, dtype=torch.bool, device=dev)
-        for _ in range(self.max_new_tokens):
-            nxt, lp = self._sample(logits)
-            for r in alive.nonzero().flatten().tolist():
-                tok = int(nxt[r])
-                if tok in self.eos_ids:
-                    alive[r] = False
+        pos = positions[:, -1]
+        cuda = dev.type == "cuda"
+        lag = self.host_lag if self.host_lag is not None else int(cuda)  # CUDA: read step t during t+1's forward
+        host_tokens = torch.zeros((rows, max_new), dtype=torch.long)
+        length = [max_new] * rows  # final number of kept tokens per row
+        ended = [False] * rows
+        batch_rows = torch.arange(rows)  # original row of each batch row (host)
+        batch_rows_dev = batch_rows.to(dev)
+        tok_dev = torch.zeros((rows, max_new), dtype=torch.long, device=dev)
+        lp_dev = torch.zeros((rows, max_new), dtype=torch.float32, device=dev)
+        pending: list[tuple[int, Any, Any, Any]] = []
+        live = rows  # rows not yet ended
+        check_lut = torch.zeros_like(self._check_lut) if self.ignore_stops else self._check_lut
+
+        def settle(step: int, members: Any, packed: Any, event: Any) -> None:
+            nonlocal live
+            if event is not None:
+                event.synchronize()
+            toks, flags = packed[0], packed[1]
+            host_tokens[members, step] = toks
+            for j in flags.nonzero().flatten().tolist():
+                r = int(members[j])
+                if ended[r]:
                     continue
-                tokens[r].append(tok)
-                logps[r].append(float(lp[r]))
-                tail = self.tokenizer.decode(tokens[r][-self._stop_window:], skip_special_tokens=False)
-                if any(s in tail for s in self.stop):
-                    alive[r] = False
-            if not bool(alive.any()):
+                tok = int(toks[j])
+                if tok in self.eos_ids:
+                    ended[r], length[r] = True, step
+                elif self._stopped(host_tokens[r, : step + 1].tolist()):
+                    ended[r], length[r] = True, step + 1
+                else:
+                    continue
+                live -= 1
+
+        step = 0
+        while True:
+            nxt, lp = self._sample(logits)
+            tok_dev[batch_rows_dev, step] = nxt
+            lp_dev[batch_rows_dev, step] = lp
+            flags = check_lut[nxt]
+            packed = torch.stack([nxt, flags.long()])
+            if cuda:
+                buf = torch.empty(packed.shape, dtype=packed.dtype, pin_memory=True)
+                buf.copy_(packed, non_blocking=True)
+                event = torch.cuda.Event()
+                event.record()
+                pending.append((step, batch_rows, buf, event))
+            else:
+                pending.append((step, batch_rows, packed, None))
+            while len(pending) > lag:
+                settle(*pending.pop(0))
+            if live == 0 or step + 1 == max_new:
                 break
-            nxt = torch.where(alive, nxt, torch.full_like(nxt, self.pad_id))
-            mask = torch.cat([mask, torch.ones((rows, 1), dtype=mask.dtype, device=dev)], dim=1)
-            last_pos = last_pos + 1
-            out = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=last_pos[:, None],
-                             use_cache=True, **{self._cache_kw: cache})
-            cache, logits = _cache_of(out), out.logits[:, -1, :].float()
+            # drop ended rows once they are a quarter of the batch: the cache copy then pays for itself
+            # (every row not ended is in the batch, so the batch holds len(batch_rows) - live ended rows)
+            if 4 * (len(batch_rows) - live) >= len(batch_rows):
+                keep = torch.tensor([j for j, r in enumerate(batch_rows.tolist()) if not ended[r]])
+                keep_dev = keep.to(dev, non_blocking=True)
+                cache.batch_select_indices(keep_dev)
+                nxt, mask, pos = nxt[keep_dev], mask[keep_dev], pos[keep_dev]
+                batch_rows = batch_rows[keep]
+                batch_rows_dev = batch_rows_dev[keep_dev]
+            pos = pos + 1
+            step += 1
+            cache, logits = self._forward(nxt[:, None], mask[:, : width + step], pos[:, None], cache)
+        for item in pending:
+            settle(*item)
+        tok_host = tok_dev.cpu()
+        lp_host = lp_dev.cpu()
         results = []
         for r in range(rows):
-            text = self.tokenizer.decode(tokens[r], skip_special_tokens=True)
-            texts[r] = cut_at_stop(text, self.stop)
-            self.generated_tokens += len(tokens[r])
-            results.append(Completion(texts[r], tuple(prompts[r // n]), tuple(tokens[r]), tuple(logps[r])))
+            k = length[r]
+            token_ids = tuple(tok_host[r, :k].tolist())
+            text = self.tokenizer.decode(token_ids, skip_special_tokens=True)
+            self.generated_tokens += k
+            results.append(Completion(text, tuple(prompts[r // n]), token_ids, tuple(lp_host[r, :k].tolist())))
         return results
+
+    def _stopped(self, token_ids: list[int]) -> bool:
+        text = self.tokenizer.decode(token_ids, skip_special_tokens=True)
+        return any(s in text for s in self.stop)
 
     def _sample(self, logits: Any) -> tuple[Any, Any]:
         import torch
@@ -171,6 +251,49 @@ class HFPolicy:
         return nxt, logp.gather(-1, nxt[:, None]).squeeze(-1)
 
 
+_CANDIDATES: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
+def stop_candidates(tokenizer: Any, stops: Sequence[str], vocab: int) -> Any:
+    """Bool mask over token ids: the tokens at which a stop string can first appear in decoded text.
+
+    Appending a token appends its text (for byte-level BPE: its bytes), so a stop string that was
+    not in the text before first appears at a token that supplies the stop's last character, or,
+    when that character is not complete in one token, at a token whose text alone is an incomplete
+    UTF-8 sequence (decoded as U+FFFD). Special tokens decode to nothing and are never candidates.
+    """
+    import torch
+
+    try:  # decoding the whole vocabulary takes a second: once per tokenizer and stop set
+        memo = _CANDIDATES.setdefault(tokenizer, {})
+    except TypeError:  # an object without weak references: no memo
+        memo = {}
+    key = (tuple(stops), int(vocab))
+    if key not in memo:
+        memo[key] = _stop_candidates(tokenizer, stops, vocab)
+    return memo[key].clone()
+
+
+def _stop_candidates(tokenizer: Any, stops: Sequence[str], vocab: int) -> Any:
+    import torch
+
+    mask = torch.zeros(vocab, dtype=torch.bool)
+    lasts = {s[-1] for s in stops}
+    if not lasts:
+        return mask
+    if any(c.isspace() for c in lasts):  # a token's leading space may not show when decoded alone
+        mask[:] = True
+        return mask
+    n = min(vocab, len(tokenizer))
+    pieces = tokenizer.batch_decode([[i] for i in range(n)], skip_special_tokens=False,
+                                    clean_up_tokenization_spaces=False)
+    special = set(getattr(tokenizer, "all_special_ids", ()))
+    for i, piece in enumerate(pieces):
+        if i not in special and ("\ufffd" in piece or any(c in piece for c in lasts)):
+            mask[i] = True
+    return mask
+
+
 def _cache_of(output: Any) -> Any:
     cache = getattr(output, "cache", None)
     return cache if cache is not None else output.past_key_values
@@ -188,4 +311,4 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> str:
     return text[: min(ends)] if ends else text
 
 
-__all__ = ["DEFAULT_STOP", "HFPolicy", "chat_prompt_ids", "cut_at_stop"]
+__all__ = ["DEFAULT_STOP", "HFPolicy", "chat_prompt_ids", "cut_at_stop", "stop_candidates"]

@@ -194,6 +194,9 @@ def build_trainer(
         callbacks=[make_metrics_callback(metrics_path), checkpoints.make_resume_callback(rollout), *callbacks],
     )
     trainer.searchgym_rollout = rollout
+    from searchgym.agents.fast_logprobs import install_compact_lm_head
+
+    install_compact_lm_head(trainer)  # CPU: TRL's fused LM head scores only completion positions
     if vllm_on_cpu and config.use_vllm and getattr(trainer, "vllm_generation", None) is not None:
         _sync_only_before_the_first_update(trainer)
     return trainer

@@ -3,6 +3,7 @@
 ``build_searcher(spec, documents, cache_dir=None)`` turns a spec string into a ``Searcher``:
 
 * ``"bm25"`` or ``"bm25:k1=0.9,b=0.4"`` (also ``language=``, ``threads=``)
+* ``"bm25s"`` or ``"bm25s:k1=0.9,b=0.4"`` (BM25 on the ``bm25s`` library: no JVM)
 * ``"dense"`` (all-MiniLM-L6-v2, offline) or ``"dense:<encoder path or hub id>"``
 * ``"hybrid"`` (RRF of bm25 and dense) or ``"hybrid:<encoder>"``
 * ``"remote:http://host:port"`` (a Search-R1 / FlashRAG style retrieval server)
@@ -21,6 +22,7 @@ from searchgym.search.base import Hit, SearchError, Searcher
 
 _LAZY = {
     "BM25Searcher": "searchgym.search.bm25",
+    "BM25sSearcher": "searchgym.search.bm25s_searcher",
     "DenseSearcher": "searchgym.search.dense",
     "HybridSearcher": "searchgym.search.hybrid",
     "RemoteSearcher": "searchgym.search.remote",
@@ -71,6 +73,13 @@ def build_searcher(spec: str, documents: Sequence[Document] | None = None, cache
         from searchgym.search.bm25 import BM25Searcher
 
         return BM25Searcher(documents, cache_dir=cache_dir, progress=progress, **_bm25_options(arg))
+    if kind == "bm25s":
+        from searchgym.search.bm25s_searcher import BM25sSearcher
+
+        options = _bm25_options(arg)
+        if set(options) - {"k1", "b"}:
+            raise ValueError(f"bm25s takes only k1 and b, got {spec!r}")
+        return BM25sSearcher(documents, cache_dir=cache_dir, progress=progress, **options)
     if kind == "dense":
         from searchgym.search.dense import DenseSearcher
 
@@ -82,7 +91,7 @@ def build_searcher(spec: str, documents: Sequence[Document] | None = None, cache
 
         return HybridSearcher([BM25Searcher(documents, cache_dir=cache_dir, progress=progress),
                                DenseSearcher(documents, arg or None, cache_dir=cache_dir, progress=progress)])
-    raise ValueError(f"unknown searcher spec {spec!r}: use bm25[:k1=..,b=..], dense[:encoder], hybrid, "
+    raise ValueError(f"unknown searcher spec {spec!r}: use bm25[:k1=..,b=..], bm25s[:k1=..,b=..], dense[:encoder], hybrid, "
                      "or remote:http://host:port")
 
 
