@@ -12,6 +12,7 @@ import os
 import re
 import tempfile
 import unicodedata
+import zlib
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -20,7 +21,15 @@ from searchgym.corpora.taskset import TaskSet
 
 
 class CorpusFormatError(ValueError):
-    """A corpus, task file or spec that does not match the format it claims."""
+    """A corpus, task file or spec that does not match the format it claims.
+
+    Every loader raises this one class (or its subclass :class:`CorpusFileNotFoundError`) for a bad
+    file, with a message that names the file and, where one is to blame, the record or line.
+    """
+
+
+class CorpusFileNotFoundError(CorpusFormatError, FileNotFoundError):
+    """A data file that does not exist (also a ``FileNotFoundError``, so either ``except`` catches it)."""
 
 
 def record_error(origin: str, index: int, row: Any, problem: str) -> CorpusFormatError:
@@ -28,6 +37,8 @@ def record_error(origin: str, index: int, row: Any, problem: str) -> CorpusForma
     rid = None
     if isinstance(row, Mapping):
         rid = row.get("_id", row.get("id"))
+        if not isinstance(rid, (str, int)) or isinstance(rid, bool):
+            rid = None  # an id of the wrong type is itself the problem; do not print a huge repr
     where = f"record {index}" + (f" (id {rid!r})" if rid is not None else "")
     return CorpusFormatError(f"{origin}: {where}: {problem}")
 
@@ -37,61 +48,153 @@ def record_error(origin: str, index: int, row: Any, problem: str) -> CorpusForma
 
 
 def open_text(path: Path) -> IO[str]:
-    """Open a text file for reading, transparently gunzipping ``*.gz``."""
+    """Open a text file for reading, transparently gunzipping ``*.gz``.
+
+    Strict UTF-8: a binary or latin-1 file fails on read (see :func:`read_error`), never reads as
+    mojibake.
+    """
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
     return open(path, encoding="utf-8")
+
+
+# what reading a bad file raises below the JSON parser: decoding, gzip framing, recursion
+READ_ERRORS = (UnicodeDecodeError, gzip.BadGzipFile, EOFError, zlib.error, RecursionError, MemoryError)
+
+
+def read_error(path: Path, exc: BaseException, where: str = "") -> CorpusFormatError:
+    """A ``CorpusFormatError`` naming ``path`` (and ``where``: a line or record) for a low-level read
+    failure: undecodable bytes, a fake or truncated gzip stream, JSON nested too deeply."""
+    prefix = f"{path}: {where}: " if where else f"{path}: "
+    if isinstance(exc, UnicodeDecodeError):
+        byte = exc.object[exc.start : exc.start + 1].hex() if isinstance(exc.object, (bytes, bytearray)) else "?"
+        problem = (f"not UTF-8 text (byte 0x{byte}: {exc.reason}); a binary file, or text in another "
+                   "encoding such as latin-1: re-encode it as UTF-8")
+    elif isinstance(exc, gzip.BadGzipFile):
+        problem = f"named .gz but not a gzip file ({exc})"
+    elif isinstance(exc, (EOFError, zlib.error)):
+        problem = f"truncated or corrupt gzip data ({type(exc).__name__}: {exc})"
+    elif isinstance(exc, RecursionError):
+        problem = "JSON nested too deeply to be a record of this format"
+    elif isinstance(exc, MemoryError):
+        problem = "too large to read into memory"
+    else:  # pragma: no cover - READ_ERRORS lists the cases
+        problem = f"{type(exc).__name__}: {exc}"
+    return CorpusFormatError(prefix + problem)
 
 
 def check_file(path: str | os.PathLike[str]) -> Path:
     """``path`` as a ``Path`` if it is a readable file, else a clear error."""
     p = Path(path).expanduser()
     if not p.exists():
-        raise FileNotFoundError(f"data file not found: {p}")
+        raise CorpusFileNotFoundError(f"data file not found: {p}")
     if not p.is_file():
         raise CorpusFormatError(f"{p}: expected a file, found a directory or special file")
     return p
+
+
+def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, parsed value)`` for each non-blank line of a JSON-lines file; every failure
+    (bad JSON, bad bytes, bad gzip, deep nesting) is a ``CorpusFormatError`` naming the line."""
+    lineno = 0
+    try:
+        with open_text(path) as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise CorpusFormatError(
+                        f"{path}: line {lineno}: not valid JSON (column {exc.colno}): {exc.msg}"
+                    ) from None
+                except RecursionError:
+                    raise read_error(path, RecursionError(), f"line {lineno}") from None
+                yield lineno, value
+    except READ_ERRORS as exc:
+        # a decoding error surfaces while reading the line after the last good one
+        raise read_error(path, exc, f"line {lineno + 1}") from None
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _iter_json_array(path: Path, text: str) -> Iterator[Any]:
+    """The elements of a JSON array, parsed one at a time so a broken file names its broken record."""
+    decoder = json.JSONDecoder()
+    pos = _WS.match(text, 1).end()  # text[0] == "["
+    index = 0
+    last_id: Any = None
+    if text.startswith("]", pos):
+        pos += 1
+    else:
+        while True:
+            after = f" (after id {last_id!r})" if last_id is not None else ""
+            try:
+                value, pos = decoder.raw_decode(text, pos)
+            except json.JSONDecodeError as exc:
+                what = "file ends inside it" if exc.pos >= len(text.rstrip()) else exc.msg
+                raise CorpusFormatError(
+                    f"{path}: record {index}{after}: not valid JSON (line {exc.lineno}, column {exc.colno}): {what}"
+                ) from None
+            except RecursionError:
+                raise read_error(path, RecursionError(), f"record {index}{after}") from None
+            yield value
+            if isinstance(value, Mapping):
+                rid = value.get("_id", value.get("id"))
+                last_id = rid if isinstance(rid, (str, int)) else None
+            index += 1
+            pos = _WS.match(text, pos).end()
+            if text.startswith(",", pos):
+                pos = _WS.match(text, pos + 1).end()
+                continue
+            if text.startswith("]", pos):
+                pos += 1
+                break
+            got = "the end of the file" if pos >= len(text) else repr(text[pos : pos + 20])
+            raise CorpusFormatError(
+                f"{path}: record {index}{' (after id ' + repr(last_id) + ')' if last_id is not None else ''}: "
+                f"not valid JSON: expected ',' or ']' after record {index - 1}, found {got} (file truncated?)"
+            )
+    rest = text[pos:].strip()
+    if rest:
+        raise CorpusFormatError(f"{path}: extra data after the JSON array: {rest[:40]!r}")
 
 
 def read_records(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """Records of a JSON-array file or a JSON-lines file (optionally gzipped), in file order.
 
     The published HotpotQA and 2WikiMultihopQA files are JSON arrays; MuSiQue and most mirrors
-    are JSON lines. The format is told by the first non-blank character.
+    are JSON lines. The format is told by the first non-blank character. Every problem with the
+    file is a :class:`CorpusFormatError` naming it and the record or line.
     """
     p = check_file(path)
-    with open_text(p) as fh:
-        head = ""
-        while not head:
-            ch = fh.read(1)
-            if not ch:
-                return  # empty file: no records
-            head = ch.strip()
-        if head == "[":
-            text = head + fh.read()
+    try:
+        with open_text(p) as fh:
+            head = ""
+            while not head:
+                ch = fh.read(1)
+                if not ch:
+                    return  # empty file: no records
+                head = ch.strip()
+            text = head + fh.read() if head == "[" else ""
+    except READ_ERRORS as exc:
+        raise read_error(p, exc) from None
     if head == "[":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CorpusFormatError(
-                f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
-            ) from None
-        for i, row in enumerate(data):
+        for i, row in enumerate(_iter_json_array(p, text)):
             if not isinstance(row, dict):
                 raise CorpusFormatError(f"{p}: record {i}: expected a JSON object, got {type(row).__name__}")
             yield row
         return
-    with open_text(p) as fh:  # JSON lines: stream, a huge file never sits in memory whole
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CorpusFormatError(f"{p}: line {lineno}: not valid JSON: {exc.msg}") from None
-            if not isinstance(row, dict):
-                raise CorpusFormatError(f"{p}: line {lineno}: expected a JSON object, got {type(row).__name__}")
-            yield row
+    if head != "{":
+        raise CorpusFormatError(
+            f"{p}: not a JSON array or JSON-lines file (starts with {head!r}); expected '[' or '{{'"
+        )
+    # JSON lines: streamed, a huge file never sits in memory whole
+    for lineno, row in iter_json_lines(p):
+        if not isinstance(row, dict):
+            raise CorpusFormatError(f"{p}: line {lineno}: expected a JSON object, got {type(row).__name__}")
+        yield row
 
 
 def progress(rows: Iterable[Any], desc: str) -> Iterable[Any]:
@@ -360,17 +463,32 @@ def tasks_from_rows(
     limit: int | None = None,
 ) -> TaskSet:
     """A ``TaskSet`` of ``make_task(row, index, pool)`` over JSON-object rows (``None`` skips a row),
-    stopping once ``limit`` tasks are made; the passages the tasks use are collected in one pool."""
+    stopping once ``limit`` tasks are made; the passages the tasks use are collected in one pool.
+
+    A task id seen twice is an error naming both records. A row of the wrong shape that
+    ``make_task`` did not foresee (a number where a list belongs...) still becomes a
+    ``CorpusFormatError`` naming the record, never a bare ``TypeError`` from deep inside.
+    """
     pool = DocumentPool()
     tasks: list[Task] = []
+    seen: dict[str, int] = {}
     for index, row in enumerate(progress(rows, f"loading {origin}")):
         if limit is not None and len(tasks) >= limit:
             break
         if not isinstance(row, Mapping):
             raise record_error(origin, index, row, "expected a JSON object")
-        task = make_task(row, index, pool)
-        if task is not None:
-            tasks.append(task)
+        try:
+            task = make_task(row, index, pool)
+        except CorpusFormatError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError) as exc:
+            raise record_error(origin, index, row, f"malformed record ({type(exc).__name__}: {exc})") from None
+        if task is None:
+            continue
+        if task.id in seen:
+            raise record_error(origin, index, row, f"duplicate task id {task.id!r} (first in record {seen[task.id]})")
+        seen[task.id] = index
+        tasks.append(task)
     return TaskSet(name=source, tasks=tasks, documents=pool.documents)
 
 
