@@ -67,8 +67,17 @@ def test_oracle_gives_up_when_retrieval_misses(world):
     task = next(t for t in taskset.tasks if len(t.hops) == 2)
     support = set(task.support_ids)
     env = DeepSearchEnv(taskset.tasks, Blind(), max_turns=10)
-    reward, info = play(env, OraclePolicy(taskset.tasks), task)
-    assert reward == 0.0 and info["trajectory"].final_answer == GIVE_UP and info["turn"] == 2
+    policy = OraclePolicy(taskset)  # a TaskSet: titles of the gold documents known
+    title = policy.title(task.hops[0].support[0])
+    assert title and policy.queries(task.hops[0]) == [
+        task.hops[0].question, title, f"{title} {task.hops[0].question}", f"{title} {task.hops[0].answer}"]
+    reward, info = play(env, policy, task)
+    # every planned search for hop 1 is tried, then it gives up rather than guess
+    assert reward == 0.0 and info["trajectory"].final_answer == GIVE_UP and info["turn"] == 5
+    assert [s.query for s in info["trajectory"].steps[:4]] == policy.queries(task.hops[0])
+    # without titles (synthetic ids are not title slugs): the question, then the question with the entity
+    bare = OraclePolicy(taskset.tasks)
+    assert bare.queries(task.hops[0]) == [task.hops[0].question, f"{task.hops[0].question} {task.hops[0].answer}"]
 
 
 def test_oracle_opens_a_cut_passage_and_is_stateless(world):

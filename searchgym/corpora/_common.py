@@ -45,42 +45,33 @@ def record_error(origin: str, index: int, row: Any, problem: str) -> CorpusForma
 
 # ---------------------------------------------------------------------------------------------
 # files
+#
+# Files are read as bytes and decoded by us, line by line (JSON lines) or whole (JSON arrays and
+# CSV), so that an undecodable byte or a broken gzip stream is reported at the line or record where
+# it is, never as a bare UnicodeDecodeError / BadGzipFile / EOFError naming nothing.
 
 
 def open_text(path: Path) -> IO[str]:
-    """Open a text file for reading, transparently gunzipping ``*.gz``.
-
-    Strict UTF-8: a binary or latin-1 file fails on read (see :func:`read_error`), never reads as
-    mojibake.
-    """
+    """Open a text file for reading, transparently gunzipping ``*.gz`` (strict UTF-8)."""
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
     return open(path, encoding="utf-8")
 
 
-# what reading a bad file raises below the JSON parser: decoding, gzip framing, recursion
-READ_ERRORS = (UnicodeDecodeError, gzip.BadGzipFile, EOFError, zlib.error, RecursionError, MemoryError)
+_GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
+NEWLINE = b"\n"
 
 
-def read_error(path: Path, exc: BaseException, where: str = "") -> CorpusFormatError:
-    """A ``CorpusFormatError`` naming ``path`` (and ``where``: a line or record) for a low-level read
-    failure: undecodable bytes, a fake or truncated gzip stream, JSON nested too deeply."""
-    prefix = f"{path}: {where}: " if where else f"{path}: "
-    if isinstance(exc, UnicodeDecodeError):
-        byte = exc.object[exc.start : exc.start + 1].hex() if isinstance(exc.object, (bytes, bytearray)) else "?"
-        problem = (f"not UTF-8 text (byte 0x{byte}: {exc.reason}); a binary file, or text in another "
-                   "encoding such as latin-1: re-encode it as UTF-8")
-    elif isinstance(exc, gzip.BadGzipFile):
-        problem = f"named .gz but not a gzip file ({exc})"
-    elif isinstance(exc, (EOFError, zlib.error)):
-        problem = f"truncated or corrupt gzip data ({type(exc).__name__}: {exc})"
-    elif isinstance(exc, RecursionError):
-        problem = "JSON nested too deeply to be a record of this format"
-    elif isinstance(exc, MemoryError):
-        problem = "too large to read into memory"
-    else:  # pragma: no cover - READ_ERRORS lists the cases
-        problem = f"{type(exc).__name__}: {exc}"
-    return CorpusFormatError(prefix + problem)
+def _gzip_problem(exc: BaseException) -> str:
+    if isinstance(exc, gzip.BadGzipFile):
+        return f"named .gz but not a gzip file ({exc})"
+    return f"truncated or corrupt gzip data ({type(exc).__name__}: {exc})"
+
+
+def _undecodable(exc: UnicodeDecodeError) -> str:
+    byte = exc.object[exc.start : exc.start + 1].hex() if isinstance(exc.object, (bytes, bytearray)) else "?"
+    return (f"not UTF-8 text (byte 0x{byte}: {exc.reason}); a binary file, or text in another encoding "
+            "such as latin-1: re-encode it as UTF-8")
 
 
 def check_file(path: str | os.PathLike[str]) -> Path:
@@ -93,13 +84,56 @@ def check_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
-    """``(line number, parsed value)`` for each non-blank line of a JSON-lines file; every failure
-    (bad JSON, bad bytes, bad gzip, deep nesting) is a ``CorpusFormatError`` naming the line."""
-    lineno = 0
+def read_bytes(path: Path) -> tuple[bytes, str | None]:
+    """The file's bytes, gunzipped for ``*.gz``, and a problem if the gzip stream is cut short or
+    corrupt after some data (the data before the break is returned so callers can say where it is).
+    A ``.gz`` file that is not gzip at all is a ``CorpusFormatError``."""
+    raw = path.read_bytes()
+    if path.suffix != ".gz":
+        return raw, None
+    out: list[bytes] = []
+    data = raw
+    while True:  # a .gz file may hold several concatenated members
+        d = zlib.decompressobj(wbits=31)
+        try:
+            out.append(d.decompress(data))
+        except zlib.error as exc:
+            if not out:
+                raise CorpusFormatError(f"{path}: {_gzip_problem(gzip.BadGzipFile(str(exc)))}") from None
+            return b"".join(out), f"corrupt gzip data ({exc})"
+        if not d.eof:
+            out.append(d.flush())
+            return b"".join(out), "truncated gzip data (the file ends inside its compressed stream)"
+        data = d.unused_data
+        if not data.strip(b"\x00"):  # trailing zero padding is allowed, as gzip allows it
+            return b"".join(out), None
+
+
+def read_text(path: Path) -> str:
+    """A whole (small or array-shaped) text file, decoded strictly; errors name the line."""
+    data, problem = read_bytes(path)
+    if problem is not None:
+        raise CorpusFormatError(f"{path}: line {data.count(NEWLINE) + 1}: {problem}")
     try:
-        with open_text(path) as fh:
-            for lineno, line in enumerate(fh, start=1):
+        return data.decode("utf-8").lstrip("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise CorpusFormatError(f"{path}: line {data.count(NEWLINE, 0, exc.start) + 1}: {_undecodable(exc)}") from None
+
+
+def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, parsed value)`` for each non-blank line of a JSON-lines file, streamed; every
+    failure (bad JSON, bad bytes, bad gzip, deep nesting) is a ``CorpusFormatError`` naming the line."""
+    lineno = 0
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:  # type: ignore[operator]
+            for lineno, raw in enumerate(fh, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise CorpusFormatError(f"{path}: line {lineno}: {_undecodable(exc)}") from None
+                if lineno == 1:
+                    line = line.lstrip("\ufeff")
                 if not line.strip():
                     continue
                 try:
@@ -109,42 +143,52 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
                         f"{path}: line {lineno}: not valid JSON (column {exc.colno}): {exc.msg}"
                     ) from None
                 except RecursionError:
-                    raise read_error(path, RecursionError(), f"line {lineno}") from None
+                    raise CorpusFormatError(f"{path}: line {lineno}: JSON nested too deeply") from None
                 yield lineno, value
-    except READ_ERRORS as exc:
-        # a decoding error surfaces while reading the line after the last good one
-        raise read_error(path, exc, f"line {lineno + 1}") from None
+    except _GZIP_ERRORS as exc:
+        # raised while reading past the last line handed out: the break is at or after the next one
+        raise CorpusFormatError(f"{path}: line {lineno + 1}: {_gzip_problem(exc)}") from None
 
 
 _WS = re.compile(r"[ \t\n\r]*")
+_SURROGATE = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of undecodable bytes
 
 
-def _iter_json_array(path: Path, text: str) -> Iterator[Any]:
-    """The elements of a JSON array, parsed one at a time so a broken file names its broken record."""
+def _iter_json_array(path: Path, text: str, *, bad_at: int | None = None, cut: str | None = None) -> Iterator[Any]:
+    """The elements of a JSON array, parsed one at a time so that a broken file names its broken
+    record. ``bad_at``: offset of the first undecodable byte; ``cut``: why the text ends early."""
     decoder = json.JSONDecoder()
-    pos = _WS.match(text, 1).end()  # text[0] == "["
+    pos = _WS.match(text, text.index("[") + 1).end()
     index = 0
     last_id: Any = None
+
+    def fail(problem: str, frontier: int) -> CorpusFormatError:
+        if bad_at is not None and bad_at <= frontier:
+            problem = "not UTF-8 text: a binary file, or text in another encoding such as latin-1; re-encode it as UTF-8"
+        elif cut is not None and frontier >= len(text.rstrip()):
+            problem = cut
+        after = f" (after id {last_id!r})" if last_id is not None else ""
+        return CorpusFormatError(f"{path}: record {index}{after}: {problem}")
+
     if text.startswith("]", pos):
         pos += 1
     else:
         while True:
-            after = f" (after id {last_id!r})" if last_id is not None else ""
             try:
-                value, pos = decoder.raw_decode(text, pos)
+                value, end = decoder.raw_decode(text, pos)
             except json.JSONDecodeError as exc:
-                what = "file ends inside it" if exc.pos >= len(text.rstrip()) else exc.msg
-                raise CorpusFormatError(
-                    f"{path}: record {index}{after}: not valid JSON (line {exc.lineno}, column {exc.colno}): {what}"
-                ) from None
+                what = "the file ends inside it" if exc.pos >= len(text.rstrip()) else exc.msg
+                raise fail(f"not valid JSON (line {exc.lineno}, column {exc.colno}): {what}", exc.pos) from None
             except RecursionError:
-                raise read_error(path, RecursionError(), f"record {index}{after}") from None
+                raise fail("JSON nested too deeply", pos) from None
+            if bad_at is not None and bad_at < end:
+                raise fail("", bad_at)
             yield value
             if isinstance(value, Mapping):
                 rid = value.get("_id", value.get("id"))
-                last_id = rid if isinstance(rid, (str, int)) else None
+                last_id = rid if isinstance(rid, (str, int)) and not isinstance(rid, bool) else None
             index += 1
-            pos = _WS.match(text, pos).end()
+            pos = _WS.match(text, end).end()
             if text.startswith(",", pos):
                 pos = _WS.match(text, pos + 1).end()
                 continue
@@ -152,13 +196,29 @@ def _iter_json_array(path: Path, text: str) -> Iterator[Any]:
                 pos += 1
                 break
             got = "the end of the file" if pos >= len(text) else repr(text[pos : pos + 20])
-            raise CorpusFormatError(
-                f"{path}: record {index}{' (after id ' + repr(last_id) + ')' if last_id is not None else ''}: "
-                f"not valid JSON: expected ',' or ']' after record {index - 1}, found {got} (file truncated?)"
-            )
+            raise fail(f"not valid JSON: expected ',' or ']' after the previous record, found {got}", pos)
     rest = text[pos:].strip()
     if rest:
         raise CorpusFormatError(f"{path}: extra data after the JSON array: {rest[:40]!r}")
+    if bad_at is not None or cut is not None:
+        raise fail("", len(text))
+
+
+def _sniff(path: Path) -> str:
+    """The first non-blank character of a file ("" when empty)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:  # type: ignore[operator]
+            head = fh.read(4096)
+            while head and not head.lstrip(b" \t\r\n").lstrip(b"\xef\xbb\xbf"):
+                more = fh.read(4096)
+                if not more:
+                    return ""
+                head = more
+    except _GZIP_ERRORS as exc:
+        raise CorpusFormatError(f"{path}: line 1: {_gzip_problem(exc)}") from None
+    stripped = head.lstrip(b" \t\r\n").lstrip(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    return chr(stripped[0]) if stripped else ""
 
 
 def read_records(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
@@ -166,32 +226,28 @@ def read_records(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
 
     The published HotpotQA and 2WikiMultihopQA files are JSON arrays; MuSiQue and most mirrors
     are JSON lines. The format is told by the first non-blank character. Every problem with the
-    file is a :class:`CorpusFormatError` naming it and the record or line.
+    file is a :class:`CorpusFormatError` naming it and the record (arrays) or line (JSON lines).
     """
     p = check_file(path)
-    try:
-        with open_text(p) as fh:
-            head = ""
-            while not head:
-                ch = fh.read(1)
-                if not ch:
-                    return  # empty file: no records
-                head = ch.strip()
-            text = head + fh.read() if head == "[" else ""
-    except READ_ERRORS as exc:
-        raise read_error(p, exc) from None
+    head = _sniff(p)
+    if not head:
+        return  # empty file: no records
     if head == "[":
-        for i, row in enumerate(_iter_json_array(p, text)):
+        data, cut = read_bytes(p)
+        text = data.decode("utf-8", errors="surrogateescape").lstrip("\ufeff")
+        m = _SURROGATE.search(text)
+        for i, row in enumerate(_iter_json_array(p, text, bad_at=m.start() if m else None, cut=cut)):
             if not isinstance(row, dict):
                 raise CorpusFormatError(f"{p}: record {i}: expected a JSON object, got {type(row).__name__}")
             yield row
         return
     if head != "{":
+        if not (head.isascii() and head.isprintable()):
+            raise CorpusFormatError(f"{p}: line 1: a binary file, not JSON text (starts with byte 0x{ord(head):02x})")
         raise CorpusFormatError(
-            f"{p}: not a JSON array or JSON-lines file (starts with {head!r}); expected '[' or '{{'"
+            f"{p}: line 1: not a JSON array or JSON-lines file (starts with {head!r}); expected '[' or '{{'"
         )
-    # JSON lines: streamed, a huge file never sits in memory whole
-    for lineno, row in iter_json_lines(p):
+    for lineno, row in iter_json_lines(p):  # streamed: a huge file never sits in memory whole
         if not isinstance(row, dict):
             raise CorpusFormatError(f"{p}: line {lineno}: expected a JSON object, got {type(row).__name__}")
         yield row

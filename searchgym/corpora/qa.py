@@ -50,10 +50,9 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from searchgym.corpora._common import (
-    READ_ERRORS,
     CorpusFormatError,
     check_file,
-    read_error,
+    read_text,
     read_records,
     record_error,
 )
@@ -125,10 +124,7 @@ def qa_task(row: Mapping[str, Any], index: int, *, origin: str, source: str) -> 
 
 def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except READ_ERRORS as exc:
-        raise read_error(path, exc) from None
+    text = read_text(path)
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     if not reader.fieldnames:
         return
