@@ -139,8 +139,9 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
                 try:
                     value = json.loads(line)
                 except json.JSONDecodeError as exc:
+                    cut = "" if raw.endswith(NEWLINE) else "; the file ends inside this line (truncated?)"
                     raise CorpusFormatError(
-                        f"{path}: line {lineno}: not valid JSON (column {exc.colno}): {exc.msg}"
+                        f"{path}: line {lineno}: not valid JSON (column {exc.colno}): {exc.msg}{cut}"
                     ) from None
                 except RecursionError:
                     raise CorpusFormatError(f"{path}: line {lineno}: JSON nested too deeply") from None
@@ -165,8 +166,8 @@ def _iter_json_array(path: Path, text: str, *, bad_at: int | None = None, cut: s
     def fail(problem: str, frontier: int) -> CorpusFormatError:
         if bad_at is not None and bad_at <= frontier:
             problem = "not UTF-8 text: a binary file, or text in another encoding such as latin-1; re-encode it as UTF-8"
-        elif cut is not None and frontier >= len(text.rstrip()):
-            problem = cut
+        elif cut is not None:  # the text stops where the gzip stream broke: that is the failure
+            problem = f"{cut}; the data ends inside this record"
         after = f" (after id {last_id!r})" if last_id is not None else ""
         return CorpusFormatError(f"{path}: record {index}{after}: {problem}")
 
@@ -177,7 +178,9 @@ def _iter_json_array(path: Path, text: str, *, bad_at: int | None = None, cut: s
             try:
                 value, end = decoder.raw_decode(text, pos)
             except json.JSONDecodeError as exc:
-                what = "the file ends inside it" if exc.pos >= len(text.rstrip()) else exc.msg
+                what = exc.msg
+                if not text.rstrip().endswith("]"):
+                    what += "; the file ends inside this record (truncated?)"
                 raise fail(f"not valid JSON (line {exc.lineno}, column {exc.colno}): {what}", exc.pos) from None
             except RecursionError:
                 raise fail("JSON nested too deeply", pos) from None
