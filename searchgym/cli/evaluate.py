@@ -142,6 +142,7 @@ class _HopFreeRubric:
     def __init__(self, gold, judge) -> None:
         self.gold, self.judge = gold, judge
         self.writes = judge is not None and hasattr(judge, "complete")
+        self._written: dict[str, tuple] = {}  # task id -> the judge's rubrics, written once per task
 
     def __call__(self, trajectory):
         import math
@@ -158,10 +159,12 @@ class _HopFreeRubric:
         from searchgym.judges.rubric_generation import generate_rubrics
         from searchgym.rewards.rubric import CitationRubricReward
 
-        try:
-            rubrics = tuple(generate_rubrics(task, self.judge))
-        except JudgeError as exc:
-            return RewardResult(math.nan, {}, {"reason": f"rubric generation failed: {exc}"}, scored=False)
+        if task.id not in self._written:
+            try:
+                self._written[task.id] = tuple(generate_rubrics(task, self.judge))
+            except JudgeError as exc:
+                return RewardResult(math.nan, {}, {"reason": f"rubric generation failed: {exc}"}, scored=False)
+        rubrics = self._written[task.id]
         return CitationRubricReward(rubrics=lambda _task: rubrics, grounder=self.gold.grounder,
                                     on_judge_error="skip")(trajectory)
 
