@@ -14,6 +14,9 @@ one that this install does not know is reported as "not available"):
   (top-k 5, passages cut at 400 characters, at most 24 turns), with its searches per episode;
   its failures are listed.
 
+Build times include the dense encoder's pass over the corpus the first time (embeddings are cached
+on disk after that) and the JVM start for the first BM25 index.
+
     python benchmarks/bench_data.py            # every task (~4 min on 2 cores; the dense encoder runs on CPU)
     python benchmarks/bench_data.py --quick    # 10 tasks per data set, a small world
 """
@@ -116,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes: list[str] = []
     for name, spec in datasets(args.quick):
         taskset = load_taskset(spec)
+        if not taskset.tasks:  # nothing to measure on a bare corpus
+            rows.append(f"{name:<16} {0:>5} {len(taskset.documents):>5} {'-':<8} | no tasks (a corpus only)")
+            print(rows[-1], flush=True)
+            continue
         hops = [h for t in taskset.tasks for h in t.hops]
         for kind in searchers:
             if kind in unavailable:
@@ -129,11 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{kind}: not available", flush=True)
                 unavailable.add(kind)
                 continue
-            build = time.perf_counter() - t0
-            if not taskset.tasks:
-                rows.append(f"{name:<16} {0:>5} {len(taskset.documents):>5} {kind:<8} | no tasks (a corpus only)"
-                            f"{'':>47} | {build:7.1f}")
+            except RuntimeError as exc:  # e.g. the encoder failing under torch: report it, go on
+                rows.append(f"{name:<16} {len(taskset.tasks):>5} {len(taskset.documents):>5} {kind:<8} | "
+                            f"build failed: {type(exc).__name__}: {str(exc)[:60]}")
+                print(rows[-1], flush=True)
                 continue
+            build = time.perf_counter() - t0
             hop_r = recall_at_k(searcher, [h.question for h in hops], [h.support for h in hops])
             q_r = recall_at_k(searcher, [t.question for t in taskset.tasks], [t.support_ids for t in taskset.tasks])
             em, per_ep, failures = oracle_run(taskset, searcher)
@@ -141,9 +149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         + " ".join(_fmt(hop_r[k]) for k in KS) + " | " + " ".join(_fmt(q_r[k]) for k in KS)
                         + f" | {em:9.3f} {per_ep:8.2f} | {build:7.1f}")
             print(rows[-1], flush=True)
-            notes += [f"  {name} / {kind}: {f}" for f in failures[: args.failures]]
+            new = [f"  {name} / {kind}: {f}" for f in failures[: args.failures]]
             if len(failures) > args.failures:
-                notes.append(f"  {name} / {kind}: ... {len(failures) - args.failures} more")
+                new.append(f"  {name} / {kind}: ... {len(failures) - args.failures} more")
+            for note in new:
+                print("oracle failure:" + note, flush=True)
+            notes += new
     print()
     print(header)
     print("-" * len(header))
