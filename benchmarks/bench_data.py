@@ -101,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="10 tasks per data set and a small world")
     parser.add_argument("--searchers", default=",".join(SEARCHERS), help="comma-separated searcher specs")
+    parser.add_argument("--only", default="", help="comma-separated data set names to run (default: all)")
     parser.add_argument("--failures", type=int, default=5, help="oracle failures listed per data set and searcher")
     args = parser.parse_args(argv)
     if not SHARED.is_dir():
@@ -117,7 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               + " | oracle EM  srch/ep | build s")
     rows: list[str] = []
     notes: list[str] = []
+    only = {n.strip() for n in args.only.split(",") if n.strip()}
     for name, spec in datasets(args.quick):
+        if only and name not in only:
+            continue
         taskset = load_taskset(spec)
         if not taskset.tasks:  # nothing to measure on a bare corpus
             rows.append(f"{name:<16} {0:>5} {len(taskset.documents):>5} {'-':<8} | no tasks (a corpus only)")

@@ -89,9 +89,10 @@ class OraclePolicy:
         title = None
         if self._searcher is not None:
             try:
-                title = self._searcher.doc(doc_id).title
-            except Exception:  # a remote searcher may be down: fall back to the id
-                title = None
+                doc = self._searcher.doc(doc_id)
+            except Exception:  # a remote searcher may be down or fail: fall back to the id
+                doc = None
+            title = doc.title if doc is not None else None
         if not title and re.search(r"[A-Za-z]{3}", doc_id) and not re.fullmatch(r"w\d+-\d+", doc_id):
             title = _SLUG_SUFFIX.sub("", doc_id).replace("_", " ")
         self._titles[doc_id] = title or ""
