@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from searchgym.agents.policy import Completion, Message
 from searchgym.corpora.records import Document, Hop, Task

@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import gzip
 import html
-import io
 import json
 import os
 import re
@@ -49,13 +48,6 @@ def record_error(origin: str, index: int, row: Any, problem: str) -> CorpusForma
 # Files are read as bytes and decoded by us, line by line (JSON lines) or whole (JSON arrays and
 # CSV), so that an undecodable byte or a broken gzip stream is reported at the line or record where
 # it is, never as a bare UnicodeDecodeError / BadGzipFile / EOFError naming nothing.
-
-
-def open_text(path: Path) -> IO[str]:
-    """Open a text file for reading, transparently gunzipping ``*.gz`` (strict UTF-8)."""
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")
 
 
 _GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
