@@ -17,7 +17,7 @@ one that this install does not know is reported as "not available"):
 Build times include the dense encoder's pass over the corpus the first time (embeddings are cached
 on disk after that) and the JVM start for the first BM25 index.
 
-    python benchmarks/bench_data.py            # every task (~4 min on 2 cores; the dense encoder runs on CPU)
+    python benchmarks/bench_data.py            # every task; the dense encoder's first pass over each corpus dominates
     python benchmarks/bench_data.py --quick    # 10 tasks per data set, a small world
 """
 
