@@ -77,7 +77,7 @@ def test_eval_cli_oracle_scores_perfectly(tmp_path, capsys):
     assert s["em"] == 1.0 and s["f1"] == 1.0
     assert s["citation_recall"] == 1.0 and s["citation_precision"] > 0.5
     assert s["rubric"] == 1.0
-    assert s["searches_per_episode"] >= 2.0  # two hops need two searches
+    assert 1.0 <= s["searches_per_episode"] <= 2.0  # two hops, one search each unless one search shows both
     # the embedded training reward (outcome 1 + rubric 0.5 + rules judge 0.2) pays the oracle's episodes well
     assert s["reward"] == pytest.approx(sum(e["reward"] for e in data["episodes"]) / 6) and s["reward"] > 1.0
     assert (tmp_path / "eval.md").exists() and (tmp_path / "eval_metrics.png").exists()

@@ -220,7 +220,7 @@ def test_hotpotqa_malformed_records_name_file_and_record(tmp_path: Path, hotpot_
         hotpotqa_from_rows([fullwiki], origin="x.json")
     broken = tmp_path / "broken.json"
     broken.write_text('[{"_id": "a",\n "question": }]')
-    with pytest.raises(CorpusFormatError, match=r"broken\.json: not valid JSON \(line 2"):
+    with pytest.raises(CorpusFormatError, match=r"broken\.json: record 0: not valid JSON \(line 2"):
         load_hotpotqa(broken)
     weird = dict(hotpot_raw[0], context=[["only a title"]])
     with pytest.raises(CorpusFormatError, match="context entry"):

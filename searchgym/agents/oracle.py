@@ -1,11 +1,21 @@
-"""``OraclePolicy``: a scripted agent that follows a task's gold hops, using only what the env shows it.
+"""``OraclePolicy``: a scripted agent that knows the answer and follows a task's gold hops, using only
+what the env shows it.
 
-For each hop it searches the hop's sub-question (which names the previous hop's entity), looks for a
-supporting document among the results, opens it when the hop's entity is not visible in the
-truncated passage, and finally answers citing the support documents it found. It knows the gold
-decomposition but never uses a document id it has not been shown: when no support document of a hop
-comes up in the top-k results it gives up (answers "unknown"), so its solve rate measures the
-retrieval difficulty of a corpus and searcher.
+For each hop it searches the hop's sub-question (which names the previous hop's entity). When no
+supporting document of the hop is among the results it retries, in order, with the supporting
+paragraph's title, the title with the sub-question, and the title with the hop's entity (the oracle
+knows it); after those it gives up (answers ``unknown``). A supporting document that an earlier
+search already showed is not searched again. When the hop's entity is not visible in the
+truncated passage it opens the document. Finally it answers with the gold answer -- yes/no,
+one of the compared entities, a composite phrase such as "2009 Big 12 Conference" -- stating each
+hop's entity and citing the supporting documents it has seen (never an id it was not shown).
+Its solve rate therefore measures how hard a corpus and a searcher make the gold evidence to reach.
+
+Titles for the retries come from ``documents`` (or a ``TaskSet`` passed as ``tasks``), else from
+``searcher.doc``; without either, an id that slugs a title (``Kiss_and_Tell_1945_film``, as the
+HotpotQA, MuSiQue and 2Wiki loaders make them) is read back as one.
+
+Tasks without gold hops (``qa:`` files) cannot be followed: the oracle answers ``unknown``.
 
 The policy is stateless: each call replays the conversation (the env's ``messages``) to know where
 it stands, so it works with any sampler and with forked envs.
@@ -13,11 +23,12 @@ it stands, so it works with any sampler and with forked envs.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 from searchgym.agents.policy import Completion, Message
-from searchgym.corpora.records import Hop, Task
+from searchgym.corpora.records import Document, Hop, Task
 from searchgym.envs.actions import parse_action
 from searchgym.envs.prompts import parse_hits, question_from_prompt
 
@@ -26,26 +37,39 @@ GIVE_UP = "unknown"
 
 def _visible(hop: Hop, text: str) -> bool:
     low = text.lower()
-    return any(name.lower() in low for name in hop.names)
+    return any(name.lower() in low for name in hop.names if name.strip())
 
 
 @dataclass
 class _Progress:
     hop: int = 0
-    found: tuple[str, ...] = ()  # support id per solved hop
+    attempt: int = 0  # failed searches for the current hop
+    found: list[str] = field(default_factory=list)  # support id per solved hop
     pending_open: str | None = None
-    stuck: bool = False
-    titles: dict[str, str] = field(default_factory=dict)  # titles of the documents shown
+    shown: dict[str, str] = field(default_factory=dict)  # every doc shown so far -> the text shown
+    opened: set[str] = field(default_factory=set)
+    unreadable: set[str] = field(default_factory=set)  # opens that failed: not retried
+
+
+_SLUG_SUFFIX = re.compile(r"-\d+$")
 
 
 class OraclePolicy:
     """Follows the gold hops of the task whose question opens the conversation (see module doc)."""
 
-    def __init__(self, tasks: Sequence[Task]) -> None:
+    def __init__(self, tasks: Sequence[Task] | Any, searcher: Any = None, *,
+                 documents: Sequence[Document] | None = None) -> None:
+        if documents is None:
+            documents = getattr(tasks, "documents", None)  # a TaskSet carries its corpus
         tasks = getattr(tasks, "tasks", tasks)
         self._by_question: dict[str, Task] = {}
         for task in tasks:
             self._by_question.setdefault(task.question.strip(), task)
+        self._searcher = searcher
+        self._titles: dict[str, str] = {}
+        if documents is not None:
+            support = {d for t in tasks for d in t.support_ids}
+            self._titles = {d.id: d.title for d in documents if d.id in support}
 
     def task_for(self, conversation: Sequence[Message]) -> Task | None:
         """The task whose question is the first user message of ``conversation``."""
@@ -58,6 +82,33 @@ class OraclePolicy:
         """The oracle's next turn for each conversation (deterministic: ``n`` identical copies)."""
         return [[Completion(text)] * n for text in (self.next_turn(c) for c in conversations)]
 
+    def title(self, doc_id: str) -> str | None:
+        """The title of a gold document (see the module doc for where it comes from)."""
+        if doc_id in self._titles:
+            return self._titles[doc_id] or None
+        title = None
+        if self._searcher is not None:
+            try:
+                doc = self._searcher.doc(doc_id)
+            except Exception:  # a remote searcher may be down or fail: fall back to the id
+                doc = None
+            title = doc.title if doc is not None else None
+        if not title and re.search(r"[A-Za-z]{3}", doc_id) and not re.fullmatch(r"w\d+-\d+", doc_id):
+            title = _SLUG_SUFFIX.sub("", doc_id).replace("_", " ")
+        self._titles[doc_id] = title or ""
+        return title or None
+
+    def queries(self, hop: Hop) -> list[str]:
+        """The searches tried for a hop, in order: its question, then retries built from the title of
+        its supporting document (or, without a title, the question with the hop's entity)."""
+        plan = [hop.question]
+        title = next((t for t in (self.title(d) for d in hop.support) if t), None)
+        if title:
+            plan += [title, f"{title} {hop.question}", f"{title} {hop.answer}"]
+        else:
+            plan.append(f"{hop.question} {hop.answer}")
+        return list(dict.fromkeys(q.strip() for q in plan if q.strip()))
+
     def next_turn(self, conversation: Sequence[Message]) -> str:
         task = self.task_for(conversation)
         if task is None:
@@ -65,47 +116,64 @@ class OraclePolicy:
         if not task.hops:
             return f"This task has no gold hops to follow. <answer>{GIVE_UP}</answer>"
         progress = self._replay(task, conversation)
-        if progress.stuck:
-            hop = task.hops[progress.hop]
-            return f"No result supports: {hop.question} <answer>{GIVE_UP}</answer>"
         if progress.pending_open is not None:
-            title = progress.titles.get(progress.pending_open) or progress.pending_open
+            # the reasoning names what it reads: a judge can tell it is about the question
+            title = self.title(progress.pending_open) or progress.pending_open
             return f"The passage on {title} is cut short; reading it in full. <open>{progress.pending_open}</open>"
         if progress.hop < len(task.hops):
-            return f"Next: {task.hops[progress.hop].question} <search>{task.hops[progress.hop].question}</search>"
+            hop = task.hops[progress.hop]
+            plan = self.queries(hop)
+            if progress.attempt >= len(plan):
+                return f"No result supports: {hop.question} <answer>{GIVE_UP}</answer>"
+            query = plan[progress.attempt]
+            why = "Next" if progress.attempt == 0 else "Not found yet; searching by the page title"
+            return f"{why}: {hop.question} <search>{query}</search>"
         facts = " ".join(f"{h.answer} [{doc_id}]." for h, doc_id in zip(task.hops, progress.found))
         cites = " ".join(f"[{doc_id}]" for doc_id in dict.fromkeys(progress.found))
         return f"<think>{facts}</think> <answer>{task.answer} {cites}</answer>"
 
     @staticmethod
-    def _replay(task: Task, conversation: Sequence[Message]) -> _Progress:
+    def _advance(task: Task, progress: _Progress) -> None:
+        """Solve the following hops whose support an earlier observation already showed."""
+        while progress.hop < len(task.hops) and progress.pending_open is None:
+            hop = task.hops[progress.hop]
+            support = next((d for d in hop.support if d in progress.shown and d not in progress.unreadable), None)
+            if support is None:
+                return
+            if support in progress.opened or _visible(hop, progress.shown[support]):
+                progress.found.append(support)
+                progress.hop += 1
+                progress.attempt = 0
+            else:
+                progress.pending_open = support
+
+    def _replay(self, task: Task, conversation: Sequence[Message]) -> _Progress:
         progress = _Progress()
         turns = [m for m in conversation if m.get("role") in ("assistant", "user")]
         # pairs of (assistant turn, the observation that answered it)
         for i, message in enumerate(turns):
-            if message["role"] != "assistant" or i + 1 >= len(turns) or progress.hop >= len(task.hops):
+            if message["role"] != "assistant" or i + 1 >= len(turns):
                 continue
             action, observation = parse_action(message["content"]), turns[i + 1]["content"]
-            hop = task.hops[progress.hop]
-            hits = parse_hits(observation)
-            shown = {doc_id: text for doc_id, _title, text in hits}
-            progress.titles.update((doc_id, title) for doc_id, title, _text in hits)
+            shown = {doc_id: text for doc_id, _title, text in parse_hits(observation)}
+            if action.kind == "open" and action.doc_id in shown:
+                progress.opened.add(action.doc_id)
+                progress.shown[action.doc_id] = shown[action.doc_id]
+            else:
+                for doc_id, text in shown.items():
+                    progress.shown.setdefault(doc_id, text)
+            if progress.hop >= len(task.hops):
+                continue
             if action.kind == "search":
-                support = next((d for d in hop.support if d in shown), None)
-                if support is None:
-                    progress.stuck = True
-                elif _visible(hop, shown[support]):
-                    progress.found += (support,)
-                    progress.hop += 1
-                else:
-                    progress.pending_open = support
+                hop = task.hops[progress.hop]
+                if not any(d in shown for d in hop.support):
+                    progress.attempt += 1
             elif action.kind == "open" and action.doc_id == progress.pending_open:
                 progress.pending_open = None
-                if action.doc_id in shown:
-                    progress.found += (action.doc_id,)
-                    progress.hop += 1
-                else:
-                    progress.stuck = True
+                if action.doc_id not in shown:  # the open failed: search again
+                    progress.unreadable.add(action.doc_id)
+                    progress.attempt += 1
+            self._advance(task, progress)
         return progress
 
 

@@ -50,7 +50,7 @@ def load_policy(spec: str, *, tasks=None, searcher=None, max_new_tokens: int = 6
     if kind == "oracle":
         from searchgym.agents.oracle import OraclePolicy
 
-        return OraclePolicy(tasks)
+        return OraclePolicy(tasks, searcher=searcher)
     if kind == "openai":
         from searchgym.agents.openai_policy import OpenAIPolicy
 
@@ -88,6 +88,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"searchgym eval: {exc}", file=sys.stderr)
         return 2
     rubric = rubric_reward(args.judge)
+    if any(not t.hops for t in tasks):
+        how = ("judge-written rubrics" if rubric.writes else
+               "n/a (give a judge that writes text: --judge openai:<model>@<url> or transformers)")
+        print(f"searchgym eval: {sum(not t.hops for t in tasks)} task(s) have no gold hops: no citation recall; "
+              f"rubric: {how}", file=sys.stderr)
     try:
         reward = training_reward(args.reward_config, tasks)
     except (ValueError, OSError) as exc:
@@ -116,15 +121,53 @@ def rubric_reward(judge_spec: str | None):
 
     Gold-hop rubrics are grounded exactly by their support ids; rubrics without gold support (data
     sets without supporting facts) by the judge. A judge failure leaves that episode's rubric unscored
-    (left out of the mean), never invented.
+    (left out of the mean), never invented. Tasks without gold hops (``qa:`` files) get rubrics
+    written by the judge (``judges.rubric_generation``) when it can write text, else none: unscored.
     """
     from searchgym.rewards.rubric import CitationRubricReward, JudgeGrounder
 
     if not judge_spec or judge_spec == "none":
-        return CitationRubricReward()
+        return _HopFreeRubric(CitationRubricReward(), None)
     from searchgym.judges import load_judge
 
-    return CitationRubricReward(grounder=JudgeGrounder(load_judge(judge_spec)), on_judge_error="skip")
+    judge = load_judge(judge_spec)
+    return _HopFreeRubric(CitationRubricReward(grounder=JudgeGrounder(judge), on_judge_error="skip"), judge)
+
+
+class _HopFreeRubric:
+    """``gold`` for tasks with hops; for tasks without, judge-written rubrics grounded by the judge,
+    or an unscored result (NaN) where no judge can write them -- never a made-up 0."""
+
+    name = "rubric"
+
+    def __init__(self, gold, judge) -> None:
+        self.gold, self.judge = gold, judge
+        self.writes = judge is not None and hasattr(judge, "complete")
+        self._written: dict[str, tuple] = {}  # task id -> the judge's rubrics, written once per task
+
+    def __call__(self, trajectory):
+        import math
+
+        from searchgym.judges.base import JudgeError
+        from searchgym.rewards.base import RewardResult
+
+        task = trajectory.task
+        if task.hops:
+            return self.gold(trajectory)
+        if not self.writes:
+            why = "no judge" if self.judge is None else f"judge {getattr(self.judge, 'name', '?')!r} cannot write text"
+            return RewardResult(math.nan, {}, {"reason": f"no gold hops and {why} to write rubrics"}, scored=False)
+        from searchgym.judges.rubric_generation import generate_rubrics
+        from searchgym.rewards.rubric import CitationRubricReward
+
+        if task.id not in self._written:
+            try:
+                self._written[task.id] = tuple(generate_rubrics(task, self.judge))
+            except JudgeError as exc:
+                return RewardResult(math.nan, {}, {"reason": f"rubric generation failed: {exc}"}, scored=False)
+        rubrics = self._written[task.id]
+        return CitationRubricReward(rubrics=lambda _task: rubrics, grounder=self.gold.grounder,
+                                    on_judge_error="skip")(trajectory)
 
 
 def training_reward(config_spec: str | None, tasks=()):

@@ -5,7 +5,7 @@
 only when a ``synthetic`` spec asks for it, and ``datasets`` only for Hub specs.
 """
 
-from searchgym.corpora._common import CorpusFormatError, hop_templates
+from searchgym.corpora._common import CorpusFileNotFoundError, CorpusFormatError, hop_templates
 from searchgym.corpora.hotpotqa import hotpotqa_from_rows, load_hotpotqa
 from searchgym.corpora.jsonl import (
     load_jsonl,
@@ -16,12 +16,14 @@ from searchgym.corpora.jsonl import (
     write_taskset,
 )
 from searchgym.corpora.musique import load_musique, musique_from_rows
+from searchgym.corpora.qa import load_qa, read_qa_tasks
 from searchgym.corpora.records import Document, Hop, Task
 from searchgym.corpora.spec import HubUnavailableError, load_taskset, parse_spec
 from searchgym.corpora.taskset import TaskSet
 from searchgym.corpora.twowiki import load_twowiki, twowiki_from_rows
 
 __all__ = [
+    "CorpusFileNotFoundError",
     "CorpusFormatError",
     "Document",
     "Hop",
@@ -33,11 +35,13 @@ __all__ = [
     "load_hotpotqa",
     "load_jsonl",
     "load_musique",
+    "load_qa",
     "load_taskset",
     "load_twowiki",
     "musique_from_rows",
     "parse_spec",
     "read_jsonl_corpus",
+    "read_qa_tasks",
     "read_tasks_jsonl",
     "twowiki_from_rows",
     "write_jsonl_corpus",

@@ -30,23 +30,25 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from searchgym.corpora._common import CorpusFormatError, atomic_write_lines, check_file, open_text
+from searchgym.corpora._common import CorpusFormatError, atomic_write_lines, check_file, iter_json_lines
 from searchgym.corpora.records import Document, Hop, Task
 from searchgym.corpora.taskset import TaskSet
 
 
 def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CorpusFormatError(f"{path}: line {lineno}: not valid JSON: {exc.msg}") from None
-            if not isinstance(obj, dict):
-                raise CorpusFormatError(f"{path}: line {lineno}: expected a JSON object, got {type(obj).__name__}")
-            yield lineno, obj
+    for lineno, obj in iter_json_lines(path):
+        if not isinstance(obj, dict):
+            raise CorpusFormatError(f"{path}: line {lineno}: expected a JSON object, got {type(obj).__name__}")
+        yield lineno, obj
+
+
+def _text_field(obj: Mapping[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"{key!r} must be a string, got {type(value).__name__}")
 
 
 def document_from_json(obj: Mapping[str, Any]) -> Document:
@@ -56,17 +58,15 @@ def document_from_json(obj: Mapping[str, Any]) -> Document:
     if isinstance(obj["id"], (dict, list, bool)):
         raise ValueError(f"'id' must be a string or number, got {type(obj['id']).__name__}")
     doc_id = str(obj["id"])
-    title = obj.get("title")
-    if title is not None and obj.get("text") is not None:
-        return Document(doc_id, str(title).strip(), str(obj["text"]).strip())
-    contents = obj.get("contents")
+    title, text, contents = (_text_field(obj, k) for k in ("title", "text", "contents"))
+    if title is not None and text is not None:
+        return Document(doc_id, title.strip(), text.strip())
     if contents is None:
-        contents = obj.get("text")
+        contents = text
     if contents is None:
         raise ValueError("needs 'contents' or 'title' and 'text'")
-    contents = str(contents)
     if title is not None:
-        title = str(title).strip()
+        title = title.strip()
         head, sep, rest = contents.partition("\n")
         if sep and _unquote(head.strip()) == title:
             return Document(doc_id, title, rest.strip())
@@ -157,7 +157,12 @@ def _strings(value: Any, what: str) -> tuple[str, ...]:
         return ()
     if isinstance(value, str) or not isinstance(value, list):
         raise ValueError(f"{what} must be a list of strings")
-    return tuple(str(v) for v in value)
+    out = []
+    for v in value:
+        if isinstance(v, (dict, list, bool)) or v is None:
+            raise ValueError(f"{what} must be a list of strings, found {type(v).__name__}")
+        out.append(str(v))
+    return tuple(out)
 
 
 def task_from_json(obj: Mapping[str, Any]) -> Task:
@@ -165,11 +170,15 @@ def task_from_json(obj: Mapping[str, Any]) -> Task:
     for name in ("id", "question"):
         if obj.get(name) is None:
             raise ValueError(f"missing {name!r}")
+        if isinstance(obj[name], (dict, list, bool)):
+            raise ValueError(f"{name!r} must be a string, got {type(obj[name]).__name__}")
     answers = obj.get("answers")
     if answers is None and obj.get("answer") is not None:
         answers = [obj["answer"]]
     answers = _strings(answers, "'answers'")
     hops = []
+    if not isinstance(obj.get("hops") or [], list):
+        raise ValueError("'hops' must be a list")
     for k, h in enumerate(obj.get("hops") or [], start=1):
         if not isinstance(h, Mapping) or h.get("question") is None or h.get("answer") is None:
             raise ValueError(f"hop {k} needs 'question' and 'answer'")

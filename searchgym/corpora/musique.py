@@ -104,51 +104,98 @@ def natural_question(template: str) -> str:
 _VERBAL = {"part", "member", "instance", "subclass", "has", "contains", "shares", "applies", "in", "on", "at", "from", "for"}
 
 
+def _index(value: Any) -> int | None:
+    """A paragraph index as published (an int; digit strings from some copies), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _scalar(row: Mapping[str, Any], name: str, index: int, origin: str) -> str:
+    value = row.get(name)
+    if value is None:
+        raise record_error(origin, index, row, f"missing field {name!r}")
+    if isinstance(value, (dict, list, bool)):
+        raise record_error(origin, index, row, f"field {name!r} must be a string, got {type(value).__name__}")
+    return str(value).strip()
+
+
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([?,.!;:]|'s)(?=\s|$)")
+
+
 def _task(row: Mapping[str, Any], index: int, pool: DocumentPool, origin: str, answerable: bool) -> Task:
-    for name in ("id", "question", "paragraphs", "question_decomposition", "answer"):
-        if row.get(name) is None:
-            raise record_error(origin, index, row, f"missing field {name!r}")
-    question = str(row["question"]).strip()
-    answer = str(row["answer"]).strip()
+    task_id = _scalar(row, "id", index, origin)
+    question = _scalar(row, "question", index, origin)
+    answer = _scalar(row, "answer", index, origin)
     if not question:
         raise record_error(origin, index, row, "empty question")
     if not answer:
         raise record_error(origin, index, row, "empty answer (an unlabelled test split cannot be loaded)")
+    paragraphs = row.get("paragraphs")
+    if not isinstance(paragraphs, list):
+        raise record_error(origin, index, row, f"'paragraphs' must be a list, got {type(paragraphs).__name__}")
 
     by_idx: dict[int, str] = {}
-    for position, para in enumerate(row["paragraphs"]):
-        if not isinstance(para, Mapping) or "paragraph_text" not in para:
-            raise record_error(origin, index, row, f"paragraph {position} lacks 'paragraph_text'")
-        doc_id = pool.add(str(para.get("title") or ""), str(para["paragraph_text"]))
-        idx = para.get("idx", position)
-        by_idx[int(idx if idx is not None else position)] = doc_id
+    for position, para in enumerate(paragraphs):
+        if not isinstance(para, Mapping) or not isinstance(para.get("paragraph_text"), str):
+            raise record_error(origin, index, row, f"paragraph {position} lacks a 'paragraph_text' string")
+        title = para.get("title")
+        if title is not None and not isinstance(title, str):
+            raise record_error(origin, index, row, f"paragraph {position}: 'title' must be a string")
+        raw_idx = para.get("idx", position)
+        idx = position if raw_idx is None else _index(raw_idx)
+        if idx is None:
+            raise record_error(origin, index, row, f"paragraph {position}: 'idx' {raw_idx!r} is not an integer")
+        if idx in by_idx:
+            raise record_error(origin, index, row, f"paragraph {position}: duplicate idx {idx}")
+        by_idx[idx] = pool.add(title or "", para["paragraph_text"])
 
-    decomposition = row["question_decomposition"]
+    decomposition = row.get("question_decomposition")
+    if not isinstance(decomposition, list):
+        raise record_error(origin, index, row,
+                           f"'question_decomposition' must be a list, got {type(decomposition).__name__}")
     if not decomposition:
         raise record_error(origin, index, row, "empty question_decomposition")
     hops: list[Hop] = []
     templates: list[str] = []
     for k, step in enumerate(decomposition, start=1):
-        if not isinstance(step, Mapping) or step.get("question") is None or step.get("answer") is None:
-            raise record_error(origin, index, row, f"question_decomposition[{k - 1}] lacks 'question' or 'answer'")
-        template = str(step["question"]).strip()
+        if not isinstance(step, Mapping) or not isinstance(step.get("question"), str) or step.get("answer") is None \
+                or isinstance(step.get("answer"), (dict, list)):
+            raise record_error(origin, index, row, f"question_decomposition[{k - 1}] lacks a 'question' or 'answer' string")
+        template = step["question"].strip()
+        later = [int(r) for r in _REFERENCE.findall(template) if not 1 <= int(r) < k]
+        if later:
+            raise record_error(origin, index, row,
+                               f"sub-question {k} refers to #{later[0]}, which is not an earlier sub-question")
         support_idx = step.get("paragraph_support_idx")
         if support_idx is None:
             support: tuple[str, ...] = ()
             if answerable:
                 raise record_error(origin, index, row, f"sub-question {k} has no paragraph_support_idx")
         else:
-            if int(support_idx) not in by_idx:
+            idx = _index(support_idx)
+            if idx is None:
+                raise record_error(origin, index, row,
+                                   f"sub-question {k}: paragraph_support_idx {support_idx!r} is not an integer")
+            if idx not in by_idx:
                 raise record_error(
                     origin, index, row,
                     f"sub-question {k} cites paragraph {support_idx}, which the record does not have",
                 )
-            support = (by_idx[int(support_idx)],)
+            support = (by_idx[idx],)
         filled = fill_references(natural_question(template), [h.answer for h in hops])
+        filled = _SPACE_BEFORE_PUNCT.sub(r"\1", filled)  # "What nationality was #1 ?" -> "... Friedan?"
         hops.append(Hop(question=filled, answer=str(step["answer"]).strip(), support=support))
         templates.append(template)
 
-    aliases = [str(a).strip() for a in (row.get("answer_aliases") or []) if str(a).strip()]
+    raw_aliases = row.get("answer_aliases") or []
+    if not isinstance(raw_aliases, list) or not all(isinstance(a, (str, int, float)) for a in raw_aliases):
+        raise record_error(origin, index, row, "'answer_aliases' must be a list of strings")
+    aliases = [str(a).strip() for a in raw_aliases if str(a).strip()]
     answers = tuple(dict.fromkeys([answer, *aliases]))
     # the final hop's entity accepts the same aliases as the answer
     last = hops[-1]
@@ -159,9 +206,12 @@ def _task(row: Mapping[str, Any], index: int, pool: DocumentPool, origin: str, a
     if not answerable:
         metadata += (("answerable", "false"),)
     return Task(
-        id=str(row["id"]), question=question, answers=answers, hops=tuple(hops),
+        id=task_id, question=question, answers=answers, hops=tuple(hops),
         source=SOURCE, kind="chain", metadata=metadata,
     )
+
+
+_REFERENCE = re.compile(r"#(\d+)")
 
 
 __all__ = ["CorpusFormatError", "load_musique", "musique_from_rows", "natural_question"]

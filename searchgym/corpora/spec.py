@@ -8,14 +8,16 @@ Grammar (whitespace around parts is ignored; option values cannot contain commas
                          musique:PATH[,limit=N][,unanswerable=keep|skip]
                          2wiki:PATH[,limit=N]
                          jsonl:CORPUS[,tasks=TASKS][,limit=N]
+    questions + answers  qa:TASKS[,limit=N],corpus=CORPUS SPEC      (no gold evidence; see corpora.qa)
     hub, known data set  hotpotqa | musique | 2wiki  [":" OPTIONS]   (e.g. "hotpotqa:split=train,limit=100")
     hub, any repository  hf:REPO[:CONFIG[:SPLIT]][,format=hotpotqa|musique|2wiki][,limit=N][,split=S]
 
 Names: ``hotpotqa`` (``hotpot``, ``hotpot_qa``), ``musique``, ``2wiki`` (``2wikimultihopqa``,
-``twowiki``), ``jsonl``, ``synthetic``, ``hf``. Options are peeled from the right of BODY, so a
+``twowiki``), ``jsonl``, ``qa``, ``synthetic``, ``hf``. Options are peeled from the right of BODY, so a
 path may contain commas as long as no part after a comma looks like ``option=value``.
 ``hops`` takes ``3``, ``2-4`` or ``2+3+4``. ``limit`` keeps the first N tasks (after skipping
-unanswerable MuSiQue records). Hub specs call ``datasets.load_dataset`` (default split
+unanswerable MuSiQue records). In a ``qa`` spec ``corpus=`` must come last: it takes the rest of
+the string, commas included (``qa:q.jsonl,corpus=synthetic:seed=1,passages=500``). Hub specs call ``datasets.load_dataset`` (default split
 ``validation``); their rows go through the same mapping code as the files.
 """
 
@@ -27,14 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from searchgym.corpora._common import CorpusFormatError
+from searchgym.corpora._common import CorpusFileNotFoundError, CorpusFormatError
 from searchgym.corpora.taskset import TaskSet
 
 ALIASES = {
     "hotpotqa": "hotpotqa", "hotpot": "hotpotqa", "hotpot_qa": "hotpotqa",
     "musique": "musique",
     "2wiki": "2wiki", "2wikimultihopqa": "2wiki", "twowiki": "2wiki", "2wikimqa": "2wiki",
-    "jsonl": "jsonl", "synthetic": "synthetic", "hf": "hf",
+    "jsonl": "jsonl", "synthetic": "synthetic", "hf": "hf", "qa": "qa",
 }
 
 # (repository, config, split) used when a known data set is named without a path
@@ -49,6 +51,7 @@ _OPTIONS = {
     "2wiki": {"limit", "split", "config"},
     "musique": {"limit", "split", "config", "unanswerable"},
     "jsonl": {"limit", "tasks"},
+    "qa": {"limit"},
     "hf": {"limit", "split", "format", "unanswerable"},
 }
 
@@ -84,6 +87,11 @@ def parse_spec(spec: str) -> Spec:
             f"unknown corpus {name.strip()!r} in spec {spec!r}; known: "
             f"{', '.join(sorted(set(ALIASES.values())))}{hint}"
         )
+    corpus_spec = None
+    if kind == "qa":
+        m = re.search(r"(?:^|,)\s*corpus\s*=", body, flags=re.I)
+        if m is not None:
+            corpus_spec, body = body[m.end():].strip(), body[: m.start()]
     parts = body.split(",") if body.strip() else []
     if kind == "synthetic":
         options = {}
@@ -111,7 +119,10 @@ def parse_spec(spec: str) -> Spec:
             raise CorpusFormatError(
                 f"spec {spec!r}: unknown option {m.group(1)!r} for {kind}; accepted: {', '.join(sorted(allowed))}"
             )
-    return Spec(kind, target, dict(reversed(list(options.items()))))
+    options = dict(reversed(list(options.items())))
+    if corpus_spec is not None:
+        options["corpus"] = corpus_spec
+    return Spec(kind, target, options)
 
 
 def _int_option(spec: Spec, key: str, raw: str) -> int:
@@ -158,6 +169,8 @@ def load_taskset(spec: str) -> TaskSet:
         return _synthetic(parsed, limit)
     if parsed.kind == "hf":
         return _hub(parsed, limit)
+    if parsed.kind == "qa":
+        return _qa(parsed, spec, limit)
     if parsed.kind == "jsonl":
         from searchgym.corpora.jsonl import load_jsonl
 
@@ -175,6 +188,21 @@ def load_taskset(spec: str) -> TaskSet:
     return mapper(read_records(path), limit=limit, origin=str(path))
 
 
+def _qa(parsed: Spec, spec: str, limit: int | None) -> TaskSet:
+    from searchgym.corpora.qa import load_qa
+
+    example = "'qa:/data/nq_dev.jsonl,corpus=jsonl:/data/wiki18.jsonl'"
+    if not parsed.target:
+        raise CorpusFormatError(f"spec {spec!r}: qa needs a question/answer file, e.g. {example}")
+    corpus_spec = parsed.options.get("corpus")
+    if not corpus_spec:
+        raise CorpusFormatError(f"spec {spec!r}: qa needs corpus=<corpus spec> (last), e.g. {example}")
+    if parse_spec(corpus_spec).kind == "qa":
+        raise CorpusFormatError(f"spec {spec!r}: the corpus of a qa spec cannot itself be a qa spec")
+    path = _existing(parsed.target, "qa")
+    return load_qa(path, load_taskset(corpus_spec), limit=limit)
+
+
 def _maybe_path(raw: str | None) -> Path | None:
     return None if raw is None else _existing(raw, "tasks")
 
@@ -186,8 +214,9 @@ def _existing(raw: str, kind: str) -> Path:
     hint = ""
     if not path.exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", raw):
         hint = f"; for a Hugging Face dataset use 'hf:{raw}'"
-    what = "not found" if not path.exists() else "is not a file"
-    raise FileNotFoundError(f"{kind} spec: {path} {what}{hint}")
+    if not path.exists():
+        raise CorpusFileNotFoundError(f"{kind} spec: {path} not found{hint}")
+    raise CorpusFormatError(f"{kind} spec: {path} is not a file")
 
 
 def _mapper(kind: str, options: Mapping[str, str]) -> Callable[..., TaskSet]:
