@@ -329,3 +329,34 @@ def test_real_path_through_trl(world, tmp_path, sampler, lora):
     assert [r for r in out[REWARD_FIELD] if r is not None] == [s.reward for s in samples if s.scored]
     logged = [h for h in trainer.state.log_history if "reward" in h]
     assert logged and math.isfinite(logged[0]["loss"]) and "episodes/em" in logged[0]
+
+
+def test_an_eos_first_candidate_stays_in_its_group_with_its_penalty_and_its_eos_is_trained(world):
+    from transformers import AutoTokenizer
+
+    from searchgym.agents.models import resolve_model
+    from searchgym.agents.policy import Completion
+    from searchgym.agents.rollout import REWARD_FIELD, SamplerRollout, task_prompt
+    from searchgym.agents.samplers import TruncatedStepSampler
+
+    tok = AutoTokenizer.from_pretrained(str(resolve_model("smollm2")))
+    task, _, _ = _solvable(world)
+    hop = task.hops[0].question
+
+    class EosOrSearch:
+        def generate_ids(self, prompts, n=1):
+            search = tok(f"<search>{hop}</search>", add_special_tokens=False)["input_ids"]
+            return [[Completion("", tuple(p), (tok.eos_token_id,), (-0.25,)),
+                     Completion(tok.decode(search), tuple(p), tuple(search), (-0.1,) * len(search))] for p in prompts]
+
+        def generate(self, conversations, n=1):
+            raise AssertionError("token-exact sampling must use generate_ids")
+
+    sampler = TruncatedStepSampler(_env(world), EosOrSearch(), GroupReward(judge=None, budget=4), k=2, max_steps=1,
+                                   tokenizer=tok, continuation="greedy")
+    rollout = SamplerRollout([task], lambda trainer: sampler, mode="step", group_size=2, eos_token_id=tok.eos_token_id)
+    out = rollout([task_prompt(task)] * 2, trainer=None)
+    eos_row, search_row = rollout.last_samples
+    assert eos_row.completion_ids == (tok.eos_token_id,) and eos_row.completion_mask == (1,) and eos_row.scored
+    assert eos_row.reward == -1.0 < search_row.reward  # an invalid turn: r_action = -1
+    assert out[REWARD_FIELD] == [-1.0, 0.0] and out["env_mask"][0] == [1]  # in the group, and trained

@@ -7,7 +7,8 @@ the sampled tokens under the sampling distribution (logits / temperature, as TRL
 (3) stopping each row at the end of an action (``</search>``, ``</open>``, ``</answer>``).
 
 Conventions: ``token_ids`` are the sampled ids, up to and including the token that completes the
-first stop string (EOS ends a row and is not included). ``Completion.text`` is exactly
+first stop string, or up to and including an EOS that ends the row (an EOS is an action of the policy:
+it is trained and penalised like any other token). ``Completion.text`` is exactly
 ``tokenizer.decode(token_ids, skip_special_tokens=True)``: the text is never cut inside a token, so
 the characters the last token carries past the stop stay in it. ``logprobs[i]`` is
 ``log p(token_ids[i])`` under ``softmax(logits / temperature)`` (plain logits when
@@ -178,7 +179,7 @@ class HFPolicy:
                     continue
                 tok = int(toks[j])
                 if tok in self.eos_ids:
-                    ended[r], length[r] = True, step
+                    ended[r], length[r] = True, step + 1
                 elif self._stopped(host_tokens[r, : step + 1].tolist()):
                     ended[r], length[r] = True, step + 1
                 else:

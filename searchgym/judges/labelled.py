@@ -76,7 +76,7 @@ def labelled_steps(taskset: Any, searcher: Any, *, max_tasks: int = 30, top_k: i
                        if h.answer.lower() not in own and h.answer not in t.question})
 
     others = {t.id: foreign(t) for t in tasks}
-    oracle = OraclePolicy(tasks)
+    oracle = OraclePolicy(tasks, searcher)
     env = DeepSearchEnv(tasks, searcher, max_turns=max_turns, top_k=top_k, passage_chars=passage_chars, reward=None)
     out: list[LabelledStep] = []
 
