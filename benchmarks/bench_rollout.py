@@ -131,7 +131,7 @@ def bench_decode(args) -> None:
             t_v = timed(lambda: llm.generate([TokensPrompt(prompt_token_ids=prompt)] * batch, params,
                                              use_tqdm=False), args.repeats)
             vllm_rate = batch * new / t_v
-        print(f"{batch:>5} {batch * new / t_hf:>15,.0f} {batch * new / t_gen:>15,.0f} {t_gen / t_hf:>6.2f} "
+        print(f"{batch:>5} {batch * new / t_hf:>15,.1f} {batch * new / t_gen:>15,.1f} {t_gen / t_hf:>6.2f} "
               f"{vllm_rate:>11,.0f}")
     # n branches of one prompt: the shared prefix against re-encoding the prompt per branch
     k = args.branches
@@ -140,8 +140,8 @@ def bench_decode(args) -> None:
                       shared_prefix=False)
     t_s = timed(lambda: shared.generate_ids([prompt], n=k), args.repeats)
     t_c = timed(lambda: copies.generate_ids([prompt], n=k), args.repeats)
-    print(f"n={k} branches of one prompt: shared prefix {k * new / t_s:,.0f} tok/s, re-encoded "
-          f"{k * new / t_c:,.0f} tok/s ({t_c / t_s:.2f}x)")
+    print(f"n={k} branches of one prompt: shared prefix {k * new / t_s:,.1f} tok/s, re-encoded "
+          f"{k * new / t_c:,.1f} tok/s ({t_c / t_s:.2f}x)")
 
 
 # ---------------------------------------------------------------------------------------------
