@@ -131,6 +131,7 @@ def warm_start(config: TrainConfig, model: Any, tokenizer: Any, tasks: Sequence[
         use_cpu=not on_gpu,
         disable_tqdm=False,
         dataloader_num_workers=0,
+        gradient_checkpointing=False,  # a 135M model needs no activation recomputation
     )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
