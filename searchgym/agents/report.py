@@ -226,9 +226,10 @@ def write_report(report: EvalReport, out_dir: str | Path, stem: str = "eval") ->
     payload = {
         "policy": report.policy, "corpus": report.corpus, "split": report.split,
         "summary": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in report.summary.items()},
-        "episodes": [asdict(e) for e in report.episodes],
+        "episodes": [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(e).items()}
+                     for e in report.episodes],
     }
-    _atomic_write(paths["json"], json.dumps(payload, indent=1))
+    _atomic_write(paths["json"], json.dumps(payload, indent=1, allow_nan=False))  # unmeasured is null, never NaN
     _atomic_write(paths["markdown"], to_markdown(report))
     paths["episodes"] = write_jsonl(out / f"{stem}{EPISODES_SUFFIX}", report.records)
 

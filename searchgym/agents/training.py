@@ -364,6 +364,11 @@ def build_reward(config: TrainConfig, tasks: Sequence[Task] = ()):
     from searchgym.rewards.group import GroupReward
     from searchgym.rewards.rubric import CitationRubricReward
 
+    hopless = [t.id for t in tasks if not t.hops]
+    if config.citation_rubric and hopless:
+        # a task without gold hops has no rubric: scoring its R_rubric 0 would be a silent wrong value
+        raise ValueError(f"citation_rubric needs gold hops, and {len(hopless)} tasks have none (e.g. {hopless[0]!r}); "
+                         "set citation_rubric=false for question/answer-only data")
     return GroupReward(judge=build_judge(config, tasks), budget=config.max_turns,
                        rubric=CitationRubricReward(scope="final") if config.citation_rubric else None,
                        alpha=config.cgrpo_alpha,

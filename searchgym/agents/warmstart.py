@@ -50,7 +50,7 @@ def oracle_demonstrations(tasks: Sequence[Task], searcher: Any, *, max_turns: in
     from searchgym.rewards.outcome import exact_match
 
     env = DeepSearchEnv(tasks, searcher, max_turns=max_turns, top_k=top_k, passage_chars=passage_chars)
-    oracle = OraclePolicy(tasks)
+    oracle = OraclePolicy(tasks, searcher)  # the searcher gives it page titles for its retries
     rows: list[dict[str, Any]] = []
     solved = 0
     played = 0
