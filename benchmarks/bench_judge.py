@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -73,12 +74,15 @@ def merge_tables(tables: Sequence[dict[str, dict[str, float]]]) -> dict[str, dic
     return out
 
 
-def accuracy_robust(judge: Any, items: Sequence[LabelledStep], chunk: int = 8) -> tuple[dict, int, float]:
+def accuracy_robust(judge: Any, items: Sequence[LabelledStep], chunk: int = 4,
+                    progress: bool = False) -> tuple[dict, int, float]:
     """``judge_accuracy`` in chunks; a chunk that fails is retried item by item and items the judge
     cannot score are counted as errors (left out). Returns (table, errors, seconds)."""
     tables, errors = [], 0
     t0 = time.perf_counter()
     for start in range(0, len(items), chunk):
+        if progress and start:
+            print(f"  ... {start}/{len(items)} judged, {errors} errors ({time.perf_counter() - t0:.0f}s)", flush=True)
         part = list(items[start:start + chunk])
         try:
             tables.append(judge_accuracy(judge, part))
@@ -135,7 +139,7 @@ def quality_model(spec: str, opts: dict, items: Sequence[LabelledStep], per_case
     with tempfile.TemporaryDirectory() as tmp:
         # the cache spares re-asking a failed chunk's answered items when it is retried item by item
         judge = load_judge(spec, cache=JudgeCache(Path(tmp) / "quality.sqlite"), **opts)
-        table, errors, dt = accuracy_robust(judge, subset)
+        table, errors, dt = accuracy_robust(judge, subset, progress=True)
     print_table(spec, table, f"  (stratified subset: <= {per_case} per case/kind/label, {len(subset)} items; "
                              f"{errors} judge errors left out; {len(subset) / dt:.2f} judgments/s)")
     for name in ("rules", "gold"):
@@ -254,7 +258,9 @@ def run_model_parts(spec: str, label: str, args: argparse.Namespace, items: Sequ
         opts["structured"] = args.structured
     print(f"\n== model judge: {label} ==")
     if not args.no_quality:
-        quality_model(spec, dict(opts, concurrency=4), items, args.per_case)
+        # one request at a time: a llama.cpp server decodes one anyway, and queued requests would only
+        # run into their timeouts on a busy machine
+        quality_model(spec, dict(opts, concurrency=1, timeout=args.timeout, max_retries=1), items, args.per_case)
     print()
     throughput(spec, opts, args.quick)
     if args.adversarial:
@@ -271,15 +277,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--openai-model", default="smollm2", help="the model name that server serves")
     ap.add_argument("--per-case", type=int, default=None,
                     help="model judge: at most this many labelled items per (case, kind, label) "
-                         "(default 3 with --quick, 12 otherwise)")
+                         "(default 2 with --quick, 8 otherwise)")
     ap.add_argument("--max-tokens", type=int, default=48)
+    ap.add_argument("--timeout", type=float, default=300.0, help="model judge: seconds per request (quality part)")
     ap.add_argument("--structured", default="json_object", help="response format mode for the model judge "
                     "('auto', 'json_schema', 'json_object', 'none'; llama.cpp takes json_object)")
     ap.add_argument("--no-quality", action="store_true", help="skip the model judge's quality table")
     ap.add_argument("--adversarial", action="store_true")
     args = ap.parse_args(argv)
+    # a plain SIGTERM would skip the context manager that stops the llama.cpp server
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.per_case is None:
-        args.per_case = 3 if args.quick else 12
+        args.per_case = 2 if args.quick else 8
     if args.per_case < 1:
         ap.error("--per-case must be >= 1")
 

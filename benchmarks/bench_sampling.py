@@ -256,8 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         a_env.step(first.text)
         est: dict[tuple[str, str], list[float]] = {key: [] for key in per_task}
         r_a = None
-        for seed in range(n_seeds):
-            pol = policy(seed)
+        for s in range(n_seeds):
+            pol = policy(10_000 * (ti + 1) + s)  # its own seeds per task: the tasks' estimates stay independent
             envs = [a_env.fork()] + [root.fork() for _ in range(k - 1)]
             made = play_out(pol, envs)
             trajs = [e.trajectory for e in envs]
