@@ -11,7 +11,8 @@ answer's value depends on the rest of its group (C-GRPO), which would mix a seco
 1. Past-only judging. Every judge request the reward sends goes through an audit wrapper that knows which
    (trajectory, step t) it is about and checks that its ``context`` holds exactly the agent turns before t
    and that no document in its ``evidence`` or ``seen_ids`` was first shown at a step >= t. The run stops
-   on a violation. (``outcome``, the ids the judged action itself brought into view, is the privileged
+   on a violation. It audits the oracle's episodes first (they search, open and answer, so evidence is
+   really shown), then every reward call of part 2. (``outcome``, the ids the judged action itself brought into view, is the privileged
    field by which the ``gold`` judge measures a step's effect; the count of requests carrying it is shown.)
 2. Advantage-estimator variance. The quantity estimated is the advantage of a FIXED first step ``a`` of a
    task (drawn once from the policy). For seeds s = 1..S, with fresh sampling noise each time:
@@ -20,9 +21,9 @@ answer's value depends on the rest of its group (C-GRPO), which would mix a seco
      ``a``, all played to the end. Episode return = the SUM of the episode's SLATE step rewards (each step
      scored by ``GroupReward.score_steps`` on its own prefix). Why the sum and not ``score_episodes``: it
      is the trajectory return of SLATE's variance argument (same reward, same units as the step
-     estimator, so raw variances compare directly); with the raw model the C-GRPO outcome is 0 for every
-     episode (no exact match), leaving ``score_episodes`` = 0.2 x the MEAN step reward, a rescaled
-     variant. ``score_episodes`` is reported too, as what the trajectory sampler actually trains on.
+     estimator, so raw variances compare directly); when no episode of a group matches exactly (the raw
+     model never does) the C-GRPO outcome is 0 for all, leaving ``score_episodes`` = 0.2 x the MEAN step
+     reward, a rescaled variant. ``score_episodes`` is reported too, as what the trajectory sampler trains on.
    * step (SLATE): ``GroupReward.score_steps`` over ``a`` and other candidates for the same first step,
      sampled from the same prefix: (i) k candidates in all (same group size; far fewer tokens); (ii) at
      EQUAL GENERATED TOKENS: candidates drawn k at a time until they cost at least as many generated
@@ -32,6 +33,9 @@ answer's value depends on the rest of its group (C-GRPO), which would mix a seco
    as GRPO trains). Per task: the variance across seeds (ddof 1). Reported: the mean over tasks, the std
    over tasks and a bootstrap 95% CI over tasks, and the ratio trajectory / step (bootstrap CI resampling
    tasks). SLATE's bound: the trajectory estimator's variance is up to T times the step one's.
+   Caveat: the raw SmolLM2-135M-Instruct writes no action tags (every turn is invalid), so its step
+   rewards vary only through r_think; give a warm-started checkpoint (``--model PATH``) for a policy that
+   searches. ``--quick``: 3 tasks x 3 seeds, 24 new tokens per turn; default 8 x 8, 64.
 3. Generated tokens per training sample from one call of each sampler (TrajectorySampler,
    TruncatedStepSampler) with the same ``GroupReward``.
 4. Shared-prefix speed-up: ``HFPolicy.generate_ids(prefix, n=8)`` with the prefix encoded once and its KV
