@@ -239,7 +239,7 @@ def test_judge_accuracy_on_labelled_steps(world):
     gold = judge_accuracy(load_judge("gold"), items)
     assert gold["all"]["accuracy"] >= 0.95 and all(row["accuracy"] >= 0.9 for row in gold.values()), gold
     rules = judge_accuracy(load_judge("rules"), items)
-    assert rules["all"]["accuracy"] >= 0.90, rules  # measured 0.96 (benchmarks/bench_judge.py)
+    assert rules["all"]["accuracy"] >= 0.90, rules  # measured 0.972 (benchmarks/bench_judge.py)
 
 
 def test_token_exact_turns_with_hf_policy(world):

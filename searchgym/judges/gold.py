@@ -36,7 +36,7 @@ from searchgym.judges.base import ANSWER, OPEN, QUERY, SUPPORT, THINK, JudgeErro
 from searchgym.rewards.normalize import find_name, normalize_text
 from searchgym.rewards.outcome import exact_match, f1_score, strip_citations
 
-RESTATE_JACCARD = 0.8  # content-token overlap with the question above which a text restates it
+RESTATE_JACCARD = 0.9  # content-token overlap with the question above which a text restates it
 _YES_NO = {"yes", "no"}
 
 
@@ -51,7 +51,7 @@ def _jaccard(a: set[str], b: set[str]) -> float:
 
 
 def restates(text: str, question: str) -> bool:
-    """Whether ``text`` says little more than the question itself (content-token Jaccard >= 0.8)."""
+    """Whether ``text`` says little more than the question itself (content-token Jaccard >= 0.9)."""
     return _jaccard(_content(text), _content(question)) >= RESTATE_JACCARD
 
 

@@ -6,13 +6,13 @@ Verdicts (ternary, like SLATE's), on normalised content tokens (stop words remov
   evidence; novelty = max Jaccard similarity to earlier queries (``<search>...</search>`` spans found
   in ``context``). -1 if empty, longer than 12 content tokens, a repeat (its grounded tokens are a
   subset of an earlier query's, or Jaccard >= 0.8) or g < 0.5 (mostly words from nowhere); 0 if it
-  restates the question (Jaccard >= 0.8 with the question's tokens: no decomposition); +1 if it covers
+  restates the question (Jaccard >= 0.9 with the question's tokens: no decomposition); +1 if it covers
   a question or evidence token not yet searched for; else 0.
 * ``open``: -1 if the id was never shown (not in the evidence) or was opened before; +1 if the shown
   document shares a content token with the question; else 0.
 * ``think`` (citations ``[id]`` removed first): relevance = it shares a token with the question or the
   evidence; faithfulness f = share of its tokens found in the question, earlier turns or evidence.
-  -1 if empty, irrelevant or f < 0.5; 0 if it restates the question (Jaccard >= 0.8); +1 if f >= 0.75
+  -1 if empty, irrelevant or f < 0.5; 0 if it restates the question (Jaccard >= 0.9); +1 if f >= 0.75
   and at least 2 content tokens; else 0.
 * ``answer``: against ``reference`` (aliases separated by ``" || "``): +1 on exact match, 0 when token
   F1 >= 0.5, else -1. No reference: ``JudgeError`` (a score is never invented).
@@ -43,7 +43,7 @@ STOP = frozenset(
 )
 _SEARCH = re.compile(r"<\s*search\s*>(.*?)<\s*/\s*search\s*>", re.IGNORECASE | re.DOTALL)
 _OPEN = re.compile(r"<\s*open\s*>(.*?)<\s*/\s*open\s*>", re.IGNORECASE | re.DOTALL)
-RESTATE_JACCARD = 0.8
+RESTATE_JACCARD = 0.9
 _PLACEHOLDER = re.compile(r"<E\d+>")
 REFERENCE_SEP = " || "
 MAX_QUERY_TOKENS = 12  # longer is not a search query (searchability); injected payloads land here
