@@ -80,7 +80,7 @@ def main(argv=None) -> int:
     train_tasks = two_hop(split_tasks(taskset.tasks, "train"))
     eval_tasks = two_hop(split_tasks(taskset.tasks, "test"))[: args.eval_tasks]
     searcher = build_searcher(base.searcher, taskset.documents)
-    reward = build_reward(base)
+    reward = build_reward(base, taskset.tasks)
     print(f"{len(train_tasks)} 2-hop training tasks, {len(eval_tasks)} held-out eval tasks, "
           f"{len(taskset.documents)} passages; {args.budget:.0f} s of training per sampler", flush=True)
 

@@ -278,8 +278,8 @@ def train_page_data(run_dir: str | Path, title: str = "") -> dict[str, Any]:
         steps.append({"step": _step_number(path), "label": f"step {_step_number(path)}", "header": header,
                       "episodes": [r for r in lines if r.get("type") == "episode"],
                       "samples": [r for r in lines if r.get("type") == "sample"]})
-    meta_keys = ("model", "corpus", "sampler", "group_size", "rewards", "reward_weights", "judge", "max_steps",
-                 "learning_rate", "log_episodes_every")
+    meta_keys = ("model", "corpus", "sampler", "group_size", "judge", "judge_weight", "citation_rubric",
+                 "cgrpo_alpha", "max_steps", "learning_rate", "log_episodes_every")
     meta = [[k, ", ".join(map(str, config[k])) if isinstance(config[k], list) else str(config[k])]
             for k in meta_keys if k in config]
     meta.append(["run", str(root)])
