@@ -191,7 +191,7 @@ def test_llama_server_judges_steps_and_cache_hits(llama, tmp_path):
     res = reward.score_batch(cands)
     assert all(r.scored for r in res)
     for r in res:
-        assert all(r.components[c] in (-1.0, 0.0, 1.0) for c in ("r_think",) + (("r_query",) if "r_query" in r.components else ("r_answer",)))
+        assert all(r.components[c] in (-1.0, 0.0, 1.0) for c in ("r_think",) + (("r_action",) if "r_action" in r.components else ("r_answer",)))
     assert res[0].value == res[2].value
     attempts = j.attempts
     again = reward.score_batch(cands)
