@@ -105,9 +105,9 @@ def test_episode_records_keep_every_turn_citation_verdict_rubric_and_component(e
     rows = solved["rubric"]
     assert len(rows) == 2 and all(r["supported"] and r["connected"] for r in rows)
     assert all(set(r) >= {"identified", "supported", "connected", "grounded_by", "rubric"} for r in rows)
-    # every component of the training reward (weighted sum of outcome, rubric, judge) and of the rubric
-    assert {"outcome", "rubric", "judge", "rubric.n_connected", "judge.steps"} <= set(solved["components"])
-    assert solved["reward"] == pytest.approx(1.0 + 0.5 * 1.0 + 0.2 * solved["components"]["judge"])
+    # every component of the training reward (C-GRPO outcome, rubric, judge process reward) and of the rubric
+    assert {"outcome", "em", "rubric", "process", "rubric.n_connected", "process.r_think"} <= set(solved["components"])
+    assert solved["reward"] == pytest.approx(1.0 + 0.2 * solved["components"]["process"])  # a group of one: C = 1
 
     verdicts = {d: v["verdict"] for d, v in wrong["citations"].items()}
     assert verdicts.pop("zz-never-seen") == "unseen"

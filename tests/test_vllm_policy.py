@@ -58,15 +58,20 @@ def test_completions_keep_order_and_are_cut_at_the_end_of_the_action(smollm2_tok
     out = policy.generate([conversation("first"), conversation("second")], n=2)
 
     assert engine.calls == [(4, 2)]  # each prompt repeated n times, as TRL passes them
-    assert [[c.text for c in row] for row in out] == [
+    # the text is exactly the kept tokens (token-exact turns): a stop's last token may carry a few
+    # characters past the stop, and they stay; nothing after that token is kept
+    from searchgym.agents.hf_policy import cut_at_stop
+
+    assert [[cut_at_stop(c.text, policy.stop) for c in row] for row in out] == [
         ["<search>a b</search>", "<answer>x [d1]</answer>"],
         ["no action at all", "<open>d2</open>"],
     ]
+    assert all(len(c.text) - len(cut_at_stop(c.text, policy.stop)) <= 3 for row in out for c in row)
     for row, q in zip(out, ("first", "second")):
         for c in row:
             assert c.prompt_ids == tuple(policy.prompt_ids(conversation(q)))
             assert len(c.token_ids) == len(c.logprobs)  # log-probs follow the kept tokens
-            assert smollm2_tokenizer.decode(list(c.token_ids)).startswith(c.text)
+            assert smollm2_tokenizer.decode(list(c.token_ids), skip_special_tokens=True) == c.text
             assert c.logprobs[0] == pytest.approx(-0.01)  # the sampled token's log-prob, not the runner-up
     assert policy.generated_tokens == sum(len(c.token_ids) for row in out for c in row)
 
