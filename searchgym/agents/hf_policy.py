@@ -263,7 +263,6 @@ def stop_candidates(tokenizer: Any, stops: Sequence[str], vocab: int) -> Any:
     when that character is not complete in one token, at a token whose text alone is an incomplete
     UTF-8 sequence (decoded as U+FFFD). Special tokens decode to nothing and are never candidates.
     """
-    import torch
 
     try:  # decoding the whole vocabulary takes a second: once per tokenizer and stop set
         memo = _CANDIDATES.setdefault(tokenizer, {})

@@ -18,7 +18,7 @@ import time
 from typing import Sequence
 
 from searchgym.judges.base import JudgeError, JudgeRequest, Judgment
-from searchgym.judges.cache import CacheError, JudgeCache, cache_key
+from searchgym.judges.cache import JudgeCache, cache_key
 from searchgym.judges.parsing import UnparseableJudgment, parse_judgment
 from searchgym.judges.prompts import PROMPT_VERSION, render_messages, render_text
 
