@@ -52,39 +52,36 @@ def as_result(value: Any) -> RewardResult:
     return RewardResult(float(value))
 
 
-def score_all(reward: Callable[[Trajectory], Any], trajectories: Sequence[Trajectory]) -> list[RewardResult]:
-    """Per-trajectory scores, in one judge batch when the reward offers ``score_batch``."""
-    if not trajectories:
-        return []
+def _without_failed_searches(trajectories: Sequence[Trajectory],
+                              score: Callable[[list[Trajectory]], Sequence[Any]]) -> list[RewardResult]:
+    """``score`` applied to the trajectories whose search backend never failed; the others are unscored
+    (left out of training and of any group statistic) and never sent to a reward or judge."""
     from searchgym.envs.deep_search import SEARCH_FAILED, search_failed
 
-    # an episode whose search backend failed is left out of training, and never sent to a judge
-    out = [RewardResult(float("nan"), details={"reason": SEARCH_FAILED}, scored=False) if search_failed(t) else None
-           for t in trajectories]
+    out: list[RewardResult | None] = [
+        RewardResult(float("nan"), details={"reason": SEARCH_FAILED}, scored=False) if search_failed(t) else None
+        for t in trajectories]
     todo = [t for t, r in zip(trajectories, out) if r is None]
+    results = [as_result(r) for r in score(todo)] if todo else []
+    if len(results) != len(todo):
+        raise RuntimeError(f"reward returned {len(results)} results for {len(todo)} trajectories")
+    scored = iter(results)
+    return [r if r is not None else next(scored) for r in out]
+
+
+def score_all(reward: Callable[[Trajectory], Any], trajectories: Sequence[Trajectory]) -> list[RewardResult]:
+    """Per-trajectory scores, in one judge batch when the reward offers ``score_batch``."""
     batch = getattr(reward, "score_batch", None)
-    raw = iter((batch(todo) if callable(batch) else [reward(t) for t in todo]) if todo else [])
-    return [r if r is not None else as_result(next(raw)) for r in out]
+    return _without_failed_searches(trajectories, batch if callable(batch) else lambda todo: [reward(t) for t in todo])
 
 
 def score_group(reward: Any, trajectories: Sequence[Trajectory], kind: str) -> list[RewardResult]:
     """One group's scores: ``reward.score_steps`` / ``score_episodes`` (``kind``) when it has them, so
     that the group is scored on one scale; a plain per-trajectory reward otherwise."""
-    from searchgym.envs.deep_search import SEARCH_FAILED, search_failed
-
     method = getattr(reward, "score_steps" if kind == "step" else "score_episodes", None)
     if not callable(method):
         return score_all(reward, trajectories)
-    # members whose search backend failed are left out of the group (and of its max), never judged
-    out: list[RewardResult | None] = [
-        RewardResult(float("nan"), details={"reason": SEARCH_FAILED}, scored=False) if search_failed(t) else None
-        for t in trajectories]
-    todo = [t for t, r in zip(trajectories, out) if r is None]
-    results = [as_result(r) for r in method(todo)] if todo else []
-    if len(results) != len(todo):
-        raise RuntimeError(f"reward returned {len(results)} results for {len(todo)} trajectories")
-    scored = iter(results)
-    return [r if r is not None else next(scored) for r in out]
+    return _without_failed_searches(trajectories, method)
 
 
 def _em(trajectory: Trajectory) -> float:

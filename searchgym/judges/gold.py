@@ -36,7 +36,6 @@ from searchgym.judges.base import ANSWER, OPEN, QUERY, SUPPORT, JudgeError, Judg
 from searchgym.rewards.normalize import find_name, normalize_text
 from searchgym.rewards.outcome import exact_match, f1_score, strip_citations
 
-RESTATE_JACCARD = 0.9  # content-token overlap with the question above which a text restates it
 _YES_NO = {"yes", "no"}
 
 
@@ -46,13 +45,12 @@ def _content(text: str) -> set[str]:
     return content_tokens(text)
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a | b else 0.0
-
-
 def restates(text: str, question: str) -> bool:
     """Whether ``text`` says little more than the question itself (content-token Jaccard >= 0.9)."""
-    return _jaccard(_content(text), _content(question)) >= RESTATE_JACCARD
+    from searchgym.judges.rules import RESTATE_JACCARD, jaccard
+
+    tokens = _content(text)
+    return bool(tokens) and jaccard(tokens, _content(question)) >= RESTATE_JACCARD
 
 
 def _earlier(context: Sequence[str], kind: str) -> list[str]:

@@ -43,7 +43,7 @@ STOP = frozenset(
 )
 _SEARCH = re.compile(r"<\s*search\s*>(.*?)<\s*/\s*search\s*>", re.IGNORECASE | re.DOTALL)
 _OPEN = re.compile(r"<\s*open\s*>(.*?)<\s*/\s*open\s*>", re.IGNORECASE | re.DOTALL)
-RESTATE_JACCARD = 0.9
+RESTATE_JACCARD = 0.9  # content-token overlap with the question at which a text restates it (rules and gold)
 _PLACEHOLDER = re.compile(r"<E\d+>")
 REFERENCE_SEP = " || "
 MAX_QUERY_TOKENS = 12  # longer is not a search query (searchability); injected payloads land here
@@ -54,7 +54,7 @@ def content_tokens(text: str) -> set[str]:
     return {t for t in normalize_text(text).split() if t not in STOP}
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
+def jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a | b else 1.0
 
 
@@ -87,14 +87,14 @@ class RulesJudge:
         earlier = [content_tokens(q) for c in r.context for q in _SEARCH.findall(c)]
         anchored = target & known
         # a repeat adds no grounded token to some earlier query (padding it with junk does not help)
-        repeat = any(anchored <= e for e in earlier) or max((_jaccard(target, e) for e in earlier), default=0) >= 0.8
+        repeat = any(anchored <= e for e in earlier) or max((jaccard(target, e) for e in earlier), default=0) >= 0.8
         grounded = len(anchored) / len(target)
         searched = set().union(*earlier) if earlier else set()
         new_info = bool(target & (question | evidence) - searched)
         why = f"grounding={grounded:.2f} repeat={repeat} tokens={len(target)}"
         if repeat or grounded < 0.5 or len(target) > MAX_QUERY_TOKENS:
             return Judgment(-1.0, "repeat, ungrounded or unsearchably long query; " + why)
-        if _jaccard(target, question) >= RESTATE_JACCARD:
+        if jaccard(target, question) >= RESTATE_JACCARD:
             return Judgment(0.0, "restates the question instead of asking for one missing fact; " + why)
         if new_info:
             return Judgment(1.0, "specific, grounded, new query; " + why)
@@ -121,7 +121,7 @@ class RulesJudge:
         why = f"faithfulness={faithful:.2f} relevant={relevant}"
         if not relevant or faithful < 0.5:
             return Judgment(-1.0, "irrelevant or ungrounded reasoning; " + why)
-        if _jaccard(target, question) >= RESTATE_JACCARD:
+        if jaccard(target, question) >= RESTATE_JACCARD:
             return Judgment(0.0, "restates the question; " + why)
         if faithful >= 0.75 and len(target) >= 2:
             return Judgment(1.0, "relevant, grounded reasoning; " + why)
