@@ -2,10 +2,11 @@
 
 from searchgym.corpora.records import Document, Hop, Task
 from searchgym.envs.trajectory import Step, Trajectory
+from searchgym.errors import SearchgymError
 from searchgym.search.base import Hit, Searcher
 from searchgym.envs.registration import register_on_gymnasium_import
 
 register_on_gymnasium_import()  # gym.make("searchgym/...") ids, without importing gymnasium here
 
 __version__ = "0.1.0"
-__all__ = ["Document", "Hit", "Hop", "Searcher", "Step", "Task", "Trajectory", "__version__"]
+__all__ = ["Document", "Hit", "Hop", "Searcher", "SearchgymError", "Step", "Task", "Trajectory", "__version__"]

@@ -17,9 +17,10 @@ from typing import IO, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from searchgym.corpora.records import Document, Task
 from searchgym.corpora.taskset import TaskSet
+from searchgym.errors import SearchgymError
 
 
-class CorpusFormatError(ValueError):
+class CorpusFormatError(SearchgymError, ValueError):
     """A corpus, task file or spec that does not match the format it claims.
 
     Every loader raises this one class (or its subclass :class:`CorpusFileNotFoundError`) for a bad

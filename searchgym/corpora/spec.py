@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from searchgym.corpora._common import CorpusFileNotFoundError, CorpusFormatError
 from searchgym.corpora.taskset import TaskSet
+from searchgym.errors import SearchgymError
 
 ALIASES = {
     "hotpotqa": "hotpotqa", "hotpot": "hotpotqa", "hotpot_qa": "hotpotqa",
@@ -59,7 +60,7 @@ _OPTIONS = {
 SYNTHETIC_KEYS = {"passages": "num_passages", "tasks": "num_tasks", "n": "num_passages"}
 
 
-class HubUnavailableError(RuntimeError):
+class HubUnavailableError(SearchgymError, RuntimeError):
     """``datasets.load_dataset`` could not provide the data set (no network, no such repo...)."""
 
 

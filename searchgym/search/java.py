@@ -26,12 +26,14 @@ import threading
 from pathlib import Path
 from types import ModuleType
 
+from searchgym.errors import SearchgymError
+
 MIN_JAVA = 21
 _lock = threading.Lock()
 _started = False
 
 
-class JavaUnavailableError(RuntimeError):
+class JavaUnavailableError(SearchgymError, RuntimeError):
     """Java 21+ (needed by pyserini/Lucene) cannot be found or started."""
 
 
