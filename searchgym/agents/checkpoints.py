@@ -47,6 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from searchgym._io import atomic_path
+
 log = logging.getLogger(__name__)
 
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
@@ -342,11 +344,9 @@ def save_rollout_rng(path: str | Path, rollout: Any, global_step: int) -> None:
         streams = rollout_rng_state(sampler)
     else:  # no rollout ran yet (or it is still to be restored): keep what is pending
         streams = getattr(rollout, "pending_rng_state", None) or {}
-    path = Path(path)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save({"format": _RNG_FORMAT, "global_step": int(global_step), "streams": streams,
-                "generated_tokens": int(getattr(rollout, "generated_tokens", 0))}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({"format": _RNG_FORMAT, "global_step": int(global_step), "streams": streams,
+                    "generated_tokens": int(getattr(rollout, "generated_tokens", 0))}, tmp)
 
 
 def load_rollout_rng(path: str | Path) -> dict[str, Any]:

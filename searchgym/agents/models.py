@@ -15,15 +15,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from searchgym._io import cache_root
+
 DEFAULT_MODEL = "smollm2"
 SMOLLM2_ALIASES = frozenset({"smollm2", "smollm2-135m", "smollm2-135m-instruct"})
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _CHECKPOINT_NAME = "SmolLM2-135M-Instruct-from-Q4_1"
-
-
-def cache_root() -> Path:
-    """``$SEARCHGYM_CACHE`` or ``~/.cache/searchgym``."""
-    return Path(os.environ.get("SEARCHGYM_CACHE") or Path.home() / ".cache" / "searchgym")
 
 
 def smollm2_gguf() -> Path:

@@ -7,17 +7,15 @@ import json
 import os
 import shutil
 import tempfile
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from searchgym._io import atomic_write_bytes, cache_root
 from searchgym.corpora.records import Document
 
 
-def default_cache_dir() -> Path:
-    """``$SEARCHGYM_CACHE`` or ``~/.cache/searchgym``."""
-    return Path(os.environ.get("SEARCHGYM_CACHE") or Path.home() / ".cache" / "searchgym")
+default_cache_dir = cache_root  # the name this module gave it before searchgym._io
 
 
 def corpus_fingerprint(documents: Sequence[Document]) -> str:
@@ -65,12 +63,4 @@ def is_complete(path: Path) -> bool:
     return (path / "COMPLETE").is_file()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+__all__ = ["atomic_dir", "atomic_write_bytes", "cache_key", "corpus_fingerprint", "default_cache_dir", "is_complete"]

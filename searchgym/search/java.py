@@ -83,9 +83,9 @@ def _checked_java() -> tuple[Path, int]:
 
 def jvm_crash_dir() -> Path:
     """Where a crashing JVM writes its ``hs_err_pid*.log``: ``<cache dir>/jvm-crash``."""
-    from searchgym.search.cache import default_cache_dir
+    from searchgym._io import cache_root
 
-    path = default_cache_dir() / "jvm-crash"
+    path = cache_root() / "jvm-crash"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
