@@ -13,12 +13,22 @@ Engines are imported only when built, so ``import searchgym.search`` stays light
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
+from searchgym._lazy import lazy_exports
 from searchgym.corpora.records import Document
 from searchgym.search.base import Hit, SearchError, Searcher
+
+if TYPE_CHECKING:
+    from searchgym.search.bm25 import BM25Searcher
+    from searchgym.search.bm25s_searcher import BM25sSearcher
+    from searchgym.search.dense import DenseSearcher
+    from searchgym.search.encoders import TransformerEncoder
+    from searchgym.search.hybrid import HybridSearcher, rrf
+    from searchgym.search.java import JavaUnavailableError
+    from searchgym.search.remote import RemoteSearcher
+    from searchgym.search.server import RetrievalServer
 
 _LAZY = {
     "BM25Searcher": "searchgym.search.bm25",
@@ -31,12 +41,7 @@ _LAZY = {
     "JavaUnavailableError": "searchgym.search.java",
     "rrf": "searchgym.search.hybrid",
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(name)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 def _bm25_options(arg: str) -> dict[str, Any]:
@@ -95,4 +100,6 @@ def build_searcher(spec: str, documents: Sequence[Document] | None = None, cache
                      "or remote:http://host:port")
 
 
-__all__ = ["Hit", "SearchError", "Searcher", "build_searcher", *_LAZY]
+__all__ = ["BM25Searcher", "BM25sSearcher", "DenseSearcher", "Hit", "HybridSearcher", "JavaUnavailableError",
+           "RemoteSearcher", "RetrievalServer", "SearchError", "Searcher", "TransformerEncoder", "build_searcher",
+           "rrf"]
