@@ -5,11 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
+import tempfile
 import uuid
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
 from searchgym.errors import SearchgymError
 
@@ -39,6 +41,25 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_dir(final: str | os.PathLike[str], *, published: Callable[[Path], bool]) -> Iterator[Path]:
+    """Yield a fresh temporary directory beside ``final``: when the block succeeds it is renamed to
+    ``final``, otherwise deleted. When another process published ``final`` first (``published(final)``
+    is then true), ours is discarded and theirs kept."""
+    target = Path(final)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not published(target):
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -157,6 +178,6 @@ def read_jsonl(path: str | os.PathLike[str], *, tolerant: bool = False) -> list[
 
 
 __all__ = [
-    "CACHE_ENV", "GZIP_ERRORS", "JsonlError", "atomic_path", "atomic_write_bytes", "atomic_write_lines",
+    "CACHE_ENV", "GZIP_ERRORS", "JsonlError", "atomic_dir", "atomic_path", "atomic_write_bytes", "atomic_write_lines",
     "atomic_write_text", "cache_root", "gzip_problem", "iter_jsonl", "read_jsonl", "undecodable", "write_jsonl",
 ]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from searchgym import SearchgymError
-from searchgym._io import (JsonlError, atomic_path, atomic_write_text, cache_root, iter_jsonl, read_jsonl,
+from searchgym._io import (JsonlError, atomic_dir, atomic_path, atomic_write_text, cache_root, iter_jsonl, read_jsonl,
                            write_jsonl)
 
 
@@ -93,3 +93,20 @@ def test_writers_leave_no_temp_files(tmp_path):
         write_jsonl(tmp_path / "a.jsonl", [{"x": 2}, {"y": object()}])  # fails mid-file
     assert read_jsonl(tmp_path / "a.jsonl") == [{"x": 1}]
     assert sorted(p.name for p in Path(tmp_path).iterdir()) == ["a.jsonl"]
+
+
+def test_atomic_dir_publishes_whole_and_yields_to_an_earlier_publisher(tmp_path):
+    final = tmp_path / "index"
+    with pytest.raises(RuntimeError), atomic_dir(final, published=lambda p: (p / "done").exists()) as tmp:
+        (tmp / "part").write_text("x")
+        raise RuntimeError("crash mid-build")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_dir(final, published=lambda p: (p / "done").exists()) as tmp:
+        (tmp / "done").write_text("ours")
+        (final / "done").parent.mkdir()
+        (final / "done").write_text("theirs")  # another process published first
+    assert (final / "done").read_text() == "theirs" and os.listdir(tmp_path) == ["index"]
+    with pytest.raises(OSError), atomic_dir(tmp_path / "other", published=lambda p: False) as tmp:
+        (tmp_path / "other").mkdir()
+        (tmp_path / "other" / "junk").write_text("not a published entry")
+    assert sorted(os.listdir(tmp_path)) == ["index", "other"]

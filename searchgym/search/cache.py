@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from searchgym import _io
 from searchgym._io import atomic_write_bytes, cache_root
 from searchgym.corpora.records import Document
 
@@ -39,23 +37,12 @@ def cache_key(kind: str, fingerprint: str, settings: dict[str, Any]) -> str:
 def atomic_dir(final: Path) -> Iterator[Path]:
     """Yield a temp directory beside ``final``; on success rename it into place, on failure delete it.
 
-    A crash mid-build leaves only a ``.tmp-*`` directory, never a half-built ``final``; a concurrent
+    A crash mid-build leaves only a hidden ``*.tmp`` directory, never a half-built ``final``; a concurrent
     builder that finishes first wins and ours is discarded.
     """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
-    try:
+    with _io.atomic_dir(final, published=is_complete) as tmp:
         yield tmp
         (tmp / "COMPLETE").write_text("ok\n")
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not (final / "COMPLETE").exists():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # someone else published the same key first
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def is_complete(path: Path) -> bool:
