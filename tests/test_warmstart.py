@@ -64,6 +64,58 @@ def test_demonstrations_are_whole_solved_episodes_in_trl_conversational_format(w
         assert final.citations  # the cloned answers cite their evidence
 
 
+def test_later_searches_restate_the_fact_found_with_its_citation(world):
+    taskset, searcher = world
+    demos = oracle_demonstrations(taskset.tasks[:12], searcher, **LIMITS)
+    by_question = {t.question: t for t in taskset.tasks[:12]}
+    checked = 0
+    for conversation in demos.conversations:
+        task = next(t for q, t in by_question.items() if q in conversation[1]["content"])
+        searches = [m["content"] for m in conversation[2::2] if parse_action(m["content"]).kind == "search"]
+        first_hop = task.hops[0]
+        later = [turn for turn in searches if task.hops[1].question in turn]
+        if not later:
+            continue
+        action = parse_action(later[0])
+        # the entity the next query is built from is stated, and cited to its supporting document
+        assert first_hop.answer in action.reasoning, later[0]
+        assert set(action.citations) & set(first_hop.support), later[0]
+        checked += 1
+    assert checked >= 5
+
+
+def test_an_episode_example_trains_the_agents_turns_in_the_context_it_had(world, smollm2_tokenizer):
+    from searchgym.agents.warmstart import episode_example
+
+    taskset, searcher = world
+    demos = oracle_demonstrations(taskset.tasks[:6], searcher, **LIMITS)
+    tok = smollm2_tokenizer
+    for conversation in demos.conversations:
+        example = episode_example(conversation, tok)
+        ids, labels = example["input_ids"], example["labels"]
+        assert len(ids) == len(labels)
+        spans, start = [], None  # (first, end) of each trained run of tokens
+        for i, label in enumerate(labels + [-100]):
+            if label != -100 and start is None:
+                start = i
+            elif label == -100 and start is not None:
+                spans.append((start, i))
+                start = None
+        turns = conversation[2::2]
+        assert len(spans) == len(turns)
+        for (first, end), turn, k in zip(spans, turns, range(len(turns))):
+            assert labels[first:end] == ids[first:end]
+            # the turn itself and the end-of-turn token that stops it, nothing of the environment
+            assert tok.decode(ids[first:end - 1]) == turn["content"]
+            assert ids[end - 1] == tok.eos_token_id
+            # the context before the turn is the conversation so far, as the chat template renders it
+            history = conversation[: 2 + 2 * k]
+            rendered = tok.apply_chat_template(history, tokenize=False, add_generation_prompt=True)
+            assert tok.decode(ids[:first]) == rendered
+    with pytest.raises(ValueError, match="system prompt"):
+        episode_example(conversation[1:], tok)
+
+
 def test_a_row_cap_keeps_whole_episodes(world):
     taskset, searcher = world
     capped = oracle_demonstrations(taskset.tasks[:12], searcher, max_rows=5, **LIMITS)

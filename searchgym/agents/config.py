@@ -35,8 +35,8 @@ class TrainConfig:
     top_p: float = 1.0
     # cold start: clone oracle turns with SFT before GRPO (see agents.warmstart)
     warmstart: bool = True
-    warmstart_epochs: float = 1.5
-    warmstart_max_rows: int = 64  # oracle turns cloned; whole episodes, so a few more may be kept
+    warmstart_epochs: float = 2.0
+    warmstart_max_rows: int = 512  # oracle turns cloned (every training task of the default world); whole episodes
     warmstart_learning_rate: float = 1e-4
     # sampling: trajectory = G whole episodes per task; step = SLATE truncated step groups of k
     sampler: str = "trajectory"

@@ -1,4 +1,4 @@
-"""A faster exact per-token log-prob path for TRL's ``GRPOTrainer`` on CPU.
+"""A faster exact per-token log-prob path for TRL's ``GRPOTrainer`` and ``SFTTrainer`` on CPU.
 
 TRL (1.16) patches the policy's forward with a fused LM head (``trl.trainer.utils.add_fused_lm_head``):
 ``model(..., labels=labels, fused_lm_head=True)`` projects hidden states through the LM head in
@@ -33,12 +33,13 @@ def _plain_logits(model: Any) -> bool:
         config, "output_router_logits", False)
 
 
-def install_compact_lm_head(trainer: Any) -> bool:
+def install_compact_lm_head(trainer: Any, outputs: tuple[str, ...] = ("log_probs", "entropy")) -> bool:
     """Make ``trainer``'s fused LM head score only labelled positions on CPU; ``True`` when installed.
 
-    Call it after ``GRPOTrainer.__init__`` (which installs TRL's fused head). It patches the policy and,
-    when there is one, the reference model. Models TRL did not patch, or whose logits it transforms,
-    are left alone (``False``).
+    Call it after ``GRPOTrainer.__init__`` or ``SFTTrainer.__init__`` (which install TRL's fused head),
+    with the per-token ``outputs`` that trainer reads from the policy (SFT also reads ``is_top1``). It
+    patches the policy and, when there is one, the reference model. Models TRL did not patch, or whose
+    logits it transforms, are left alone (``False``).
     """
     from trl.trainer.utils import _CHUNKED_LOGPROB_CHUNK_SIZE
 
@@ -51,9 +52,9 @@ def install_compact_lm_head(trainer: Any) -> bool:
         if trl_forward is None or not _plain_logits(base) or getattr(trl_forward, "_searchgym_compact", False):
             continue
         base.forward = types.MethodType(
-            _compact_forward(trl_forward, float(trainer.temperature), bool(trainer.args.cast_lm_head_to_fp32),
-                             _CHUNKED_LOGPROB_CHUNK_SIZE,
-                             ("log_probs", "entropy") if model is trainer.model else ("log_probs",)),
+            _compact_forward(trl_forward, float(getattr(trainer, "temperature", 1.0)),
+                             bool(getattr(trainer.args, "cast_lm_head_to_fp32", False)),
+                             _CHUNKED_LOGPROB_CHUNK_SIZE, outputs if model is trainer.model else ("log_probs",)),
             base)
         installed = True
     return installed

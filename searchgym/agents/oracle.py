@@ -126,8 +126,14 @@ class OraclePolicy:
             if progress.attempt >= len(plan):
                 return f"No result supports: {hop.question} <answer>{GIVE_UP}</answer>"
             query = plan[progress.attempt]
+            # the reasoning restates the last fact found, with its citation: the next query is built from
+            # it, so a model cloning these turns learns to carry the entity over from the observation
+            found = ""
+            if progress.hop:
+                last = task.hops[progress.hop - 1]
+                found = f"{last.question} {last.answer} [{progress.found[-1]}]. "
             why = "Next" if progress.attempt == 0 else "Not found yet; searching by the page title"
-            return f"{why}: {hop.question} <search>{query}</search>"
+            return f"{found}{why}: {hop.question} <search>{query}</search>"
         facts = " ".join(f"{h.answer} [{doc_id}]." for h, doc_id in zip(task.hops, progress.found))
         cites = " ".join(f"[{doc_id}]" for doc_id in dict.fromkeys(progress.found))
         return f"<think>{facts}</think> <answer>{task.answer} {cites}</answer>"
