@@ -233,7 +233,8 @@ def bench_grpo(args) -> None:
     from searchgym.rewards.compose import WeightedSum
     from searchgym.rewards.process import StepJudgeReward
 
-    config = TrainConfig(output_dir=args.output_dir, max_steps=args.steps, save_steps=10**6, sampler=args.sampler,
+    config = TrainConfig(model=args.model, output_dir=args.output_dir, max_steps=args.steps, save_steps=10**6,
+                         sampler=args.sampler,
                          searcher=args.searcher, seed=0, warmstart=not args.no_warmstart,
                          tasks_per_step=args.tasks_per_step, group_size=args.group_size)
     timer = SectionTimer(args.device)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded defaults, from a clean clone: set up, index the synthetic world, watch the
-# oracle solve an episode, train SmolLM2-135M-Instruct (warm start + GRPO) and evaluate the result.
+# oracle solve an episode, train SmolLM2-135M-Instruct (warm start + GRPO), and evaluate the warm start and the
+# trained policy on the same held-out tasks: it ends with their before/after table and the reward per step.
 # Everything runs offline on CPU. Outputs go to $OUT (default runs/quickstart).
 # Extra arguments go to `searchgym train`, e.g. bash scripts/quickstart.sh --set max_steps=20
 set -euo pipefail
@@ -11,16 +12,35 @@ OUT=${OUT:-runs/quickstart}
 sg() { .venv/bin/searchgym "$@"; }
 CORPUS=$(.venv/bin/python -c "from searchgym.agents.config import TrainConfig; print(TrainConfig().corpus)")
 
-echo "== 1/4 index: BM25 over the synthetic world ($CORPUS)"
+echo "== 1/5 index: BM25 over the synthetic world ($CORPUS)"
 sg index --corpus "$CORPUS" --searcher bm25
 
-echo "== 2/4 play: the scripted oracle follows the gold hops"
+echo "== 2/5 play: the scripted oracle follows the gold hops"
 sg play --corpus "$CORPUS" --policy oracle --episodes 1
 
-echo "== 3/4 train: cold-start SFT on oracle demonstrations, then GRPO through TRL"
+echo "== 3/5 train: cold-start SFT on oracle demonstrations, then GRPO through TRL"
 sg train --set "output_dir=$OUT" "$@"
 
-echo "== 4/4 eval: the trained policy on held-out tasks"
-sg eval --policy "hf:$OUT/final" --corpus "$CORPUS" --split test --limit 16 --temperature 0 \
-    --reward-config "$OUT/config.yaml" --out "$OUT/eval"
-echo "reward curve: $OUT/reward_curve.png   eval report: $OUT/eval/"
+# the same held-out tasks (never trained on), greedy, before GRPO (the warm start) and after it
+echo "== 4/5 eval: the warm start (before GRPO) on held-out tasks"
+EVAL=(--corpus "$CORPUS" --split test --temperature 0 --reward-config "$OUT/config.yaml")
+sg eval --policy "hf:$OUT/warmstart/model" "${EVAL[@]}" --out "$OUT/eval-before"
+echo "== 5/5 eval: the GRPO-trained policy on the same held-out tasks"
+sg eval --policy "hf:$OUT/final" "${EVAL[@]}" --out "$OUT/eval"
+
+.venv/bin/python - "$OUT" <<'PY'
+import json, sys
+from pathlib import Path
+from searchgym.agents.report import comparison_table
+
+out = Path(sys.argv[1])
+before = json.loads((out / "eval-before" / "eval.json").read_text())["summary"]
+after = json.loads((out / "eval" / "eval.json").read_text())["summary"]
+print(f"\nheld-out tasks, greedy: before and after GRPO\n")
+print(comparison_table({"warm start": before, "after GRPO": after}))
+rewards = [json.loads(line).get("reward") for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+rewards = [r for r in rewards if r is not None]
+if rewards:
+    print("\ntraining reward per step: " + " ".join(f"{r:+.2f}" for r in rewards))
+print(f"reward curve: {out / 'reward_curve.png'}   reports: {out / 'eval-before'}/ {out / 'eval'}/")
+PY

@@ -100,3 +100,23 @@ def test_eval_cli_rejects_a_bad_policy_spec(tmp_path, capsys):
     assert rc == 2 and "openai:<model>@<base_url>" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # argparse rejects an unknown split
         main(["eval", "--split", "dev"])
+
+
+def test_valid_turns_pool_all_turns_and_the_comparison_shows_each_change():
+    from searchgym.agents.report import EpisodeScore, comparison_table, summarize
+
+    def score(steps: int, invalid: int, em: float) -> EpisodeScore:
+        return EpisodeScore("t", "q", ("a",), "a" if em else None, em, em, 0.0, None, None, 1, steps, invalid)
+
+    before = summarize([score(4, 3, 0.0), score(1, 0, 1.0)])
+    after = summarize([score(2, 0, 1.0), score(2, 1, 1.0)])
+    assert before["valid_turns"] == pytest.approx(2 / 5)  # pooled: 3 invalid of 5 turns, not mean(1/4, 1)
+    assert after["valid_turns"] == pytest.approx(3 / 4)
+    assert math.isnan(summarize([])["valid_turns"])
+    table = comparison_table({"warm start": before, "after GRPO": after})
+    lines = table.splitlines()
+    assert lines[0].startswith("| policy | episodes | em |") and len(lines) == 4
+    assert "| warm start | 2 | 0.500 |" in lines[2]
+    assert "1.000 (+0.500)" in lines[3] and "0.750 (+0.350)" in lines[3]
+    with pytest.raises(ValueError):
+        comparison_table({})

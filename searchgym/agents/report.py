@@ -127,7 +127,36 @@ def summarize(scores: Sequence[EpisodeScore]) -> dict[str, float]:
         "searches_per_episode": _mean([float(s.searches) for s in scores]),
         "steps_per_episode": _mean([float(s.steps) for s in scores]),
         "invalid_per_episode": _mean([float(s.invalid) for s in scores]),
+        # share of all turns that were valid actions (a pooled rate, not a mean of per-episode rates)
+        "valid_turns": (1.0 - sum(s.invalid for s in scores) / steps) if (steps := sum(s.steps for s in scores))
+        else float("nan"),
     }
+
+
+COMPARED = ("em", "f1", "citation_precision", "answered", "valid_turns", "searches_per_episode")
+
+
+def comparison_table(summaries: Mapping[str, Mapping[str, float]], metrics: Sequence[str] = COMPARED) -> str:
+    """A Markdown table of eval summaries side by side (one row per name, in order), each metric's change
+    from the first row in parentheses: the before/after view of a training run."""
+    names = list(summaries)
+    if not names:
+        raise ValueError("nothing to compare")
+    first = summaries[names[0]]
+    head = "| policy | episodes | " + " | ".join(metrics) + " |"
+    lines = [head, "|" + "---|" * (len(metrics) + 2)]
+    for name in names:
+        row = summaries[name]
+        cells = []
+        for m in metrics:
+            value = row.get(m, float("nan"))
+            value = float("nan") if value is None else float(value)
+            cell = _fmt(value)
+            if name != names[0] and not math.isnan(value) and not math.isnan(float(first.get(m) or float("nan"))):
+                cell += f" ({value - float(first[m]):+.3f})"
+            cells.append(cell)
+        lines.append(f"| {name} | {int(row.get('episodes', 0))} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def run_episodes(policy: Any, make_env: Callable[[], Any], tasks: Sequence[Task], *, batch_size: int = 8,
@@ -260,6 +289,7 @@ __all__ = [
     "run_episodes",
     "score_episode",
     "score_trajectory",
+    "comparison_table",
     "summarize",
     "to_markdown",
     "write_report",
