@@ -31,10 +31,9 @@ import re
 from typing import Sequence
 
 from searchgym.corpora.records import Task
-from searchgym.envs.actions import parse_action
+from searchgym.grammar import ActionKind, agent_actions, strip_citations
 from searchgym.judges.base import ANSWER, OPEN, QUERY, SUPPORT, JudgeError, JudgeRequest, Judgment
-from searchgym.rewards.normalize import find_name, normalize_text
-from searchgym.rewards.outcome import exact_match, f1_score, strip_citations
+from searchgym.text import exact_match, f1_score, find_name, normalize_text
 
 _YES_NO = {"yes", "no"}
 
@@ -53,15 +52,9 @@ def restates(text: str, question: str) -> bool:
     return bool(tokens) and jaccard(tokens, _content(question)) >= RESTATE_JACCARD
 
 
-def _earlier(context: Sequence[str], kind: str) -> list[str]:
+def _earlier(context: Sequence[str], kind: ActionKind) -> list[str]:
     """Queries (or opened ids) of the earlier agent turns, parsed by the env's own grammar."""
-    out = []
-    for turn in context:
-        if turn.startswith("agent: "):
-            action = parse_action(turn[len("agent: "):])
-            if action.kind == kind:
-                out.append(action.query if kind == "search" else action.doc_id)
-    return [x for x in out if x]
+    return [a.argument for a in agent_actions(context) if a.kind == kind and a.argument]
 
 
 class GoldJudge:
@@ -78,7 +71,7 @@ class GoldJudge:
             raise JudgeError("gold judge: 'support' requests need a model or rules judge (no gold hop to check)")
         task = r.task
         if task is None or not task.hops:
-            raise JudgeError(f"gold judge: a {r.kind!r} request needs the task with its gold hops (request.task)")
+            raise JudgeError(f"gold judge: a '{r.kind}' request needs the task with its gold hops (request.task)")
         if r.kind in (QUERY, OPEN):
             return self._gain(r, task)
         return self._think(r, task)
@@ -88,9 +81,9 @@ class GoldJudge:
             return Judgment(-1.0, "empty action")
         if r.kind == QUERY:
             key = normalize_text(r.target)
-            if any(normalize_text(q) == key for q in _earlier(r.context, "search")):
+            if any(normalize_text(q) == key for q in _earlier(r.context, ActionKind.SEARCH)):
                 return Judgment(-1.0, "repeats an earlier query")
-        elif r.target in _earlier(r.context, "open"):
+        elif r.target in _earlier(r.context, ActionKind.OPEN):
             return Judgment(-1.0, "opens a document it opened before")
         gold = set(task.support_ids)
         if r.kind == OPEN:  # an open brings the document's full text into view, beyond its search snippet
