@@ -140,6 +140,8 @@ def parse_action(text: object) -> Action:
         if not DOC_ID.fullmatch(doc_id):
             return _invalid(f"{_quote(doc_id)} is not a document id: use an id shown in search results, "
                             "e.g. <open>w0-12</open>", text)
+        # the id being opened is an argument, not a citation (``<open>[w0-1]</open>`` cites nothing)
+        cites = citations_in(text[: start.start()] + " " + text[end.end():])
         return Action(kind, doc_id=doc_id, citations=cites, reasoning=reasoning)
     if not CITATION.sub("", body).strip():
         return _invalid("empty answer: put your final answer between <answer> and </answer>", text)
