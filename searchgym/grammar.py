@@ -13,9 +13,9 @@ not a citation). Rubric placeholders are ``<E0>``, ``<E1>``...
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Iterable, Mapping
 
 
 class ActionKind(StrEnum):
@@ -160,7 +160,7 @@ def action_text(kind: ActionKind | str, argument: str) -> str:
 
 def agent_actions(context: Iterable[str]) -> list[Action]:
     """The parsed agent turns of a judge context (its ``agent: `` lines), in order."""
-    return [parse_action(line[len(AGENT_PREFIX):]) for line in context if line.startswith(AGENT_PREFIX)]
+    return [parse_action(line.removeprefix(AGENT_PREFIX)) for line in context if line.startswith(AGENT_PREFIX)]
 
 
 def placeholder(key: str) -> str:
@@ -195,10 +195,34 @@ def _quote(text: str, limit: int = 60) -> str:
 
 
 __all__ = [
-    "ACTION_SPAN", "ACTION_TAG", "ACTION_TAGS", "AGENT_PREFIX", "Action", "ActionKind", "CITATION",
-    "CITATION_MARK", "CLOSE_TAG", "DOC_ID", "ENV_PREFIX", "MAX_ANSWER_CHARS", "MAX_DOC_ID_CHARS",
-    "MAX_QUERY_CHARS", "MAX_TURN_CHARS", "OPEN_TAG", "PLACEHOLDER", "THINK_TAG", "action_text",
-    "agent_actions", "citations_in", "fill_placeholders", "is_placeholder_key", "parse_action",
-    "placeholder", "placeholders_in", "reasoning_of", "strip_action_tags", "strip_citations",
+    "ACTION_SPAN",
+    "ACTION_TAG",
+    "ACTION_TAGS",
+    "AGENT_PREFIX",
+    "CITATION",
+    "CITATION_MARK",
+    "CLOSE_TAG",
+    "DOC_ID",
+    "ENV_PREFIX",
+    "MAX_ANSWER_CHARS",
+    "MAX_DOC_ID_CHARS",
+    "MAX_QUERY_CHARS",
+    "MAX_TURN_CHARS",
+    "OPEN_TAG",
+    "PLACEHOLDER",
+    "THINK_TAG",
+    "Action",
+    "ActionKind",
+    "action_text",
+    "agent_actions",
+    "citations_in",
+    "fill_placeholders",
+    "is_placeholder_key",
+    "parse_action",
+    "placeholder",
+    "placeholders_in",
+    "reasoning_of",
+    "strip_action_tags",
+    "strip_citations",
     "strip_placeholders",
 ]

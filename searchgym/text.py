@@ -19,7 +19,7 @@ import re
 import string
 import unicodedata
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 from searchgym.grammar import strip_citations
 

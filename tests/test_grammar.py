@@ -109,7 +109,7 @@ def test_env_process_reward_and_rules_judge_agree(world, turn, tried, kind, argu
 
 
 @pytest.mark.parametrize(("turn", "tried", "kind", "argument"), [t for t in TURNS if t[2] != "invalid"],
-                         ids=[i for i, t in zip(IDS, TURNS) if t[2] != "invalid"])
+                         ids=[i for i, t in zip(IDS, TURNS, strict=True) if t[2] != "invalid"])
 def test_the_trl_bridge_takes_the_same_action_as_the_text_turn(world, turn, tried, kind, argument):
     text_env = _env(world)
     text_env.step(turn)

@@ -15,5 +15,15 @@ from searchgym.grammar import (
     parse_action,
 )
 
-__all__ = ["ACTION_TAGS", "Action", "ActionKind", "CITATION", "MAX_ANSWER_CHARS", "MAX_DOC_ID_CHARS",
-           "MAX_QUERY_CHARS", "MAX_TURN_CHARS", "citations_in", "parse_action"]
+__all__ = [
+    "ACTION_TAGS",
+    "CITATION",
+    "MAX_ANSWER_CHARS",
+    "MAX_DOC_ID_CHARS",
+    "MAX_QUERY_CHARS",
+    "MAX_TURN_CHARS",
+    "Action",
+    "ActionKind",
+    "citations_in",
+    "parse_action",
+]
