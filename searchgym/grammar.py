@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 
 class ActionKind(StrEnum):
@@ -25,6 +26,17 @@ class ActionKind(StrEnum):
     OPEN = "open"
     ANSWER = "answer"
     INVALID = "invalid"  # a turn the parser (or the env) rejected; recorded, never raised
+
+
+_K = TypeVar("_K", bound=StrEnum)
+
+
+def kind_of(kinds: type[_K], value: object, what: str) -> _K:
+    """``value`` as a member of the ``kinds`` enum; a ``ValueError`` naming ``what`` and the choices if not."""
+    try:
+        return kinds(value)
+    except ValueError:
+        raise ValueError(f"unknown {what} {value!r}; expected one of {[k.value for k in kinds]}") from None
 
 
 ACTION_TAGS = (ActionKind.SEARCH.value, ActionKind.OPEN.value, ActionKind.ANSWER.value)
@@ -218,6 +230,7 @@ __all__ = [
     "citations_in",
     "fill_placeholders",
     "is_placeholder_key",
+    "kind_of",
     "parse_action",
     "placeholder",
     "placeholders_in",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from searchgym.corpora.records import Document, Task
-from searchgym.grammar import ActionKind, reasoning_of
+from searchgym.grammar import ActionKind, kind_of, reasoning_of
 
 # Step kinds (``ActionKind`` is a ``str`` enum, so ``step.kind == "search"`` holds). ``invalid`` is a
 # turn the parser or the env rejected; it is recorded, never raised.
@@ -37,12 +37,7 @@ class Step:
     reasoning: str | None = None
 
     def __post_init__(self) -> None:
-        try:
-            kind = ActionKind(self.kind)
-        except ValueError:
-            raise ValueError(f"unknown step kind {self.kind!r}; expected one of "
-                             f"{[k.value for k in ActionKind]}") from None
-        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "kind", kind_of(ActionKind, self.kind, "step kind"))
         if self.reasoning is None:
             object.__setattr__(self, "reasoning", reasoning_of(self.text) if isinstance(self.text, str) else "")
 

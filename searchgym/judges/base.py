@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Protocol, Sequence, runtime_checkable
 
 from searchgym.corpora.records import Document, Task
+from searchgym.grammar import kind_of
 
 
 class RequestKind(StrEnum):
@@ -54,12 +55,7 @@ class JudgeRequest:
     outcome: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        try:
-            kind = RequestKind(self.kind)
-        except ValueError:
-            raise ValueError(f"unknown judge request kind {self.kind!r}; expected one of "
-                             f"{[k.value for k in RequestKind]}") from None
-        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "kind", kind_of(RequestKind, self.kind, "judge request kind"))
 
 
 @dataclass(frozen=True, slots=True)
