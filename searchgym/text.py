@@ -77,6 +77,15 @@ def find_name(text: str, names: Sequence[str]) -> str | None:
     return next((name for name in names if contains_tokens(hay, normalize_text(name).split())), None)
 
 
+# capitalised words (names, in English) and numbers (years, counts): the claims a step of reasoning makes
+_NAME_LIKE = re.compile(r"\b(?:[A-Z][\w'-]*|\d[\d,.]*\d|\d)")
+
+
+def name_like_words(text: str) -> list[str]:
+    """The capitalised words and numbers of ``text``, in order (candidate entity names and figures)."""
+    return _NAME_LIKE.findall(text)
+
+
 def mask_names(text: str, names: Sequence[str], replacement: str) -> str:
     """``text`` with each of ``names`` (case-insensitive, not inside a longer word) replaced, longest first."""
     for name in sorted((n for n in names if n.strip()), key=len, reverse=True):
@@ -181,5 +190,6 @@ def is_yes_no(answer: str) -> bool:
 __all__ = [
     "clean_title", "contains_name", "contains_tokens", "display_name", "exact_match", "f1_score",
     "find_name", "fold_accents", "is_yes_no", "mask_names", "mentions", "mentions_title",
+    "name_like_words",
     "normalize_answer", "normalize_text", "same_entity", "tokens",
 ]

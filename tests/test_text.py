@@ -8,6 +8,7 @@ from searchgym.text import (
     mask_names,
     mentions,
     mentions_title,
+    name_like_words,
     same_entity,
     tokens,
 )
@@ -37,3 +38,7 @@ def test_data_set_matching_folds_accents_entities_and_ampersands():
 def test_mask_names_replaces_longest_names_first_and_only_whole_words():
     text = "Where was Ada Lovelace born? Adam asked Ada."
     assert mask_names(text, ["Ada", "Ada Lovelace"], "<E1>") == "Where was <E1> born? Adam asked <E1>."
+
+
+def test_name_like_words_are_the_capitalised_words_and_numbers():
+    assert name_like_words("Limard Vustoow was born in 1921 in ceilstad, not 3.") == ["Limard", "Vustoow", "1921", "3"]

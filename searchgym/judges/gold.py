@@ -27,13 +27,12 @@ the gold judge never guesses.
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Sequence
 
 from searchgym.corpora.records import Task
 from searchgym.grammar import ActionKind, agent_actions, strip_citations
 from searchgym.judges.base import ANSWER, OPEN, QUERY, SUPPORT, JudgeError, JudgeRequest, Judgment
-from searchgym.text import exact_match, f1_score, find_name, normalize_text
+from searchgym.text import exact_match, f1_score, find_name, name_like_words, normalize_text
 
 _YES_NO = {"yes", "no"}
 
@@ -142,7 +141,6 @@ class GoldJudge:
         return self.judge(requests)
 
 
-_NAME = re.compile(r"\b(?:[A-Z][\w'-]*|\d[\d,.]*\d|\d)")  # names and numbers (years): the claims a step makes
 
 
 def unsupported_names(text: str, r: JudgeRequest) -> list[str]:
@@ -154,7 +152,7 @@ def unsupported_names(text: str, r: JudgeRequest) -> list[str]:
     for part in (*r.context, *(d.contents for d in r.evidence)):
         known |= _content(part)
     out = []
-    for word in _NAME.findall(text):
+    for word in name_like_words(text):
         tokens = _content(word)
         if tokens and not tokens <= known and not tokens <= STOP:
             out.append(word)
@@ -169,7 +167,7 @@ def off_path_names(text: str, task: Task, uncovered: Sequence[str]) -> list[str]
     allowed = _content(task.question) | STOP
     for name in uncovered:
         allowed |= _content(name)
-    return [w for w in _NAME.findall(text) if _content(w) and not _content(w) <= allowed]
+    return [w for w in name_like_words(text) if _content(w) and not _content(w) <= allowed]
 
 
 def entity_status(task: Task, seen_ids: frozenset[str] | set[str]) -> tuple[list[str], list[str]]:

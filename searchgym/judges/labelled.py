@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from searchgym.envs.trajectory import ANSWER, OPEN, SEARCH, Trajectory
 from searchgym.grammar import parse_action
+from searchgym.text import name_like_words
 
 OFF_TOPIC = ("banana orchestra marimba music", "recipe for lemon sorbet", "weather tomorrow in the mountains")
 
@@ -43,12 +44,12 @@ def _derivable(task: Any) -> bool:
     """Whether each gold hop question names only what the question or earlier hops give: the oracle's
     steps are then ones an agent could take (an intersection task's hop may name a work the question
     never mentions, which only the privileged oracle knows)."""
-    from searchgym.judges.gold import _NAME, _content
+    from searchgym.judges.gold import _content
     from searchgym.judges.rules import STOP
 
     known = _content(task.question) | STOP
     for hop in task.hops:
-        if any(not _content(w) <= known for w in _NAME.findall(hop.question)):
+        if any(not _content(w) <= known for w in name_like_words(hop.question)):
             return False
         for name in hop.names:
             known |= _content(name)
