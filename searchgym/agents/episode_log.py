@@ -66,6 +66,7 @@ def step_to_dict(step: Any, index: int) -> dict[str, Any]:
         "kind": getattr(step, "kind", ""),
         "valid": bool(getattr(step, "valid", getattr(step, "kind", "") != "invalid")),
         "text": getattr(step, "text", ""),
+        "reasoning": getattr(step, "reasoning", None) or "",
         "query": getattr(step, "query", None),
         "doc_id": getattr(step, "doc_id", None),
         "answer": getattr(step, "answer", None),

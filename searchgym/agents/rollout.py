@@ -37,9 +37,9 @@ from typing import Any, Callable, Mapping, Sequence
 from searchgym.agents.samplers import step_group_position
 from searchgym.agents.samples import Sampler, TrainingSample
 from searchgym.corpora.records import Task
+from searchgym.grammar import ActionKind, parse_action
 
 _PROMPT_RE = re.compile(r"^\[task (?P<id>[^\]\s]+)\] ")
-_SEARCH_RE = re.compile(r"<search>", re.IGNORECASE)
 
 # extra rollout fields forwarded by TRL to reward functions
 REWARD_FIELD = "sg_reward"
@@ -109,13 +109,13 @@ def trajectory_stats(sample: TrainingSample, decode: Callable[[list[int]], str])
     """Steps and searches of a whole-episode sample.
 
     Samplers may report them as components ``steps`` / ``searches``; otherwise they are read from the
-    completion: one agent turn per run of policy tokens, a search per turn that opens a ``<search>``.
+    completion: one agent turn per run of policy tokens, a search per turn the env's parser reads as one.
     """
     comps = sample.components
     if "steps" in comps and "searches" in comps:
         return EpisodeStats(float(comps["steps"]), float(comps["searches"]))
     segments = policy_segments(sample)
-    searches = sum(1 for seg in segments if _SEARCH_RE.search(decode(seg)))
+    searches = sum(1 for seg in segments if parse_action(decode(seg)).kind == ActionKind.SEARCH)
     return EpisodeStats(float(len(segments)), float(searches))
 
 

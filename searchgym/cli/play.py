@@ -56,18 +56,16 @@ def print_episode(console, number: int, info: dict, reward: float, full: bool = 
     from rich.panel import Panel
     from rich.text import Text
 
-    from searchgym.envs.actions import parse_action
-    from searchgym.rewards.outcome import exact_match
+    from searchgym.text import exact_match
 
     trajectory = info["trajectory"]
     task = trajectory.task
     console.rule(f"episode {number}: {task.id} ({task.kind}, {len(task.hops)} hops)")
     console.print(Text.assemble(("Question: ", "bold"), task.question))
     for i, step in enumerate(trajectory.steps, start=1):
-        parsed = parse_action(step.text)
         body = Text()
-        if parsed.reasoning:
-            body.append("reasoning: ", style="dim").append(_summary(parsed.reasoning, full, 200) + "\n", style="dim")
+        if step.reasoning:
+            body.append("reasoning: ", style="dim").append(_summary(step.reasoning, full, 200) + "\n", style="dim")
         if step.kind == "search":
             body.append("search ", style="bold cyan").append(step.query or "")
         elif step.kind == "open":

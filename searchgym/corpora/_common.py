@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import ast
 import gzip
-import html
 import json
 import os
 import re
-import unicodedata
 import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -21,6 +19,7 @@ from searchgym._io import undecodable as _undecodable
 from searchgym.corpora.records import Document, Task
 from searchgym.corpora.taskset import TaskSet
 from searchgym.errors import SearchgymError
+from searchgym.text import clean_title, fold_accents
 
 
 class CorpusFormatError(SearchgymError, ValueError):
@@ -332,76 +331,6 @@ def triples_of(value: Any) -> list[tuple[str, str, str]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# text matching
-
-
-_PAREN = re.compile(r"\s*\([^()]*\)\s*$")
-_TOKEN = re.compile(r"\w+")
-
-
-def clean_title(title: str) -> str:
-    """A title as shown to people: HTML entities decoded (HotpotQA keeps ``&amp;``)."""
-    return html.unescape(title).strip()
-
-
-def display_name(title: str) -> str:
-    """The entity a Wikipedia title names, without its disambiguator: ``Kiss and Tell (1945 film)``
-    -> ``Kiss and Tell``."""
-    t = clean_title(title)
-    stripped = _PAREN.sub("", t)
-    return stripped or t
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-cased word tokens with accents folded and ``&`` read as ``and``."""
-    folded = unicodedata.normalize("NFKD", html.unescape(text).replace("&", " and "))
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
-    return _TOKEN.findall(folded.lower())
-
-
-def _contains(hay: list[str], needle: list[str]) -> bool:
-    n = len(needle)
-    if n == 0 or n > len(hay):
-        return False
-    first = needle[0]
-    return any(hay[i] == first and hay[i : i + n] == needle for i in range(len(hay) - n + 1))
-
-
-def mentions(text: str, name: str) -> bool:
-    """Whether ``text`` names ``name`` (whole words, case/accents/``&`` insensitive)."""
-    return _contains(tokens(text), tokens(name))
-
-
-def mentions_title(text: str, title: str) -> bool:
-    """Whether ``text`` names the entity of a title, with or without its disambiguator."""
-    return mentions(text, clean_title(title)) or mentions(text, display_name(title))
-
-
-_ARTICLES = {"a", "an", "the"}
-
-
-def same_entity(answer: str, title: str) -> bool:
-    """Whether an answer string names the entity of a title: equal after normalisation, or one
-    contains the other as whole words when the shorter has at least two words (``Barton Lee
-    Hazlewood`` vs ``Lee Hazlewood``)."""
-    a = [t for t in tokens(answer) if t not in _ARTICLES]
-    for form in (clean_title(title), display_name(title)):
-        b = [t for t in tokens(form) if t not in _ARTICLES]
-        if not a or not b:
-            continue
-        if a == b:
-            return True
-        short, long_ = (a, b) if len(a) <= len(b) else (b, a)
-        if len(short) >= 2 and _contains(long_, short):
-            return True
-    return False
-
-
-def is_yes_no(answer: str) -> bool:
-    return answer.strip().lower() in {"yes", "no"}
-
-
-# ---------------------------------------------------------------------------------------------
 # document ids
 
 
@@ -410,8 +339,7 @@ def slugify(title: str) -> str:
 
     Ids never contain spaces, brackets or ``-`` (``-`` is kept for disambiguation suffixes).
     """
-    folded = unicodedata.normalize("NFKD", clean_title(title))
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    folded = fold_accents(clean_title(title))
     slug = re.sub(r"[\W_]+", "_", folded).strip("_")
     return slug or "untitled"
 

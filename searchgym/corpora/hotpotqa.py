@@ -57,21 +57,16 @@ from typing import Any, Iterable, Mapping
 from searchgym.corpora._common import (
     CorpusFormatError,
     DocumentPool,
-    clean_title,
-    display_name,
     facts_of,
     hop_templates_entry,
     tasks_from_rows,
-    is_yes_no,
-    mentions,
-    mentions_title,
     paragraphs_of,
     read_records,
     record_error,
-    same_entity,
 )
 from searchgym.corpora.records import Hop, Task
 from searchgym.corpora.taskset import TaskSet
+from searchgym.text import clean_title, display_name, is_yes_no, mentions, mentions_title, same_entity
 
 SOURCE = "hotpotqa"
 

@@ -39,20 +39,17 @@ from searchgym.corpora import hotpotqa
 from searchgym.corpora._common import (
     CorpusFormatError,
     DocumentPool,
-    clean_title,
-    display_name,
     facts_of,
     hop_templates_entry,
     tasks_from_rows,
-    mentions,
     paragraphs_of,
     read_records,
     record_error,
-    tokens,
     triples_of,
 )
 from searchgym.corpora.records import Hop, Task
 from searchgym.corpora.taskset import TaskSet
+from searchgym.text import clean_title, display_name, mentions, tokens
 
 SOURCE = "2wiki"
 COMPARISON_TYPES = {"comparison", "bridge_comparison", "bridge-comparison"}

@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from searchgym.corpora.records import Document, Task
-from searchgym.envs.actions import MAX_TURN_CHARS, parse_action
+from searchgym.grammar import MAX_TURN_CHARS, parse_action
 from searchgym.envs.prompts import SYSTEM_PROMPT, format_document, format_error, format_hits, question_prompt
 from searchgym.envs.spaces import UnicodeText
 from searchgym.envs.trajectory import ANSWER, INVALID, OPEN, SEARCH, Step, Trajectory
@@ -252,7 +252,7 @@ class DeepSearchEnv(gym.Env[str, str]):
             except Exception as exc:  # noqa: BLE001  (a backend fault is an observation, never a crash)
                 return self._fault(text, "search", exc, turns_left), ()
             return Step(text, SEARCH, query=parsed.query, citations=parsed.citations, observation=self._clip(obs),
-                        hits=tuple(h.doc_id for h in hits)), docs
+                        hits=tuple(h.doc_id for h in hits), reasoning=parsed.reasoning), docs
         if parsed.kind == OPEN:
             try:
                 doc = self.searcher.doc(parsed.doc_id)
@@ -263,13 +263,14 @@ class DeepSearchEnv(gym.Env[str, str]):
             if doc is None:
                 error = f"unknown document id {parsed.doc_id!r}: open an id shown in search results"
                 return Step(text, INVALID, doc_id=parsed.doc_id, observation=format_error(error, turns_left),
-                            error=error), ()
+                            error=error, reasoning=parsed.reasoning), ()
             return Step(text, OPEN, doc_id=parsed.doc_id, citations=parsed.citations,
-                        observation=self._clip(format_document(doc, self.doc_chars))), (doc,)
+                        observation=self._clip(format_document(doc, self.doc_chars)), reasoning=parsed.reasoning), (doc,)
         if parsed.kind == ANSWER:
             return Step(text, ANSWER, answer=parsed.answer, citations=parsed.citations,
-                        observation="Answer received. The episode is over."), ()
-        return Step(text, INVALID, observation=format_error(parsed.error, turns_left), error=parsed.error), ()
+                        observation="Answer received. The episode is over.", reasoning=parsed.reasoning), ()
+        return Step(text, INVALID, observation=format_error(parsed.error, turns_left), error=parsed.error,
+                    reasoning=parsed.reasoning), ()
 
     def _fault(self, text: str, action: str, exc: Exception, turns_left: int, doc_id: str | None = None) -> Step:
         detail = f"{type(exc).__name__}: {str(exc)[:300]}"

@@ -5,21 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from searchgym.corpora.records import Document, Task
+from searchgym.grammar import ActionKind, kind_of, reasoning_of
 
-# Step kinds. ``invalid`` is a turn the parser rejected; it is recorded, never raised.
-SEARCH = "search"
-OPEN = "open"
-ANSWER = "answer"
-INVALID = "invalid"
-STEP_KINDS = (SEARCH, OPEN, ANSWER, INVALID)
+# Step kinds (``ActionKind`` is a ``str`` enum, so ``step.kind == "search"`` holds). ``invalid`` is a
+# turn the parser or the env rejected; it is recorded, never raised.
+StepKind = ActionKind
+SEARCH = ActionKind.SEARCH
+OPEN = ActionKind.OPEN
+ANSWER = ActionKind.ANSWER
+INVALID = ActionKind.INVALID
+STEP_KINDS = tuple(ActionKind)
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One agent turn, parsed, with what the environment answered."""
+    """One agent turn, parsed, with what the environment answered.
+
+    ``reasoning`` is the turn's text without its action and think tags, as the parser found it; left
+    out (``None``) it is derived from ``text`` by the same grammar, so it is always a string.
+    """
 
     text: str
-    kind: str
+    kind: ActionKind
     query: str | None = None
     doc_id: str | None = None
     answer: str | None = None
@@ -27,6 +34,12 @@ class Step:
     observation: str = ""
     hits: tuple[str, ...] = ()
     error: str | None = None
+    reasoning: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", kind_of(ActionKind, self.kind, "step kind"))
+        if self.reasoning is None:
+            object.__setattr__(self, "reasoning", reasoning_of(self.text) if isinstance(self.text, str) else "")
 
     @property
     def valid(self) -> bool:

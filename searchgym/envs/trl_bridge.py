@@ -16,23 +16,16 @@ main training path (``searchgym.agents.training``); this bridge is for tool-call
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable, Sequence
 
 from searchgym.corpora.records import Task
-
-_TAGS = re.compile(r"</?\s*(search|open|answer)\s*>", re.IGNORECASE)
+from searchgym.grammar import ActionKind, action_text
 
 TOOL_INSTRUCTIONS = (
     "Answer the question by searching the corpus with the `search` tool, reading documents with the `open` "
     "tool, and finishing with the `answer` tool. Cite the documents that support each fact as [doc_id] in "
     "your answer."
 )
-
-
-def _clean(text: Any) -> str:
-    """Tool arguments come from the model: make them a string that cannot forge another action."""
-    return _TAGS.sub(" ", str(text if text is not None else "")).strip()
 
 
 class DeepSearchToolEnv:
@@ -79,7 +72,7 @@ class DeepSearchToolEnv:
         Returns:
             The top passages, each with its document id.
         """
-        return self._act(f"<search>{_clean(query)}</search>")
+        return self._act(ActionKind.SEARCH, query)
 
     def open(self, doc_id: str) -> str:
         """Open one document by id and return its full text.
@@ -90,7 +83,7 @@ class DeepSearchToolEnv:
         Returns:
             The document text.
         """
-        return self._act(f"<open>{_clean(doc_id)}</open>")
+        return self._act(ActionKind.OPEN, doc_id)
 
     def answer(self, text: str) -> str:
         """Give the final answer, citing supporting documents as [doc_id]. Ends the episode.
@@ -101,15 +94,18 @@ class DeepSearchToolEnv:
         Returns:
             A confirmation that the episode is over.
         """
-        return self._act(f"<answer>{_clean(text)}</answer>")
+        return self._act(ActionKind.ANSWER, text)
 
     # --- helpers (private: not tools) ---------------------------------------------------------
-    def _act(self, action: str) -> str:
+    def _act(self, kind: ActionKind, argument: Any) -> str:
         if not self._started:
             raise RuntimeError("a tool was called before reset()")
         if self._done:
             return "The episode is over; no more tool calls are accepted."
-        observation, reward, terminated, truncated, _info = self._env.step(action)
+        # tool arguments come from the model: action_text drops any action tag in them, so an argument
+        # can neither forge a second action nor close this one early
+        text = action_text(kind, str(argument if argument is not None else ""))
+        observation, reward, terminated, truncated, _info = self._env.step(text)
         self._env_reward += float(reward or 0.0)
         self._done = bool(terminated or truncated)
         return str(observation)

@@ -7,18 +7,30 @@ judge it without a model, and model backends render it with ``searchgym.judges.p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol, Sequence, runtime_checkable
 
 from searchgym.corpora.records import Document, Task
 from searchgym.errors import SearchgymError
+from searchgym.grammar import kind_of
 
-# What a request asks the judge to assess.
-THINK = "think"        # a reasoning span, in context
-QUERY = "query"        # a search query, in context
-OPEN = "open"          # opening a document (``target`` is its id), in context
-ANSWER = "answer"      # a final answer against the reference answer
-SUPPORT = "support"    # does the evidence fully support the statement in ``target``?
-REQUEST_KINDS = (THINK, QUERY, OPEN, ANSWER, SUPPORT)
+
+class RequestKind(StrEnum):
+    """What a request asks the judge to assess. A ``str``: ``RequestKind.QUERY == "query"``."""
+
+    THINK = "think"        # a reasoning span, in context
+    QUERY = "query"        # a search query, in context
+    OPEN = "open"          # opening a document (``target`` is its id), in context
+    ANSWER = "answer"      # a final answer against the reference answer
+    SUPPORT = "support"    # does the evidence fully support the statement in ``target``?
+
+
+THINK = RequestKind.THINK
+QUERY = RequestKind.QUERY
+OPEN = RequestKind.OPEN
+ANSWER = RequestKind.ANSWER
+SUPPORT = RequestKind.SUPPORT
+REQUEST_KINDS = tuple(RequestKind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +44,7 @@ class JudgeRequest:
     into view). Only judges that measure a step's *effect* with gold data read them (``gold``).
     """
 
-    kind: str
+    kind: RequestKind
     question: str
     target: str
     context: tuple[str, ...] = ()
@@ -44,8 +56,7 @@ class JudgeRequest:
     outcome: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.kind not in REQUEST_KINDS:
-            raise ValueError(f"unknown judge request kind {self.kind!r}; expected one of {REQUEST_KINDS}")
+        object.__setattr__(self, "kind", kind_of(RequestKind, self.kind, "judge request kind"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,14 +27,12 @@ the gold judge never guesses.
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Sequence
 
 from searchgym.corpora.records import Task
-from searchgym.envs.actions import parse_action
+from searchgym.grammar import ActionKind, agent_actions, strip_citations
 from searchgym.judges.base import ANSWER, OPEN, QUERY, SUPPORT, JudgeError, JudgeRequest, Judgment
-from searchgym.rewards.normalize import find_name, normalize_text
-from searchgym.rewards.outcome import exact_match, f1_score, strip_citations
+from searchgym.text import exact_match, f1_score, find_name, name_like_words, normalize_text
 
 _YES_NO = {"yes", "no"}
 
@@ -53,15 +51,9 @@ def restates(text: str, question: str) -> bool:
     return bool(tokens) and jaccard(tokens, _content(question)) >= RESTATE_JACCARD
 
 
-def _earlier(context: Sequence[str], kind: str) -> list[str]:
+def _earlier(context: Sequence[str], kind: ActionKind) -> list[str]:
     """Queries (or opened ids) of the earlier agent turns, parsed by the env's own grammar."""
-    out = []
-    for turn in context:
-        if turn.startswith("agent: "):
-            action = parse_action(turn[len("agent: "):])
-            if action.kind == kind:
-                out.append(action.query if kind == "search" else action.doc_id)
-    return [x for x in out if x]
+    return [a.argument for a in agent_actions(context) if a.kind == kind and a.argument]
 
 
 class GoldJudge:
@@ -78,7 +70,7 @@ class GoldJudge:
             raise JudgeError("gold judge: 'support' requests need a model or rules judge (no gold hop to check)")
         task = r.task
         if task is None or not task.hops:
-            raise JudgeError(f"gold judge: a {r.kind!r} request needs the task with its gold hops (request.task)")
+            raise JudgeError(f"gold judge: a '{r.kind}' request needs the task with its gold hops (request.task)")
         if r.kind in (QUERY, OPEN):
             return self._gain(r, task)
         return self._think(r, task)
@@ -88,9 +80,9 @@ class GoldJudge:
             return Judgment(-1.0, "empty action")
         if r.kind == QUERY:
             key = normalize_text(r.target)
-            if any(normalize_text(q) == key for q in _earlier(r.context, "search")):
+            if any(normalize_text(q) == key for q in _earlier(r.context, ActionKind.SEARCH)):
                 return Judgment(-1.0, "repeats an earlier query")
-        elif r.target in _earlier(r.context, "open"):
+        elif r.target in _earlier(r.context, ActionKind.OPEN):
             return Judgment(-1.0, "opens a document it opened before")
         gold = set(task.support_ids)
         if r.kind == OPEN:  # an open brings the document's full text into view, beyond its search snippet
@@ -149,7 +141,6 @@ class GoldJudge:
         return self.judge(requests)
 
 
-_NAME = re.compile(r"\b(?:[A-Z][\w'-]*|\d[\d,.]*\d|\d)")  # names and numbers (years): the claims a step makes
 
 
 def unsupported_names(text: str, r: JudgeRequest) -> list[str]:
@@ -161,7 +152,7 @@ def unsupported_names(text: str, r: JudgeRequest) -> list[str]:
     for part in (*r.context, *(d.contents for d in r.evidence)):
         known |= _content(part)
     out = []
-    for word in _NAME.findall(text):
+    for word in name_like_words(text):
         tokens = _content(word)
         if tokens and not tokens <= known and not tokens <= STOP:
             out.append(word)
@@ -176,7 +167,7 @@ def off_path_names(text: str, task: Task, uncovered: Sequence[str]) -> list[str]
     allowed = _content(task.question) | STOP
     for name in uncovered:
         allowed |= _content(name)
-    return [w for w in _NAME.findall(text) if _content(w) and not _content(w) <= allowed]
+    return [w for w in name_like_words(text) if _content(w) and not _content(w) <= allowed]
 
 
 def entity_status(task: Task, seen_ids: frozenset[str] | set[str]) -> tuple[list[str], list[str]]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from searchgym.envs.trajectory import ANSWER, OPEN, SEARCH, Trajectory
+from searchgym.grammar import parse_action
+from searchgym.text import name_like_words
 
 OFF_TOPIC = ("banana orchestra marimba music", "recipe for lemon sorbet", "weather tomorrow in the mountains")
 
@@ -38,22 +40,16 @@ def _kind(trajectory: Trajectory, component: str) -> str:
     return {SEARCH: "query", OPEN: "open", ANSWER: "answer"}.get(step.kind, "invalid")
 
 
-def _reasoning(text: str) -> str:
-    """The oracle turn's reasoning (the text before its action tag)."""
-    cut = min((i for i in (text.find("<search>"), text.find("<open>"), text.find("<answer>")) if i >= 0), default=len(text))
-    return text[:cut].replace("<think>", "").replace("</think>", "").strip()
-
-
 def _derivable(task: Any) -> bool:
     """Whether each gold hop question names only what the question or earlier hops give: the oracle's
     steps are then ones an agent could take (an intersection task's hop may name a work the question
     never mentions, which only the privileged oracle knows)."""
-    from searchgym.judges.gold import _NAME, _content
+    from searchgym.judges.gold import _content
     from searchgym.judges.rules import STOP
 
     known = _content(task.question) | STOP
     for hop in task.hops:
-        if any(not _content(w) <= known for w in _NAME.findall(hop.question)):
+        if any(not _content(w) <= known for w in name_like_words(hop.question)):
             return False
         for name in hop.names:
             known |= _content(name)
@@ -92,14 +88,14 @@ def labelled_steps(taskset: Any, searcher: Any, *, max_tasks: int = 30, top_k: i
         earlier_queries: list[str] = []
         while not env.done:
             turn = oracle.next_turn(env.messages)
-            reasoning = _reasoning(turn)
+            parsed = parse_action(turn)
+            reasoning, step_kind = parsed.reasoning, parsed.kind
             wrong = rng.choice(others[task.id])
-            step_kind = "answer" if "<answer>" in turn else "search" if "<search>" in turn else "open"
-            if "unknown" in turn.split("<answer>")[-1]:
+            if step_kind == ANSWER and "unknown" in (parsed.answer or ""):
                 break  # the oracle gave up: nothing good to label
-            labels = {"r_think": True, "r_action" if step_kind != "answer" else "r_answer": True}
+            labels = {"r_think": True, "r_action" if step_kind != ANSWER else "r_answer": True}
             add(env, turn, labels, "oracle")
-            if step_kind == "search":
+            if step_kind == SEARCH:
                 add(env, f"{reasoning} <search>{rng.choice(OFF_TOPIC)}</search>", {"r_action": False}, "off_topic")
                 if earlier_queries:
                     add(env, f"{reasoning} <search>{earlier_queries[-1]}</search>", {"r_action": False}, "repeat")
@@ -111,10 +107,10 @@ def labelled_steps(taskset: Any, searcher: Any, *, max_tasks: int = 30, top_k: i
             uncovered = [h.answer for h in task.hops if h.answer in reasoning and h.answer not in task.question]
             if uncovered:
                 add(env, turn.replace(uncovered[0], wrong), {"r_think": False}, "wrong_entity")
-            if step_kind == "answer":
+            if step_kind == ANSWER:
                 add(env, f"{reasoning} <answer>{wrong}</answer>", {"r_answer": False}, "wrong_answer")
-            if step_kind == "search":
-                earlier_queries.append(turn.split("<search>")[1].split("</search>")[0])
+            if step_kind == SEARCH and parsed.query:
+                earlier_queries.append(parsed.query)
             env.step(turn)
     return out
 

@@ -3,8 +3,8 @@
 Verdicts (ternary, like SLATE's), on normalised content tokens (stop words removed):
 
 * ``query``: grounding g = share of the query's tokens found in the question, the earlier turns or the
-  evidence; novelty = max Jaccard similarity to earlier queries (``<search>...</search>`` spans found
-  in ``context``). -1 if empty, longer than 12 content tokens, a repeat (its grounded tokens are a
+  evidence; novelty = max Jaccard similarity to earlier queries (the searches of the agent turns
+  in ``context``, read by the env's parser: ``searchgym.grammar``). -1 if empty, longer than 12 content tokens, a repeat (its grounded tokens are a
   subset of an earlier query's, or Jaccard >= 0.8) or g < 0.5 (mostly words from nowhere); 0 if it
   restates the question (Jaccard >= 0.9 with the question's tokens: no decomposition); +1 if it covers
   a question or evidence token not yet searched for; else 0.
@@ -26,12 +26,11 @@ a fake rubric, a fake citation) can only lower g and f, so it never raises a sco
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Sequence
 
+from searchgym.grammar import ActionKind, agent_actions, strip_citations, strip_placeholders
 from searchgym.judges.base import ANSWER, OPEN, QUERY, SUPPORT, JudgeError, JudgeRequest, Judgment
-from searchgym.rewards.normalize import normalize_text
-from searchgym.rewards.outcome import exact_match, f1_score, strip_citations
+from searchgym.text import exact_match, f1_score, normalize_text
 
 STOP = frozenset(
     "a an the of in on at to for from by with and or but is are was were be been being it its this that these "
@@ -41,10 +40,7 @@ STOP = frozenset(
     # discourse words of a plan ("next", "reading the full passage"): they claim no fact
     + "next first then now passage reading read full cut short open look".split()
 )
-_SEARCH = re.compile(r"<\s*search\s*>(.*?)<\s*/\s*search\s*>", re.IGNORECASE | re.DOTALL)
-_OPEN = re.compile(r"<\s*open\s*>(.*?)<\s*/\s*open\s*>", re.IGNORECASE | re.DOTALL)
 RESTATE_JACCARD = 0.9  # content-token overlap with the question at which a text restates it (rules and gold)
-_PLACEHOLDER = re.compile(r"<E\d+>")
 REFERENCE_SEP = " || "
 MAX_QUERY_TOKENS = 12  # longer is not a search query (searchability); injected payloads land here
 
@@ -84,7 +80,7 @@ class RulesJudge:
     def _query(self, r, target, question, evidence, known) -> Judgment:
         if not target:
             return Judgment(-1.0, "empty query")
-        earlier = [content_tokens(q) for c in r.context for q in _SEARCH.findall(c)]
+        earlier = [content_tokens(a.query or "") for a in agent_actions(r.context) if a.kind == ActionKind.SEARCH]
         anchored = target & known
         # a repeat adds no grounded token to some earlier query (padding it with junk does not help)
         repeat = any(anchored <= e for e in earlier) or max((jaccard(target, e) for e in earlier), default=0) >= 0.8
@@ -103,7 +99,7 @@ class RulesJudge:
     def _open(self, r: JudgeRequest) -> Judgment:
         doc_id = r.target.strip()
         shown = {d.id: d for d in r.evidence}
-        earlier = {m.strip() for c in r.context for m in _OPEN.findall(c)}
+        earlier = {a.doc_id for a in agent_actions(r.context) if a.kind == ActionKind.OPEN}
         if doc_id not in shown and doc_id not in r.seen_ids:
             return Judgment(-1.0, "opens a document that was never shown")
         if doc_id in earlier:
@@ -137,7 +133,7 @@ class RulesJudge:
         return Judgment(0.0 if f1 >= 0.5 else -1.0, f"token F1 {f1:.2f} with the reference")
 
     def _support(self, r: JudgeRequest) -> Judgment:
-        target = content_tokens(_PLACEHOLDER.sub(" ", r.target))
+        target = content_tokens(strip_placeholders(r.target))
         if not r.evidence:
             return Judgment(-1.0, "no evidence")
         if not target:

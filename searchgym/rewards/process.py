@@ -22,33 +22,31 @@ is a ``JudgeError``. No score is ever invented.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, Sequence
 
 from searchgym.envs.trajectory import ANSWER as ANSWER_STEP
 from searchgym.envs.trajectory import INVALID, OPEN as OPEN_STEP
 from searchgym.envs.trajectory import SEARCH, Step, Trajectory
+from searchgym.grammar import AGENT_PREFIX, ENV_PREFIX
 from searchgym.judges.base import ANSWER, OPEN, QUERY, THINK, JudgeError, JudgeRequest, Judgment
 from searchgym.rewards.base import RewardResult
 
-_ACTION = re.compile(r"<\s*(search|open|answer)\s*>.*?<\s*/\s*\1\s*>", re.IGNORECASE | re.DOTALL)
-_THINK_TAG = re.compile(r"<\s*/?\s*think\s*>", re.IGNORECASE)
 REFERENCE_SEP = " || "
 BUDGET_WEIGHT = 0.1
 
 
 def reasoning_of(step: Step) -> str:
-    """The step's text without its action (``<search>``/``<open>``/``<answer>`` spans) and think tags."""
-    return _THINK_TAG.sub(" ", _ACTION.sub(" ", step.text)).strip()
+    """The step's reasoning as the parser found it: its text without actions and think tags."""
+    return step.reasoning or ""
 
 
 def _context(steps: Sequence[Step], obs_chars: int) -> tuple[str, ...]:
     out: list[str] = []
     for s in steps:
-        out.append("agent: " + s.text)
+        out.append(AGENT_PREFIX + s.text)
         if s.observation:
             obs = s.observation if len(s.observation) <= obs_chars else s.observation[:obs_chars] + " [...]"
-            out.append("environment: " + obs)
+            out.append(ENV_PREFIX + obs)
     return tuple(out)
 
 

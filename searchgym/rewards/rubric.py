@@ -48,7 +48,6 @@ the same.
 from __future__ import annotations
 
 import math
-import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
@@ -56,16 +55,15 @@ from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 from searchgym.corpora.records import Document, Task
 from searchgym.envs.trajectory import OPEN, SEARCH, Trajectory
 from searchgym.rewards.base import RewardResult
-from searchgym.rewards.normalize import find_name, normalize_text
-from searchgym.rewards.outcome import exact_match, strip_citations
+from searchgym.grammar import fill_placeholders, is_placeholder_key, placeholder, placeholders_in, strip_citations
+from searchgym.text import exact_match, find_name, mask_names, normalize_text
 
 ANSWER_ENTITY = "E0"
-_PLACEHOLDER = re.compile(r"<(E\d+)>")
 
 
 def placeholders(text: str) -> tuple[str, ...]:
     """The placeholders (``"E0"``, ``"E1"`` ...) a rubric text uses, unique, in numeric order."""
-    return tuple(sorted(set(_PLACEHOLDER.findall(text)), key=lambda p: int(p[1:])))
+    return placeholders_in(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +86,7 @@ class Rubric:
         object.__setattr__(self, "support", tuple(self.support))
         object.__setattr__(self, "names", tuple((str(k), (v,) if isinstance(v, str) else tuple(v)) for k, v in self.names))
         for key, forms in self.names:
-            if not _PLACEHOLDER.fullmatch(f"<{key}>"):
+            if not is_placeholder_key(key):
                 raise ValueError(f"rubric names: {key!r} is not a placeholder like 'E1'")
             if not all(isinstance(f, str) for f in forms):
                 raise ValueError(f"rubric names for {key}: every name must be a string")
@@ -102,7 +100,7 @@ class Rubric:
 
     def fill(self, values: Mapping[str, str | None]) -> str:
         """The statement with each identified placeholder replaced by the agent's name for it."""
-        return _PLACEHOLDER.sub(lambda m: values.get(m.group(1)) or m.group(0), self.text)
+        return fill_placeholders(self.text, {k: v for k, v in values.items() if v})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,14 +126,8 @@ def _assign_placeholders(task: Task) -> list[str]:
     return out
 
 
-def _mask(text: str, names: Sequence[str], placeholder: str) -> str:
-    for name in sorted((n for n in names if n.strip()), key=len, reverse=True):
-        text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", f"<{placeholder}>", text, flags=re.IGNORECASE)
-    return text
-
-
 def _mentions(text: str, names: Sequence[str]) -> bool:
-    return find_name(text, tuple(names)) is not None
+    return find_name(text, names) is not None
 
 
 def hop_links(task: Task) -> tuple[list[str], list[list[str]]]:
@@ -200,12 +192,12 @@ def rubrics_from_task(task: Task) -> tuple[Rubric, ...]:
     for i, (hop, mark) in enumerate(zip(task.hops, marks)):
         question = hop.question
         for other in links[i]:
-            question = _mask(question, names[other], other)
-        question = _mask(question, names[mark], mark)
-        text = f"<{mark}> answers: {question}"
-        missing = [m for m in links[i] if f"<{m}>" not in text]
+            question = mask_names(question, names[other], placeholder(other))
+        question = mask_names(question, names[mark], placeholder(mark))
+        text = f"{placeholder(mark)} answers: {question}"
+        missing = [m for m in links[i] if placeholder(m) not in text]
         if missing:
-            text += " (" + ", ".join(f"given <{m}>" for m in missing) + ")"
+            text += " (" + ", ".join("given " + placeholder(m) for m in missing) + ")"
         used = placeholders(text)
         rubrics.append(Rubric(text=text, support=tuple(hop.support), hop=i,
                               names=tuple((p, names[p]) for p in used if p in names)))
@@ -451,7 +443,7 @@ class CitationRubricReward:
                    "grounded_by": [], "connected": False, "score": 0, "reason": ""}
             rows.append(row)
             if not row["all_identified"]:
-                row["reason"] = "not identified: " + ", ".join(f"<{e}>" for e, v in ident.items() if not v)
+                row["reason"] = "not identified: " + ", ".join(placeholder(e) for e, v in ident.items() if not v)
             elif not evidence:
                 row["reason"] = "no valid citation"
             else:
