@@ -23,7 +23,7 @@ sg train --set "output_dir=$OUT" "$@"
 
 # the same held-out tasks (never trained on), greedy, before GRPO (the warm start) and after it
 echo "== 4/5 eval: the warm start (before GRPO) on held-out tasks"
-EVAL=(--corpus "$CORPUS" --split test --temperature 0 --reward-config "$OUT/config.yaml")
+EVAL=(--corpus "$CORPUS" --split test --temperature 0 --max-new-tokens 96 --reward-config "$OUT/config.yaml")
 sg eval --policy "hf:$OUT/warmstart/model" "${EVAL[@]}" --out "$OUT/eval-before"
 echo "== 5/5 eval: the GRPO-trained policy on the same held-out tasks"
 sg eval --policy "hf:$OUT/final" "${EVAL[@]}" --out "$OUT/eval"
