@@ -391,7 +391,7 @@ def test_kv_store_is_dropped_when_weights_change(tiny_model, tokenizer):
         return policy.generate_ids([list(g[0].prompt_ids) + list(g[0].token_ids) + glue_ids(tokenizer, i, 0)
                                     for i, g in enumerate(first)])
 
-    kw = dict(temperature=0.0, max_new_tokens=6)
+    kw = {"temperature": 0.0, "max_new_tokens": 6}
     policy = make(copy.deepcopy(tiny_model), tokenizer, **kw)
     after = second_turn(policy)
     assert policy.reused_tokens == 0
