@@ -11,7 +11,8 @@ Parts:
   sampling (temperature 1, no top-k/top-p). Also HFPolicy with n branches of one prompt sharing its
   prefix vs re-encoding it per branch.
 * ``episodes``: episodes/s of greedy-free sampled episodes through ``DeepSearchEnv`` (synthetic
-  world, ``--searcher``; bm25s when no Java is present).
+  world, ``--searcher``; bm25s when no Java is present), and the seconds spent generating, with
+  ``HFPolicy``'s cross-turn KV reuse off and on (``--reuse-kv``).
 * ``grpo``: ``--steps`` steps of the default ``searchgym train`` config (warm start reused from
   ``--output-dir`` when already built there), each step's time split, exclusively, into generation,
   env + search, scoring, log-probs (no grad), loss forward, backward and the rest, by timing wrappers
@@ -155,22 +156,45 @@ def bench_episodes(args) -> None:
     _, model, tokenizer = load(args.model, args.device, args.dtype)
     taskset = load_taskset(f"synthetic:seed=0,passages=200,tasks={args.episodes},hops=2")
     searcher = build_searcher(args.searcher, taskset.documents, progress=False)
-    policy = HFPolicy(model, tokenizer, max_new_tokens=48, temperature=1.0, seed=0, batch_size=args.episodes)
 
     def make_env():
         return DeepSearchEnv(taskset.tasks, searcher, max_turns=4, top_k=3, passage_chars=200)
 
-    run_episodes(policy, make_env, taskset.tasks[:2], batch_size=2, progress=False)  # warm-up
-    before = policy.generated_tokens
-    sync(args.device)
-    t = time.perf_counter()
-    trajs = run_episodes(policy, make_env, taskset.tasks, batch_size=args.episodes, progress=False)
-    sync(args.device)
-    dt = time.perf_counter() - t
-    turns = sum(len(tr.steps) for tr in trajs)
-    print(f"\n## episodes: {len(trajs)} episodes ({turns} turns, {policy.generated_tokens - before} generated tokens) "
-          f"through DeepSearchEnv + {args.searcher} in {dt:.2f} s: {len(trajs) / dt:.2f} episodes/s, "
-          f"{(policy.generated_tokens - before) / dt:,.0f} tok/s")
+    modes = {"both": (False, True), "on": (True,), "off": (False,)}[args.reuse_kv]
+    rates = {}
+    for reuse in modes:
+        policy = HFPolicy(model, tokenizer, max_new_tokens=48, temperature=1.0, seed=0, batch_size=args.episodes,
+                          reuse_kv=reuse)
+        gen_s = [0.0]
+        inner = policy.generate_ids
+
+        def timed_generate_ids(*a, _inner=inner, _acc=gen_s, **kw):
+            t0 = time.perf_counter()
+            try:
+                return _inner(*a, **kw)
+            finally:
+                sync(args.device)
+                _acc[0] += time.perf_counter() - t0
+
+        policy.generate_ids = timed_generate_ids  # type: ignore[method-assign]
+        run_episodes(policy, make_env, taskset.tasks[:2], batch_size=2, progress=False)  # warm-up
+        policy.clear_kv()  # measure reuse across the turns of an episode only, not of warm-up prompts
+        before, encoded, reused, gen_s[0] = policy.generated_tokens, policy.encoded_tokens, policy.reused_tokens, 0.0
+        sync(args.device)
+        t = time.perf_counter()
+        trajs = run_episodes(policy, make_env, taskset.tasks, batch_size=args.episodes, progress=False)
+        sync(args.device)
+        dt = time.perf_counter() - t
+        turns = sum(len(tr.steps) for tr in trajs)
+        rates[reuse] = (len(trajs) / dt, gen_s[0])
+        print(f"\n## episodes (KV reuse {'on' if reuse else 'off'}): {len(trajs)} episodes ({turns} turns, "
+              f"{policy.generated_tokens - before} generated tokens) through DeepSearchEnv + {args.searcher} in "
+              f"{dt:.2f} s: {len(trajs) / dt:.2f} episodes/s, {(policy.generated_tokens - before) / dt:,.0f} tok/s; "
+              f"generation {gen_s[0]:.2f} s, prompt tokens encoded {policy.encoded_tokens - encoded:,}, "
+              f"reused {policy.reused_tokens - reused:,}")
+    if len(rates) == 2:
+        print(f"KV reuse: {rates[True][0] / rates[False][0]:.2f}x episodes/s, generation "
+              f"{rates[False][1] / rates[True][1]:.2f}x faster")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,6 +349,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--no-vllm", action="store_true")
     ap.add_argument("--episodes", type=int, default=16, help="episodes in the episodes part")
+    ap.add_argument("--reuse-kv", default="both", choices=["both", "on", "off"],
+                    help="episodes part: HFPolicy's cross-turn KV reuse on, off, or both (compared)")
     ap.add_argument("--searcher", default=None, help="searcher spec (default: bm25 with Java, else bm25s)")
     ap.add_argument("--steps", type=int, default=3, help="GRPO steps in the grpo part")
     ap.add_argument("--tasks-per-step", type=int, default=2, help="GRPO tasks per step (default config: 2)")

@@ -311,3 +311,125 @@ def test_openai_policy_surfaces_connection_errors():
     policy = OpenAIPolicy("tiny", base_url="http://127.0.0.1:9/v1", timeout=1, max_retries=0)
     with pytest.raises(openai.APIConnectionError):
         policy.generate([CONV_B])
+
+
+# --- cross-turn KV reuse ---------------------------------------------------------------------
+def glue_ids(tokenizer, row, turn):
+    """An environment reply between turns; its length differs per row and turn."""
+    text = "<|im_end|>\n<|im_start|>user\n" + "result " * (1 + (3 * row + turn) % 5) + "<|im_end|>\n<|im_start|>assistant\n"
+    return tokenizer.encode(text, add_special_tokens=False)
+
+
+def multi_turn(policy, tokenizer, prompts, branches=(2, 1, 2)):
+    """Turns of episodes: each context grows by the sampled turn and a reply; ``branches[t]`` is n at turn t
+    (every branch goes on as its own episode). Returns the completions of every turn."""
+    contexts, turns = [list(p) for p in prompts], []
+    for t, n in enumerate(branches):
+        out = policy.generate_ids(contexts, n=n)
+        turns.append(out)
+        contexts = [list(c.prompt_ids) + list(c.token_ids) + glue_ids(tokenizer, i, t)
+                    for i, c in enumerate(c for group in out for c in group)]
+    return turns
+
+
+def assert_same_turns(a, b, atol=1e-4):
+    assert [[[c.token_ids for c in g] for g in t] for t in a] == [[[c.token_ids for c in g] for g in t] for t in b]
+    for ta, tb in zip(a, b):
+        for ga, gb in zip(ta, tb):
+            for ca, cb in zip(ga, gb):
+                assert ca.prompt_ids == cb.prompt_ids
+                assert torch.allclose(torch.tensor(ca.logprobs), torch.tensor(cb.logprobs), atol=atol)
+
+
+@pytest.mark.parametrize("lag", [0, 1])
+def test_kv_reuse_across_turns_matches_reencoding(tiny_model, tokenizer, lag):
+    """Greedy 3-turn episodes (prompts of different lengths, n > 1 branches, rows ending at different
+    steps, several batches per call): reusing each row's KV cache gives the ids and log-probs of
+    encoding every prompt whole, and encodes far fewer prompt tokens."""
+    runs = {}
+    for reuse in (False, True):
+        policy = make(tiny_model, tokenizer, temperature=0.0, stop=("e", "in"), max_new_tokens=10, batch_size=4,
+                      reuse_kv=reuse)
+        policy.host_lag = lag
+        prompts = [policy.prompt_ids(CONV_A), policy.prompt_ids(CONV_B), [5, 6, 7], [9] * 4, [11, 300]]
+        runs[reuse] = (policy, multi_turn(policy, tokenizer, prompts))
+    (plain, plain_turns), (reuse, reuse_turns) = runs[False], runs[True]
+    assert_same_turns(reuse_turns, plain_turns)
+    lengths = {len(c.token_ids) for t in plain_turns for g in t for c in g}
+    assert len(lengths) > 1, lengths  # rows ended at different steps: rows left the batch mid-way
+    total = sum(len(g[0].prompt_ids) for t in plain_turns for g in t)  # shared prefix: a prompt is encoded once
+    assert plain.encoded_tokens == total and plain.reused_tokens == 0
+    assert reuse.encoded_tokens + reuse.reused_tokens == total
+    assert reuse.encoded_tokens < 0.6 * total
+
+
+def test_kv_reuse_matches_a_forward_pass_after_branching(tiny_model, tokenizer):
+    """Sampled turns with the store on: the log-probs of later turns are those of one plain forward over
+    the whole context (without shared-prefix encoding, so cached prefixes are copied per branch)."""
+    policy = make(tiny_model, tokenizer, temperature=1.0, seed=4, max_new_tokens=8, shared_prefix=False)
+    turns = multi_turn(policy, tokenizer, [policy.prompt_ids(CONV_A), policy.prompt_ids(CONV_B)], (2, 2))
+    assert policy.reused_tokens > 0
+    for comp in (c for g in turns[1] for c in g):
+        ref = reference_logprobs(tiny_model, comp.prompt_ids, comp.token_ids, 1.0)
+        assert torch.allclose(torch.tensor(comp.logprobs), ref, atol=2e-4)
+
+
+def test_kv_store_is_dropped_when_weights_change(tiny_model, tokenizer):
+    """An in-place weight update (what an optimizer step does) invalidates the store: the next turn equals
+    a fresh policy's, and encodes every prompt token; a stale store would have changed it."""
+    import copy
+
+    prompts = [tokenizer.encode("Who wrote Ballad of the Shadow?", add_special_tokens=False), [5, 6, 7, 8]]
+
+    def second_turn(policy, stale=False):
+        first = policy.generate_ids(prompts)
+        with torch.no_grad():
+            for p in policy.model.parameters():
+                p.mul_(1.5)
+        if stale:  # pretend nothing changed: the stored caches of the old weights get used
+            policy._kv_state = policy._kv_signature()
+        return policy.generate_ids([list(g[0].prompt_ids) + list(g[0].token_ids) + glue_ids(tokenizer, i, 0)
+                                    for i, g in enumerate(first)])
+
+    kw = {"temperature": 0.0, "max_new_tokens": 6}
+    policy = make(copy.deepcopy(tiny_model), tokenizer, **kw)
+    after = second_turn(policy)
+    assert policy.reused_tokens == 0
+    fresh = make(copy.deepcopy(tiny_model), tokenizer, reuse_kv=False, **kw)
+    assert_same_turns([after], [second_turn(fresh)])
+    stale = make(copy.deepcopy(tiny_model), tokenizer, **kw)
+    stale_after = second_turn(stale, stale=True)
+    assert stale.reused_tokens > 0
+    assert any(not torch.allclose(torch.tensor(a[0].logprobs), torch.tensor(b[0].logprobs), atol=1e-3)
+               for a, b in zip(stale_after, after))
+
+
+def test_kv_store_follows_an_optimizer_step_on_a_peft_model(tiny_model, tokenizer):
+    """With a LoRA-wrapped model only the adapters train: an optimizer step on them clears the store."""
+    import copy
+
+    peft = pytest.importorskip("peft")
+    model = peft.get_peft_model(copy.deepcopy(tiny_model), peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+    policy = make(model, tokenizer, temperature=0.0, max_new_tokens=6)
+    first = policy.generate_ids([[5, 6, 7, 8, 9]])[0][0]
+    nxt = [list(first.prompt_ids) + list(first.token_ids) + [11, 12]]
+    policy.generate_ids(nxt)
+    assert policy.reused_tokens > 0  # same weights: reused
+    reused = policy.reused_tokens
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model.train()
+    model(input_ids=torch.tensor([nxt[0]]), labels=torch.tensor([nxt[0]])).loss.backward()
+    opt.step()
+    policy.generate_ids([list(nxt[0]) + [13, 14]])
+    assert policy.reused_tokens == reused  # the step moved the adapters: nothing reused
+
+
+def test_kv_store_is_bounded_and_can_be_turned_off(tiny_model, tokenizer):
+    policy = make(tiny_model, tokenizer, temperature=0.0, max_new_tokens=4, kv_store_rows=3)
+    policy.generate_ids([[5, 6, 7 + i] for i in range(5)], n=2)
+    assert len(policy._kv) == 3
+    off = make(tiny_model, tokenizer, temperature=0.0, max_new_tokens=4, reuse_kv=False)
+    off.generate_ids([[5, 6, 7]])
+    assert not off._kv
+    with pytest.raises(ValueError):
+        make(tiny_model, tokenizer, kv_store_rows=0)

@@ -21,18 +21,44 @@ at a token whose own text holds the stop's last character (or an incomplete UTF-
 rows that sampled such a token (a small precomputed set: ``>``-bearing tokens for the default
 stops) are decoded, on the host. On CUDA the host reads each step's ids one step late, through a
 pinned buffer, so it never waits for the forward in flight; a row that ended is dropped from the
-batch (KV cache rows selected) once enough rows have ended for the copy to pay.
+batch (KV cache rows selected) once enough rows have ended for the copy to pay. Prefill computes the
+logits of the last position only (``logits_to_keep=1`` where the model takes it).
+
+Cross-turn KV reuse (``reuse_kv=True``): a multi-turn rollout's next prompt is the previous prompt,
+the sampled turn and the environment's reply, so re-encoding it repeats work that grows with every
+turn. After each call the policy keeps, per generated row, the KV cache of its context (the prompt and
+the sampled tokens but the last, which was never fed), keyed by those ids. A later prompt that shares
+a prefix with a stored key (the longest common prefix counts) only encodes what follows it. Rows of a
+batch have suffixes of different lengths ``S_i``: each row is fed its last ``max S_i`` tokens (a few
+cached tokens are encoded again where its suffix is shorter) over its cached prefix trimmed to the
+rest, left-padded, so the batch has no holes. An entry is dropped once a call used it (the new rows
+extend it) and the store keeps at most ``kv_store_rows`` entries (least recently used go first).
+Entries are only valid for the weights that computed them: the store is cleared when the version
+counters of the first and last trainable parameters moved (in-place optimizer steps and
+``load_state_dict`` bump them; writes through ``.data`` do not: call :meth:`HFPolicy.clear_kv` then),
+or when the device or the autocast setting changed. Models whose cache is not plain full-attention
+``DynamicLayer`` s (sliding windows, linear attention) are not reused.
 """
 
 from __future__ import annotations
 
 import inspect
 import weakref
+from collections import OrderedDict
 from typing import Any, Sequence
 
 from searchgym.agents.policy import Completion, Message
 
 DEFAULT_STOP = ("</search>", "</open>", "</answer>")
+
+
+class _KVEntry:
+    """A stored context: its token ids and, per layer, its keys and values (heads, tokens, head_dim)."""
+
+    __slots__ = ("ids", "layers")
+
+    def __init__(self, ids: Any, layers: list[tuple[Any, Any]]) -> None:
+        self.ids, self.layers = ids, layers
 
 
 class HFPolicy:
@@ -41,17 +67,21 @@ class HFPolicy:
     def __init__(self, model: Any, tokenizer: Any, *, max_new_tokens: int = 128, temperature: float = 1.0,
                  top_p: float = 1.0, stop: Sequence[str] = DEFAULT_STOP, seed: int | None = 0,
                  batch_size: int = 16, shared_prefix: bool = True, ignore_stops: bool = False,
-                 autocast_bf16: bool = False) -> None:
+                 autocast_bf16: bool = False, reuse_kv: bool = True, kv_store_rows: int | None = None) -> None:
         """``ignore_stops=True`` makes every row run ``max_new_tokens`` (neither stops nor EOS end it), for
         throughput benchmarks; its completions may then contain EOS ids. ``autocast_bf16`` runs the
         forwards under bf16 autocast: on a CPU that computes bf16 natively (:func:`cpu_has_bf16`) prefill
-        is 1.7x faster, and these are the numerics TRL trains with under ``bf16=True``."""
+        is 1.7x faster, and these are the numerics TRL trains with under ``bf16=True``. ``reuse_kv`` keeps
+        each row's KV cache for the next turn (module doc), at most ``kv_store_rows`` rows (default
+        ``4 * batch_size``)."""
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         if temperature < 0 or not 0 < top_p <= 1:
             raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
         if any(not isinstance(s, str) or not s for s in stop):
             raise ValueError(f"stop strings must be non-empty strings, got {stop!r}")
+        if kv_store_rows is not None and kv_store_rows < 1:
+            raise ValueError(f"kv_store_rows must be >= 1, got {kv_store_rows}")
         import torch
 
         self.model, self.tokenizer = model, tokenizer
@@ -69,10 +99,19 @@ class HFPolicy:
         eos = eos if eos is not None else tokenizer.eos_token_id
         self.eos_ids = frozenset(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
         self.generated_tokens = 0  # running count, for budgets and benchmarks
+        self.encoded_tokens = 0  # prompt tokens fed through the model in prefill (padding excluded)
+        self.reused_tokens = 0  # prompt tokens taken from the KV store instead of being encoded
+        self.reuse_kv = bool(reuse_kv)
+        self.kv_store_rows = int(kv_store_rows) if kv_store_rows is not None else 4 * self.batch_size
+        self._kv: OrderedDict[tuple[int, ...], _KVEntry] = OrderedDict()
+        self._kv_state: tuple | None = None  # what the stored entries were computed with
+        self._kv_supported = True  # False once the model's cache turned out not to be plain DynamicLayers
         self.host_lag: int | None = None  # steps the host reads ids behind the device (None: 1 on CUDA, else 0)
         # transformers >= 5.2x renamed ``past_key_values`` to ``cache``; use whichever the model takes
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
-        self._cache_kw = "cache" if "cache" in inspect.signature(type(base).forward).parameters else "past_key_values"
+        forward_params = inspect.signature(type(base).forward).parameters
+        self._cache_kw = "cache" if "cache" in forward_params else "past_key_values"
+        self._keep_kw = {"logits_to_keep": 1} if "logits_to_keep" in forward_params else {}
         vocab = int(model.get_output_embeddings().weight.shape[0])
         self._eos_lut = torch.zeros(vocab, dtype=torch.bool)
         for e in self.eos_ids:
@@ -119,6 +158,7 @@ class HFPolicy:
             raise ValueError("every prompt needs at least one token")
         prompts = [[int(t) for t in p] for p in prompts]
         per_call = max(1, self.batch_size // n)  # rows per forward = prompts x n
+        hits = self._kv_lookup(prompts)
         was_training = self.model.training
         self.model.eval()
         rows: list[Completion] = []
@@ -126,37 +166,125 @@ class HFPolicy:
             with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16,
                                                         enabled=self.autocast_bf16):
                 for start in range(0, len(prompts), per_call):
-                    rows.extend(self._decode(prompts[start : start + per_call], n))
+                    rows.extend(self._decode(prompts[start : start + per_call], n, hits[start : start + per_call]))
         finally:
             if was_training:
                 self.model.train()
         return [rows[i * n : (i + 1) * n] for i in range(len(prompts))]
 
+    def clear_kv(self) -> None:
+        """Forget every stored KV cache (needed only after weights changed in a way version counters miss)."""
+        self._kv.clear()
+
     # ------------------------------------------------------------------------------------------
+    def _kv_signature(self) -> tuple:
+        params = [p for p in self.model.parameters() if p.requires_grad] or list(self.model.parameters())
+        watched = {id(p): p for p in (params[0], params[-1])}.values()
+        return tuple((id(p), p._version) for p in watched), self.autocast_bf16, str(self.device)
+
+    def _kv_lookup(self, prompts: list[list[int]]) -> list[tuple[list[tuple[Any, Any]], int] | None]:
+        """For each prompt, the stored entry sharing its longest prefix and how many of its tokens to reuse
+        (at most all but the prompt's last token, whose logits are needed); entries used are dropped."""
+        import numpy as np
+
+        if not (self.reuse_kv and self._kv_supported):
+            self._kv.clear()
+            return [None] * len(prompts)
+        state = self._kv_signature()
+        if state != self._kv_state:
+            self._kv.clear()
+            self._kv_state = state
+        hits: list[tuple[list[tuple[Any, Any]], int] | None] = []
+        used: set[tuple[int, ...]] = set()
+        for prompt in prompts:
+            arr = np.asarray(prompt, dtype=np.int64)
+            best, best_len = None, 0
+            for key, entry in self._kv.items():
+                m = min(len(entry.ids), len(arr))
+                if m <= best_len or entry.ids[0] != arr[0]:
+                    continue
+                diff = np.flatnonzero(entry.ids[:m] != arr[:m])
+                common = m if diff.size == 0 else int(diff[0])
+                if common > best_len:
+                    best, best_len = key, common
+            reuse = min(best_len, len(prompt) - 1)
+            if best is None or reuse < 1:
+                hits.append(None)
+                continue
+            hits.append((self._kv[best].layers, reuse))
+            used.add(best)
+        for key in used:  # the rows generated from them extend them
+            del self._kv[key]
+        return hits
+
+    def _kv_store(self, key: tuple[int, ...], layers: list[tuple[Any, Any]]) -> None:
+        import numpy as np
+
+        self._kv[key] = _KVEntry(np.asarray(key, dtype=np.int64), layers)
+        self._kv.move_to_end(key)
+        while len(self._kv) > self.kv_store_rows:
+            self._kv.popitem(last=False)
+
     def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any = None) -> tuple[Any, Any]:
         kw = {} if cache is None else {self._cache_kw: cache}
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **kw)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                         **self._keep_kw, **kw)
         return _cache_of(out), out.logits[:, -1, :].float()
 
-    def _decode(self, prompts: list[list[int]], n: int) -> list[Completion]:
+    def _prefix_cache(self, hits: list[tuple[list[tuple[Any, Any]], int] | None], kept: list[int]) -> Any:
+        """A DynamicCache of each row's first ``kept[i]`` stored tokens, left-padded to the longest."""
+        from transformers import DynamicCache
+
+        width = max(kept)
+        first = next(h for h, k in zip(hits, kept) if h is not None and k > 0)[0]
+        data = []
+        for layer, (k0, v0) in enumerate(first):
+            keys = k0.new_zeros((len(hits), k0.shape[0], width, k0.shape[-1]))
+            values = v0.new_zeros((len(hits), v0.shape[0], width, v0.shape[-1]))
+            for i, (hit, k) in enumerate(zip(hits, kept)):
+                if hit is not None and k > 0:
+                    keys[i, :, width - k :] = hit[0][layer][0][:, :k]
+                    values[i, :, width - k :] = hit[0][layer][1][:, :k]
+            data.append((keys, values))
+        return DynamicCache(ddp_cache_data=data)
+
+    def _decode(self, prompts: list[list[int]], n: int,
+                hits: list[tuple[list[tuple[Any, Any]], int] | None] | None = None) -> list[Completion]:
         import torch
 
         dev, max_new = self.device, self.max_new_tokens
-        width = max(len(p) for p in prompts)
-        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+        hits = hits if hits is not None else [None] * len(prompts)
+        lens = [len(p) for p in prompts]
+        # layout: [cached prefix, left-padded to C | last `fed` tokens, left-padded | generated tokens]
+        fed = max(length - (h[1] if h is not None else 0) for length, h in zip(lens, hits))
+        kept = [max(0, length - fed) if h is not None else 0 for length, h in zip(lens, hits)]
+        cached = max(kept)
+        width = cached + fed
+        ids = torch.full((len(prompts), fed), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(prompts), width + max_new), dtype=torch.long)
         mask[:, width:] = 1  # generated tokens are always attended; rows are dropped, never masked
+        prompt_cols = []  # cache columns of each prompt's tokens, in order
         for i, p in enumerate(prompts):
-            ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
-            mask[i, width - len(p):width] = 1
+            tail = p[len(p) - min(len(p), fed):]
+            ids[i, fed - len(tail):] = torch.tensor(tail, dtype=torch.long)
+            mask[i, width - len(tail):width] = 1
+            mask[i, cached - kept[i]:cached] = 1
+            prompt_cols.append(list(range(cached - kept[i], cached)) + list(range(width - len(tail), width)))
+        copies = n if not self.shared_prefix and n > 1 else 1
+        self.encoded_tokens += copies * sum(min(length, fed) for length in lens)
+        self.reused_tokens += copies * sum(kept)
+        cache = self._prefix_cache(hits, kept) if cached > 0 else None
         ids, mask = ids.to(dev), mask.to(dev)
-        if not self.shared_prefix and n > 1:  # baseline: every branch encodes its own copy of the prompt
+        if copies > 1:  # baseline: every branch encodes its own copy of the prompt
             ids, mask = ids.repeat_interleave(n, 0), mask.repeat_interleave(n, 0)
+            if cache is not None:
+                cache.batch_repeat_interleave(n)
         positions = (mask[:, :width].cumsum(-1) - 1).clamp(min=0)
-        cache, logits = self._forward(ids, mask[:, :width], positions)
+        cache, logits = self._forward(ids, mask[:, :width], positions[:, cached:], cache)
         if self.shared_prefix and n > 1:  # the n branches share the one encoded prefix
             cache.batch_repeat_interleave(n)
             logits, mask, positions = (t.repeat_interleave(n, 0) for t in (logits, mask, positions))
+        keep_kv = self.reuse_kv and self._kv_supported and self._plain_layers(cache)
         rows = logits.shape[0]
         pos = positions[:, -1]
         cuda = dev.type == "cuda"
@@ -171,6 +299,16 @@ class HFPolicy:
         pending: list[tuple[int, Any, Any, Any]] = []
         live = rows  # rows not yet ended
         check_lut = torch.zeros_like(self._check_lut) if self.ignore_stops else self._check_lut
+        kv_rows: dict[int, list[tuple[Any, Any]]] = {}  # original row -> KV of its context, per layer
+
+        def capture(members: list[tuple[int, int]]) -> None:
+            """Copy out the KV of (batch row, original row) pairs: the prompt, then all sampled tokens but
+            the last (those were fed; the cache holds at least them when a row is captured)."""
+            for j, r in members:
+                cols = prompt_cols[r // n] + list(range(width, width + length[r] - 1))
+                index = torch.tensor(cols, dtype=torch.long).to(dev, non_blocking=True)
+                kv_rows[r] = [(layer.keys[j].index_select(-2, index), layer.values[j].index_select(-2, index))
+                              for layer in cache.layers]
 
         def settle(step: int, members: Any, packed: Any, event: Any) -> None:
             nonlocal live
@@ -213,7 +351,10 @@ class HFPolicy:
             # drop ended rows once they are a quarter of the batch: the cache copy then pays for itself
             # (every row not ended is in the batch, so the batch holds len(batch_rows) - live ended rows)
             if 4 * (len(batch_rows) - live) >= len(batch_rows):
-                keep = torch.tensor([j for j, r in enumerate(batch_rows.tolist()) if not ended[r]])
+                members = list(enumerate(batch_rows.tolist()))
+                if keep_kv:  # their caches leave the batch now
+                    capture([(j, r) for j, r in members if ended[r]])
+                keep = torch.tensor([j for j, r in members if not ended[r]])
                 keep_dev = keep.to(dev, non_blocking=True)
                 cache.batch_select_indices(keep_dev)
                 nxt, mask, pos = nxt[keep_dev], mask[keep_dev], pos[keep_dev]
@@ -224,6 +365,8 @@ class HFPolicy:
             cache, logits = self._forward(nxt[:, None], mask[:, : width + step], pos[:, None], cache)
         for item in pending:
             settle(*item)
+        if keep_kv:
+            capture(list(enumerate(batch_rows.tolist())))
         tok_host = tok_dev.cpu()
         lp_host = lp_dev.cpu()
         results = []
@@ -232,8 +375,21 @@ class HFPolicy:
             token_ids = tuple(tok_host[r, :k].tolist())
             text = self.tokenizer.decode(token_ids, skip_special_tokens=True)
             self.generated_tokens += k
-            results.append(Completion(text, tuple(prompts[r // n]), token_ids, tuple(lp_host[r, :k].tolist())))
+            prompt = tuple(prompts[r // n])
+            results.append(Completion(text, prompt, token_ids, tuple(lp_host[r, :k].tolist())))
+            if keep_kv:
+                self._kv_store(prompt + token_ids[:-1], kv_rows[r])
         return results
+
+    def _plain_layers(self, cache: Any) -> bool:
+        """Whether every layer of the cache is a full-attention DynamicLayer (what the KV store can rebuild)."""
+        from transformers.cache_utils import DynamicLayer
+
+        layers = getattr(cache, "layers", None)
+        if not layers or any(type(layer) is not DynamicLayer for layer in layers):
+            self._kv_supported = False
+            self._kv.clear()
+        return self._kv_supported
 
     def _stopped(self, token_ids: list[int]) -> bool:
         text = self.tokenizer.decode(token_ids, skip_special_tokens=True)
