@@ -9,6 +9,7 @@ import importlib
 from typing import Any
 
 from searchgym.rewards.base import Reward, RewardResult
+from searchgym.rewards.specs import available_rewards, load_reward, register_reward
 
 _EXPORTS = {
     "normalize_answer": "outcome", "exact_match": "outcome", "f1_score": "outcome",
@@ -28,4 +29,4 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(f"searchgym.rewards.{module}"), name)
 
 
-__all__ = ["Reward", "RewardResult", *_EXPORTS]
+__all__ = ["Reward", "RewardResult", "available_rewards", "load_reward", "register_reward", *_EXPORTS]
