@@ -33,8 +33,7 @@ from typing import Sequence
 from searchgym.corpora.records import Task
 from searchgym.envs.actions import parse_action
 from searchgym.judges.base import ANSWER, OPEN, QUERY, SUPPORT, JudgeError, JudgeRequest, Judgment
-from searchgym.rewards.normalize import find_name, normalize_text
-from searchgym.rewards.outcome import exact_match, f1_score, strip_citations
+from searchgym.matching import exact_match, f1_score, find_name, normalize_text, strip_citations
 
 _YES_NO = {"yes", "no"}
 

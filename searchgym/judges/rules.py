@@ -30,8 +30,7 @@ import re
 from typing import Sequence
 
 from searchgym.judges.base import ANSWER, OPEN, QUERY, SUPPORT, JudgeError, JudgeRequest, Judgment
-from searchgym.rewards.normalize import normalize_text
-from searchgym.rewards.outcome import exact_match, f1_score, strip_citations
+from searchgym.matching import exact_match, f1_score, normalize_text, strip_citations
 
 STOP = frozenset(
     "a an the of in on at to for from by with and or but is are was were be been being it its this that these "

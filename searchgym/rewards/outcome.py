@@ -7,65 +7,17 @@
   given only for an exact match (a "yes" sharing no token with "no" must not earn partial credit).
 * Citations inside the answer text (``Paris [w0-12]``) are removed before scoring: they are evidence
   pointers, not part of the answer.
+
+The three functions live in the leaf :mod:`searchgym.matching` (the env and the judges use them too).
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
 
-from searchgym.envs.trajectory import Trajectory
+from searchgym.matching import exact_match, f1_score, normalize_answer, strip_citations
+from searchgym.records.episode import Trajectory
 from searchgym.rewards.base import RewardResult
-from searchgym.rewards.normalize import normalize_answer
-
-# A bracketed token without spaces: the env's citation form ``[doc_id]`` (also ``[[4](url)]``-style
-# markdown citations of CaRR's browser agent).
-_CITATION = re.compile(r"\[\[[^\[\]]*\]\([^()\s]*\)\]|\[[^\[\]\s]{1,128}\]")
-_SPECIAL = {"yes", "no", "noanswer"}
-
-
-def strip_citations(text: str) -> str:
-    """``text`` without ``[doc_id]`` citation markers."""
-    return _CITATION.sub(" ", text)
-
-
-def _aliases(answers: str | Sequence[str]) -> tuple[str, ...]:
-    if isinstance(answers, str):
-        return (answers,)
-    out = tuple(answers)
-    if not out:
-        raise ValueError("no accepted answers to compare against")
-    return out
-
-
-def exact_match(pred: str | None, answers: str | Sequence[str]) -> float:
-    """1.0 when the normalised prediction equals any normalised alias, else 0.0."""
-    if pred is None:
-        return 0.0
-    p = normalize_answer(strip_citations(pred))
-    return 1.0 if any(p == normalize_answer(a) for a in _aliases(answers)) else 0.0
-
-
-def _f1(pred: str, gold: str) -> float:
-    p, g = normalize_answer(pred), normalize_answer(gold)
-    if (p in _SPECIAL or g in _SPECIAL) and p != g:
-        return 0.0
-    pt, gt = p.split(), g.split()
-    common = sum((Counter(pt) & Counter(gt)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(pt), common / len(gt)
-    return 2 * precision * recall / (precision + recall)
-
-
-def f1_score(pred: str | None, answers: str | Sequence[str]) -> float:
-    """SQuAD token F1 of the prediction, the maximum over accepted aliases."""
-    if pred is None:
-        return 0.0
-    pred = strip_citations(pred)
-    return max(_f1(pred, a) for a in _aliases(answers))
 
 
 @dataclass(frozen=True)

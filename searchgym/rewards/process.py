@@ -25,9 +25,9 @@ import math
 import re
 from typing import Any, Sequence
 
-from searchgym.envs.trajectory import ANSWER as ANSWER_STEP
-from searchgym.envs.trajectory import INVALID, OPEN as OPEN_STEP
-from searchgym.envs.trajectory import SEARCH, Step, Trajectory
+from searchgym.records.episode import ANSWER as ANSWER_STEP
+from searchgym.records.episode import INVALID, OPEN as OPEN_STEP
+from searchgym.records.episode import SEARCH, Step, Trajectory
 from searchgym.judges.base import ANSWER, OPEN, QUERY, THINK, JudgeError, JudgeRequest, Judgment
 from searchgym.rewards.base import RewardResult
 

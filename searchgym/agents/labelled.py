@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from searchgym.envs.trajectory import ANSWER, OPEN, SEARCH, Trajectory
+from searchgym.records.episode import ANSWER, OPEN, SEARCH, Trajectory
 
 OFF_TOPIC = ("banana orchestra marimba music", "recipe for lemon sorbet", "weather tomorrow in the mountains")
 
