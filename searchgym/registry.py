@@ -55,7 +55,6 @@ class Entry(Generic[T]):
     options: tuple[str, ...] | None = ()
     arg: ArgPolicy = "optional"
     rest_option: str | None = None
-    help: str = ""
 
 
 def _join(words: Any) -> str:
@@ -86,14 +85,13 @@ class Registry(Generic[T]):
     # --- registration ------------------------------------------------------------------------
     def register(self, name: str, factory: Callable[..., T], *, aliases: tuple[str, ...] = (),
                  options: tuple[str, ...] | None = (), arg: ArgPolicy = "optional",
-                 rest_option: str | None = None, help: str = "") -> Entry[T]:
+                 rest_option: str | None = None) -> Entry[T]:
         """Register ``factory(arg, **options, **kwargs) -> T`` under ``name`` (replaces an earlier one)."""
         if not isinstance(name, str) or not name.strip() or ":" in name:
             raise ValueError(f"a {self.kind} name must be a non-empty string without ':', got {name!r}")
         if not callable(factory):
             raise TypeError(f"the {self.kind} factory for {name!r} is not callable")
-        entry = Entry(name, factory, tuple(aliases), None if options is None else tuple(options), arg,
-                      rest_option, help)
+        entry = Entry(name, factory, tuple(aliases), None if options is None else tuple(options), arg, rest_option)
         self._entries[name] = entry
         for alias in (name, *aliases):
             self._aliases[alias.lower()] = name
@@ -117,8 +115,14 @@ class Registry(Generic[T]):
         found = [ep for ep in self._entry_points() if ep.name == name or ep.name.lower() == name.lower()]
         if not found:
             return None
+        ep = found[0]
+        try:
+            factory = ep.load()
+        except Exception as exc:  # a broken plug-in: say which one, not a bare ImportError
+            raise self.error(f"the {self.kind} entry point {ep.name!r} ({ep.value}) failed to load: "
+                             f"{type(exc).__name__}: {exc}") from exc
         # an entry point's factory parses its own BODY: no options are peeled for it
-        return Entry(found[0].name, found[0].load(), options=(), help=f"entry point {found[0].value}")
+        return Entry(ep.name, factory, options=())
 
     def entry(self, name: str) -> Entry[T]:
         """The entry registered (or published as an entry point) under ``name`` or an alias."""
@@ -138,7 +142,7 @@ class Registry(Generic[T]):
         if not isinstance(text, str) or not text.strip():
             raise self.error(f"empty {self.kind} spec {text!r}{self.hint}")
         text = text.strip()
-        name, sep, body = text.partition(":")
+        name, _, body = text.partition(":")
         entry = self._lookup(name.strip())
         if entry is None:
             looks_like_a_typo = "/" not in text and not Path(text).expanduser().exists() and \
@@ -188,8 +192,8 @@ class Registry(Generic[T]):
     def build(self, spec: str | Spec, **kwargs: Any) -> T:
         """Parse ``spec`` (unless already parsed) and call its factory as ``factory(arg, **options, **kwargs)``."""
         parsed = spec if isinstance(spec, Spec) else self.parse(spec)
-        entry = self._entries.get(parsed.name) or self.entry(parsed.name)
-        return entry.factory(parsed.arg, **parsed.options, **kwargs)
+        factory = self._entries[parsed.name].factory if parsed.name in self._entries else self.entry(parsed.name).factory
+        return factory(parsed.arg, **parsed.options, **kwargs)
 
 
 __all__ = ["Entry", "Registry", "Spec", "SpecError", "did_you_mean"]

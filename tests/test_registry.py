@@ -92,13 +92,16 @@ def test_rewards_by_spec() -> None:
         load_reward("rubric:precision=maybe")
 
 
-def _install_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, group: str, source: str) -> None:
-    (tmp_path / "plugin_pkg.py").write_text(source)
-    dist = tmp_path / "plugin-0.1.dist-info"
+def _install_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, group: str, source: str) -> str:
+    """A distribution publishing ``mine`` in ``group``; its module is named after the group (unique per test)."""
+    module = "plugin_" + group.rpartition(".")[2]
+    (tmp_path / f"{module}.py").write_text(source)
+    dist = tmp_path / f"{module}-0.1.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(f"[{group}]\nmine = plugin_pkg:factory\n")
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[{group}]\nmine = {module}:factory\n")
     monkeypatch.syspath_prepend(str(tmp_path))
+    return module
 
 
 def test_a_searcher_from_an_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,3 +137,10 @@ def test_every_documented_spec_still_parses() -> None:
         JUDGES.parse(spec)
     for spec in ("oracle", "smollm2", "hf:runs/searchgym/final", "openai:m@http://127.0.0.1:8000/v1"):
         parse_policy_spec(spec)
+
+
+def test_a_broken_entry_point_names_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _install_entry_point(tmp_path, monkeypatch, "searchgym.policies", "import no_such_module_here\n")
+    with pytest.raises(SpecError, match=r"policy entry point 'mine' \(plugin_policies:factory\) failed to load: "
+                                        "ModuleNotFoundError"):
+        POLICIES.parse("mine:x")

@@ -11,6 +11,7 @@ from typing import Any
 
 from searchgym.agents.policy import Completion, Message, Policy
 from searchgym.agents.samples import Sampler, TrainingSample
+from searchgym.agents.specs import available_policies, load_policy, register_policy
 
 _LAZY = {
     "HFPolicy": "searchgym.agents.hf_policy",
@@ -29,4 +30,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'searchgym.agents' has no attribute {name!r}")
 
 
-__all__ = ["Completion", "Message", "Policy", "Sampler", "TrainingSample", *_LAZY]
+__all__ = ["Completion", "Message", "Policy", "Sampler", "TrainingSample", "available_policies", "load_policy",
+           "register_policy", *_LAZY]
