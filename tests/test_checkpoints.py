@@ -348,3 +348,18 @@ def test_a_resumed_run_continues_the_interrupted_one(tmp_path, tiny_setup, caplo
     assert "optimizer state reset" in caplog.text
     lr = [r["learning_rate"] for r in read_jsonl(tmp_path / "reset-optimizer" / "metrics.jsonl") if "reward" in r]
     assert lr == [r["learning_rate"] for r in logged]  # not restarted at step 0 of the schedule
+
+
+def test_world_size_comes_from_the_launcher_environment(monkeypatch, tmp_path):
+    from searchgym.agents.training import num_processes
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert num_processes() == checkpoints.env_world_size() == 1
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    assert num_processes() == 3
+    # a checkpoint of this 3-process run needs every process's RNG files
+    problems = checkpoints.inspect_checkpoint(tmp_path / "checkpoint-2").problems
+    assert problems == {"directory": "missing"}
+    (tmp_path / "checkpoint-2").mkdir()
+    rng = checkpoints.inspect_checkpoint(tmp_path / "checkpoint-2").problems["rng"]
+    assert "rng_state_2.pth" in rng and "searchgym_rng_2.pt" in rng

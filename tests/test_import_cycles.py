@@ -35,7 +35,8 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, *([node.module] if node.module else [])])
-            targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+            # "from a.b import c" imports module a.b.c if there is one, else the name c of package a.b
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
         elif (isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name))
               and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
               and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
@@ -43,7 +44,6 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
         else:
             continue
         for target in targets:
-            # "a.b.c" imports module a.b.c if it exists, else the package a.b that defines c
             while target and target not in modules:
                 target = target.rpartition(".")[0]
             if target.startswith("searchgym") and target != name:

@@ -77,7 +77,7 @@ def test_partial_build_never_poisons_cache(tmp_path, monkeypatch):
     with pytest.raises(Boom):
         build_bm25_index(exploding_seq(docs, exploding), tmp_path, progress=False, fingerprint="f" * 32)
     assert not any(p.name.startswith("bm25-") for p in tmp_path.iterdir())
-    assert not any(p.name.startswith(".tmp") for p in tmp_path.iterdir())
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no temp dir left
     path = build_bm25_index(docs, tmp_path, progress=False, fingerprint="f" * 32)
     assert is_complete(path)
     assert BM25Searcher(index_dir=path).search("unique3tokenx", 1)[0].doc_id == "d3"

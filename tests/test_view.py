@@ -158,7 +158,7 @@ def test_view_builds_rebuilds_and_rejects(eval_dir, tmp_path, capsys):
     (tmp_path / "eval.json").write_text(json.dumps({"policy": "p", "summary": {}, "episodes": []}))
     (tmp_path / "eval_episodes.jsonl").write_text('{"task": \n')
     assert main(["view", str(tmp_path), "--no-serve"]) == 2
-    assert "eval_episodes.jsonl:1" in capsys.readouterr().err
+    assert "eval_episodes.jsonl: line 1" in capsys.readouterr().err
 
 
 def test_old_eval_json_without_episode_records_still_renders(eval_dir, tmp_path):

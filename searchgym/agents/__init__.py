@@ -6,12 +6,20 @@ Heavy modules (torch, transformers, openai) load only when their classes are use
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
+from searchgym._lazy import lazy_exports
 from searchgym.agents.policy import Completion, Message, Policy
 from searchgym.agents.samples import Sampler, TrainingSample
 from searchgym.agents.specs import available_policies, load_policy, register_policy
+
+if TYPE_CHECKING:
+    from searchgym.agents.hf_policy import HFPolicy
+    from searchgym.agents.models import resolve_model
+    from searchgym.agents.openai_policy import OpenAIPolicy
+    from searchgym.agents.oracle import OraclePolicy
+    from searchgym.agents.samplers import TrajectorySampler, TruncatedStepSampler
+    from searchgym.agents.vllm_policy import VLLMPolicy
 
 _LAZY = {
     "HFPolicy": "searchgym.agents.hf_policy",
@@ -22,13 +30,9 @@ _LAZY = {
     "TruncatedStepSampler": "searchgym.agents.samplers",
     "OraclePolicy": "searchgym.agents.oracle",
 }
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'searchgym.agents' has no attribute {name!r}")
-
-
-__all__ = ["Completion", "Message", "Policy", "Sampler", "TrainingSample", "available_policies", "load_policy",
-           "register_policy", *_LAZY]
+__all__ = ["Completion", "HFPolicy", "Message", "OpenAIPolicy", "OraclePolicy", "Policy", "Sampler",
+           "TrainingSample", "TrajectorySampler", "TruncatedStepSampler", "VLLMPolicy", "available_policies",
+           "load_policy", "register_policy", "resolve_model"]

@@ -47,6 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from searchgym._io import atomic_path
+
 log = logging.getLogger(__name__)
 
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
@@ -60,7 +62,13 @@ ROLLOUT_RNG = "searchgym_rng.pt"
 _RNG_FORMAT = 1
 
 
-def _world_size() -> int:
+def env_world_size() -> int:
+    """Processes in this run: ``WORLD_SIZE`` as set by ``accelerate launch``/``torchrun``; 1 otherwise.
+
+    Read from the environment, as accelerate itself does, rather than through ``PartialState()``: its
+    first construction would set up the process (and, under a launcher, ``torch.distributed``) with
+    default settings before ``TrainingArguments`` chooses the device, backend and timeout.
+    """
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
@@ -177,7 +185,7 @@ class CheckpointCheck:
 def inspect_checkpoint(path: str | Path, *, world_size: int | None = None) -> CheckpointCheck:
     """Check every part of a checkpoint directory (see the module doc); never raises for a damaged one."""
     root = Path(path)
-    world = world_size or _world_size()
+    world = world_size or env_world_size()
     step = checkpoint_step(root)
     problems: dict[str, str] = {}
     if not root.is_dir():
@@ -223,7 +231,8 @@ def latest_checkpoint(output_dir: str | Path, *, reset_optimizer: bool = False,
                       world_size: int | None = None) -> Path | None:
     """The newest complete ``checkpoint-N`` of ``output_dir`` (None if there is none).
 
-    Every newer, incomplete one is passed over with a warning that says what it lacks.
+    Every newer, incomplete one is passed over with a warning that says what it lacks (transformers'
+    ``get_last_checkpoint`` would return the newest directory even when a crash left it half-written).
     """
     for path in reversed(list_checkpoints(output_dir)):
         check = inspect_checkpoint(path, world_size=world_size)
@@ -342,11 +351,9 @@ def save_rollout_rng(path: str | Path, rollout: Any, global_step: int) -> None:
         streams = rollout_rng_state(sampler)
     else:  # no rollout ran yet (or it is still to be restored): keep what is pending
         streams = getattr(rollout, "pending_rng_state", None) or {}
-    path = Path(path)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save({"format": _RNG_FORMAT, "global_step": int(global_step), "streams": streams,
-                "generated_tokens": int(getattr(rollout, "generated_tokens", 0))}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({"format": _RNG_FORMAT, "global_step": int(global_step), "streams": streams,
+                    "generated_tokens": int(getattr(rollout, "generated_tokens", 0))}, tmp)
 
 
 def load_rollout_rng(path: str | Path) -> dict[str, Any]:
@@ -481,6 +488,7 @@ __all__ = [
     "CheckpointCheck",
     "apply_rollout_rng_state",
     "checkpoint_step",
+    "env_world_size",
     "inspect_checkpoint",
     "latest_checkpoint",
     "list_checkpoints",

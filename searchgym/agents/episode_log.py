@@ -15,11 +15,11 @@ Training logs read the rollout through public attributes only
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
+
+from searchgym import _io
 
 EPISODES_DIR = "episodes"
 MAX_DOC_CHARS = 2000  # per seen document kept in a record: enough to check a citation, bounded in size
@@ -180,27 +180,12 @@ def episode_record(trajectory: Any, *, rubric: Any = None, reward: Any = None,
 
 def write_jsonl(path: str | Path, records: Iterable[Mapping[str, Any]]) -> Path:
     """Write records as JSON lines, atomically (a viewer never reads a half-written file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for record in records:
-            fh.write(json.dumps(to_json_value(record), ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-    return path
+    return _io.write_jsonl(path, (to_json_value(record) for record in records))
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Records of a JSONL file; a clear error names the file and line of a malformed one."""
-    out = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{n}: not a JSON record ({exc.msg})") from None
-    return out
+    return _io.read_jsonl(path)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from searchgym._io import atomic_path, iter_jsonl, write_jsonl
 from searchgym.agents.rollout import COMPONENTS_FIELD, REWARD_FIELD, STATS_FIELD
 
 log = logging.getLogger(__name__)
@@ -101,31 +102,9 @@ def repair_jsonl(path: str | Path) -> bool:
     return True
 
 
-def _decode_line(line: str) -> list[dict[str, Any]]:
-    try:
-        value = json.loads(line)
-        return [value] if isinstance(value, dict) else []
-    except json.JSONDecodeError:
-        pass
-    # an old torn line glued to the next record: keep the whole record that ends the line
-    start = line.find("{", 1)
-    while start != -1:
-        try:
-            value = json.loads(line[start:])
-            return [value] if isinstance(value, dict) else []
-        except json.JSONDecodeError:
-            start = line.find("{", start + 1)
-    return []
-
-
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Every record of a JSONL file; a torn line is skipped, and a record glued to a torn line is kept."""
-    out: list[dict[str, Any]] = []
-    for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
-        line = line.strip()
-        if line:
-            out.extend(_decode_line(line))
-    return out
+    return [value for _, value in iter_jsonl(path, tolerant=True) if isinstance(value, dict)]
 
 
 def dedupe_by_step(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -161,9 +140,7 @@ def resume_metrics(path: str | Path, global_step: int) -> int:
         dropped = path.with_name(path.stem + ".dropped.jsonl")
         with dropped.open("a", encoding="utf-8") as fh:
             fh.writelines(json.dumps(r, sort_keys=True) + "\n" for r in later)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept), encoding="utf-8")
-    os.replace(tmp, path)
+    write_jsonl(path, kept, sort_keys=True, ensure_ascii=True)
     log.warning("%s: resuming at step %d: %d records of later steps moved to %s, %d duplicates merged",
                 path, global_step, len(later), path.stem + ".dropped.jsonl", removed - len(later))
     return removed
@@ -216,11 +193,9 @@ def plot_reward_curve(records: Sequence[dict[str, Any]], png_path: str | Path, t
     ax.legend()
     fig.tight_layout()
     png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = png_path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(png_path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    os.replace(tmp, png_path)
     return png_path
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from searchgym._io import atomic_path, atomic_write_text
 from searchgym.corpora.records import Task
 
 
@@ -171,12 +171,6 @@ def evaluate(policy: Any, make_env: Callable[[], Any], tasks: Sequence[Task], *,
                       records=tuple(r for _, r in scored))
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _fmt(value: float) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
@@ -229,8 +223,8 @@ def write_report(report: EvalReport, out_dir: str | Path, stem: str = "eval") ->
         "episodes": [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(e).items()}
                      for e in report.episodes],
     }
-    _atomic_write(paths["json"], json.dumps(payload, indent=1, allow_nan=False))  # unmeasured is null, never NaN
-    _atomic_write(paths["markdown"], to_markdown(report))
+    atomic_write_text(paths["json"], json.dumps(payload, indent=1, allow_nan=False))  # unmeasured is null, never NaN
+    atomic_write_text(paths["markdown"], to_markdown(report))
     paths["episodes"] = write_jsonl(out / f"{stem}{EPISODES_SUFFIX}", report.records)
 
     keys = ["em", "f1", "citation_precision", "citation_recall", "rubric", "answered"]
@@ -241,10 +235,9 @@ def write_report(report: EvalReport, out_dir: str | Path, stem: str = "eval") ->
     ax.set_title(f"{report.policy} on {report.corpus} ({report.split})")
     ax.tick_params(axis="x", rotation=20)
     fig.tight_layout()
-    tmp = paths["metrics_plot"].with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(paths["metrics_plot"]) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    os.replace(tmp, paths["metrics_plot"])
 
     fig, ax = plt.subplots(figsize=(5, 3.2))
     searches = [e.searches for e in report.episodes]
@@ -252,10 +245,9 @@ def write_report(report: EvalReport, out_dir: str | Path, stem: str = "eval") ->
     ax.set_xlabel("searches per episode")
     ax.set_ylabel("episodes")
     fig.tight_layout()
-    tmp = paths["searches_plot"].with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(paths["searches_plot"]) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    os.replace(tmp, paths["searches_plot"])
     paths["html"] = write_eval_html(paths["json"])
     return paths
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from searchgym._io import atomic_write_text
 from searchgym.agents.episode_log import EPISODES_DIR, read_jsonl, to_json_value
 
 EVAL_SUFFIX = ".html"
@@ -302,13 +302,6 @@ def render_html(data: Mapping[str, Any]) -> str:
             .replace("__CSS__", _CSS).replace("__JS__", _JS).replace("__DATA__", blob))
 
 
-def _atomic_write_text(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
 def write_eval_html(json_path: str | Path, out_path: str | Path | None = None) -> Path:
     """(Re)build ``<stem>.html`` from ``<stem>.json`` and ``<stem>_episodes.jsonl`` (when present)."""
     from searchgym.agents.report import EPISODES_SUFFIX
@@ -323,7 +316,7 @@ def write_eval_html(json_path: str | Path, out_path: str | Path | None = None) -
     episodes_path = json_path.with_name(json_path.stem + EPISODES_SUFFIX)
     records = read_jsonl(episodes_path) if episodes_path.exists() else None
     out = Path(out_path) if out_path else json_path.with_suffix(EVAL_SUFFIX)
-    return _atomic_write_text(out, render_html(eval_page_data(payload, records)))
+    return atomic_write_text(out, render_html(eval_page_data(payload, records)))
 
 
 def write_train_html(run_dir: str | Path, out_path: str | Path | None = None, *, title: str = "") -> Path:
@@ -332,7 +325,7 @@ def write_train_html(run_dir: str | Path, out_path: str | Path | None = None, *,
     if not root.is_dir():
         raise FileNotFoundError(f"training run directory {root} does not exist")
     out = Path(out_path) if out_path else root / TRAIN_HTML
-    return _atomic_write_text(out, render_html(train_page_data(root, title)))
+    return atomic_write_text(out, render_html(train_page_data(root, title)))
 
 
 _TEMPLATE = """<!DOCTYPE html>

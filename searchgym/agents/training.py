@@ -49,7 +49,7 @@ class TrainResult:
 
 def num_processes() -> int:
     """World size under ``accelerate launch``/``torchrun``; 1 otherwise."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    return checkpoints.env_world_size()
 
 
 VLLM_CPU_ERROR = (

@@ -16,9 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from searchgym._io import cache_root
     from searchgym.corpora import load_taskset
     from searchgym.search import build_searcher
-    from searchgym.search.cache import default_cache_dir
 
     if args.searcher.startswith("remote"):
         print("a remote searcher has no local index to build")
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     taskset = load_taskset(args.corpus)
     print(f"corpus {args.corpus!r}: {len(taskset.documents)} documents, {len(taskset.tasks)} tasks")
     searcher = build_searcher(args.searcher, taskset.documents, args.cache_dir)
-    print(f"{args.searcher} index ready under {args.cache_dir or default_cache_dir()} "
+    print(f"{args.searcher} index ready under {args.cache_dir or cache_root()} "
           f"in {time.perf_counter() - start:.1f} s")
     if args.query:
         for hit in searcher.search(args.query, 5):

@@ -9,17 +9,21 @@ import html
 import json
 import os
 import re
-import tempfile
 import unicodedata
 import zlib
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
+from searchgym._io import GZIP_ERRORS as _GZIP_ERRORS
+from searchgym._io import iter_jsonl
+from searchgym._io import gzip_problem as _gzip_problem
+from searchgym._io import undecodable as _undecodable
 from searchgym.corpora.records import Document, Task
 from searchgym.corpora.taskset import TaskSet
+from searchgym.errors import SearchgymError
 
 
-class CorpusFormatError(ValueError):
+class CorpusFormatError(SearchgymError, ValueError):
     """A corpus, task file or spec that does not match the format it claims.
 
     Every loader raises this one class (or its subclass :class:`CorpusFileNotFoundError`) for a bad
@@ -50,20 +54,7 @@ def record_error(origin: str, index: int, row: Any, problem: str) -> CorpusForma
 # it is, never as a bare UnicodeDecodeError / BadGzipFile / EOFError naming nothing.
 
 
-_GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 NEWLINE = b"\n"
-
-
-def _gzip_problem(exc: BaseException) -> str:
-    if isinstance(exc, gzip.BadGzipFile):
-        return f"named .gz but not a gzip file ({exc})"
-    return f"truncated or corrupt gzip data ({type(exc).__name__}: {exc})"
-
-
-def _undecodable(exc: UnicodeDecodeError) -> str:
-    byte = exc.object[exc.start : exc.start + 1].hex() if isinstance(exc.object, (bytes, bytearray)) else "?"
-    return (f"not UTF-8 text (byte 0x{byte}: {exc.reason}); a binary file, or text in another encoding "
-            "such as latin-1: re-encode it as UTF-8")
 
 
 def check_file(path: str | os.PathLike[str]) -> Path:
@@ -115,32 +106,7 @@ def read_text(path: Path) -> str:
 def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     """``(line number, parsed value)`` for each non-blank line of a JSON-lines file, streamed; every
     failure (bad JSON, bad bytes, bad gzip, deep nesting) is a ``CorpusFormatError`` naming the line."""
-    lineno = 0
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rb") as fh:  # type: ignore[operator]
-            for lineno, raw in enumerate(fh, start=1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise CorpusFormatError(f"{path}: line {lineno}: {_undecodable(exc)}") from None
-                if lineno == 1:
-                    line = line.lstrip("\ufeff")
-                if not line.strip():
-                    continue
-                try:
-                    value = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    cut = "" if raw.endswith(NEWLINE) else "; the file ends inside this line (truncated?)"
-                    raise CorpusFormatError(
-                        f"{path}: line {lineno}: not valid JSON (column {exc.colno}): {exc.msg}{cut}"
-                    ) from None
-                except RecursionError:
-                    raise CorpusFormatError(f"{path}: line {lineno}: JSON nested too deeply") from None
-                yield lineno, value
-    except _GZIP_ERRORS as exc:
-        # raised while reading past the last line handed out: the break is at or after the next one
-        raise CorpusFormatError(f"{path}: line {lineno + 1}: {_gzip_problem(exc)}") from None
+    return iter_jsonl(path, error=CorpusFormatError)
 
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -254,26 +220,6 @@ def progress(rows: Iterable[Any], desc: str) -> Iterable[Any]:
 
     total = len(rows) if hasattr(rows, "__len__") else None  # type: ignore[arg-type]
     return tqdm(rows, desc=desc, total=total, unit=" records", disable=None, leave=False)
-
-
-def atomic_write_lines(path: str | os.PathLike[str], lines: Iterable[str]) -> Path:
-    """Write ``lines`` (each without its newline) to ``path`` atomically: temp file + rename."""
-    p = Path(path).expanduser()
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        raw: IO[bytes] = os.fdopen(fd, "wb")
-        sink: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if p.suffix == ".gz" else raw
-        with raw, sink:
-            for line in lines:
-                sink.write(line.encode("utf-8"))
-                sink.write(b"\n")
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return p
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from searchgym.corpora._common import CorpusFormatError, atomic_write_lines, check_file, iter_json_lines
+from searchgym._io import atomic_write_lines
+from searchgym.corpora._common import CorpusFormatError, check_file, iter_json_lines
 from searchgym.corpora.records import Document, Hop, Task
 from searchgym.corpora.taskset import TaskSet
 

@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from searchgym.corpora._common import CorpusFileNotFoundError, CorpusFormatError
 from searchgym.corpora.taskset import TaskSet
+from searchgym.errors import SearchgymError
 from searchgym.registry import Registry
 from searchgym.registry import Spec as RegistrySpec
 
@@ -47,7 +48,7 @@ HUB_DEFAULTS: dict[str, tuple[str, str | None, str]] = {
 SYNTHETIC_KEYS = {"passages": "num_passages", "tasks": "num_tasks", "n": "num_passages"}
 
 
-class HubUnavailableError(RuntimeError):
+class HubUnavailableError(SearchgymError, RuntimeError):
     """``datasets.load_dataset`` could not provide the data set (no network, no such repo...)."""
 
 

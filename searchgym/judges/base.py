@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, Sequence, runtime_checkable
 
 from searchgym.corpora.records import Document, Task
+from searchgym.errors import SearchgymError
 
 # What a request asks the judge to assess.
 THINK = "think"        # a reasoning span, in context
@@ -58,7 +59,7 @@ class Judgment:
     metadata: tuple[tuple[str, str], ...] = field(default=())
 
 
-class JudgeError(RuntimeError):
+class JudgeError(SearchgymError, RuntimeError):
     """A judge could not produce a verdict after its retries. No score is ever invented."""
 
 

@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from searchgym._io import cache_root
 from searchgym.judges.base import JudgeError, Judgment
 from searchgym.sharing import SharedOnCopy
 
@@ -56,8 +57,7 @@ class CacheError(JudgeError):
 
 def default_cache_path() -> Path:
     """``$SEARCHGYM_CACHE/judges.sqlite`` (default ``~/.cache/searchgym``)."""
-    root = Path(os.environ.get("SEARCHGYM_CACHE", Path.home() / ".cache" / "searchgym"))
-    return root / "judges.sqlite"
+    return cache_root() / "judges.sqlite"
 
 
 def cache_key(backend: str, model: str, prompt: str) -> str:

@@ -6,8 +6,9 @@ llama.cpp, Ollama) through the official ``openai`` SDK.
   (the SDK's own timeout is per read, so a server that drips its reply byte by byte would never
   trip it); ``deadline`` (optional) bounds a whole ``judge`` call, retries and backoff included.
 * Retries with exponential backoff (``backoff * 2**n`` plus jitter, capped) on 429, 5xx, timeouts
-  and connection errors, ``max_retries`` times; the SDK's own retries are off so the policy is ours
-  and tested. Other 4xx errors are not retried. After the retries: ``JudgeError``.
+  and connection errors, ``max_retries`` times; the SDK's own retries are off because they cannot
+  bound a whole attempt, stop at the call's ``deadline``, retry a malformed body or count attempts.
+  Other 4xx errors are not retried. After the retries: ``JudgeError``.
 * Structured output: ``structured="auto"`` first asks for OpenAI's ``json_schema`` response format,
   falls back to ``{"type": "json_object", "schema": ...}`` (llama.cpp's form) and then to plain text
   when the server rejects the format (a 400/422, or an error naming ``response_format``: llama.cpp

@@ -22,6 +22,8 @@ from __future__ import annotations
 import json
 import re
 
+from searchgym.errors import SearchgymError
+
 ALLOWED_SCORES = (-1.0, 0.0, 1.0)
 
 # an allowed number written plainly: optional sign, 0 or 1, optional ".0..."; nothing else
@@ -34,7 +36,7 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?")
 _END = re.compile(r"""(?:\s*$|[ \t]*(?:\n|[,;)\]}"'*_|]|\.(?:\s|$)|\s[-–—(]))""")
 
 
-class UnparseableJudgment(ValueError):
+class UnparseableJudgment(SearchgymError, ValueError):
     """The reply holds no single, exactly stated verdict in {-1, 0, +1}."""
 
 

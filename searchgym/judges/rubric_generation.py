@@ -19,10 +19,10 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from searchgym._io import atomic_write_text
 from searchgym.corpora.records import Task
 from searchgym.judges.base import JudgeError
 from searchgym.judges.model import run_sync
@@ -109,11 +109,7 @@ def generate_rubrics(task: Task, judge, cache_dir: str | os.PathLike | None = No
     else:
         raise error
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         record = {"task_id": task.id, "question": task.question, "model": getattr(judge, "model", ""),
                   "rubrics": _dump(rubrics)}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f)
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(record))
     return rubrics

@@ -30,6 +30,7 @@ from typing import Any, Mapping, Sequence
 from searchgym.corpora.records import Document, Task
 from searchgym.records.episode import ANSWER, INVALID, OPEN, SEARCH, Step, Trajectory
 from searchgym.rewards.rubric import Rubric, placeholders
+from searchgym.errors import SearchgymError
 
 _SEARCH_BLOCK = re.compile(
     r"\[(\d+)\]\sTitle:\s(.+?)\s*\[\1\]\sURL\sSource:\s(\S+)\s*\[\1\]\sDescription:\s(.*?)\s*"
@@ -39,7 +40,7 @@ _SEARCH_BLOCK = re.compile(
 _CITED_URL = re.compile(r"\[\d+\]\((?:view-source:)?(https?://[^\s]+?)\)[\],]")
 
 
-class CarrFormatError(ValueError):
+class CarrFormatError(SearchgymError, ValueError):
     """A CaRR file that does not have the expected shape."""
 
 

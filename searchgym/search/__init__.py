@@ -8,11 +8,21 @@ Engines are imported only when built, so ``import searchgym.search`` stays light
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
+from searchgym._lazy import lazy_exports
 from searchgym.search.base import Hit, SearchError, Searcher
 from searchgym.search.specs import available_searchers, build_searcher, register_searcher
+
+if TYPE_CHECKING:
+    from searchgym.search.bm25 import BM25Searcher
+    from searchgym.search.bm25s_searcher import BM25sSearcher
+    from searchgym.search.dense import DenseSearcher
+    from searchgym.search.encoders import TransformerEncoder
+    from searchgym.search.hybrid import HybridSearcher, rrf
+    from searchgym.search.java import JavaUnavailableError
+    from searchgym.search.remote import RemoteSearcher
+    from searchgym.search.server import RetrievalServer
 
 _LAZY = {
     "BM25Searcher": "searchgym.search.bm25",
@@ -25,12 +35,9 @@ _LAZY = {
     "JavaUnavailableError": "searchgym.search.java",
     "rrf": "searchgym.search.hybrid",
 }
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(name)
-
-
-__all__ = ["Hit", "SearchError", "Searcher", "available_searchers", "build_searcher", "register_searcher", *_LAZY]
+__all__ = ["BM25Searcher", "BM25sSearcher", "DenseSearcher", "Hit", "HybridSearcher", "JavaUnavailableError",
+           "RemoteSearcher", "RetrievalServer", "SearchError", "Searcher", "TransformerEncoder", "available_searchers",
+           "build_searcher", "register_searcher", "rrf"]

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
 from searchgym.corpora.records import Document
+from searchgym.errors import SearchgymError
 
 
-class SearchError(RuntimeError):
+class SearchError(SearchgymError, RuntimeError):
     """A searcher could not answer (an unreachable or misbehaving backend); never raised for query text.
 
     ``DeepSearchEnv.step`` turns any searcher failure into an observation; this class lets callers

@@ -15,7 +15,8 @@ from typing import Any, Callable, Sequence, TypeVar
 
 from searchgym.corpora.records import Document
 from searchgym.search.base import Hit
-from searchgym.search.cache import atomic_dir, cache_key, corpus_fingerprint, default_cache_dir, is_complete
+from searchgym._io import cache_root
+from searchgym.search.cache import atomic_dir, cache_key, corpus_fingerprint, is_complete
 from searchgym.search.java import anserini_jar, import_pyserini, java_binary, jvm_options
 from searchgym.sharing import SharedOnCopy
 
@@ -66,7 +67,7 @@ def build_bm25_index(
     from tqdm.auto import tqdm
 
     fingerprint = fingerprint or corpus_fingerprint(documents)
-    final = Path(cache_dir or default_cache_dir()) / cache_key("bm25", fingerprint, {"language": language, "v": 1})
+    final = Path(cache_dir or cache_root()) / cache_key("bm25", fingerprint, {"language": language, "v": 1})
     if is_complete(final):
         return final
     threads = max(1, threads or os.cpu_count() or 1)

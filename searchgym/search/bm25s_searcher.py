@@ -23,7 +23,8 @@ import numpy as np
 from searchgym.corpora.records import Document
 from searchgym.search.base import Hit
 from searchgym.search.bm25 import clean_query
-from searchgym.search.cache import atomic_dir, cache_key, corpus_fingerprint, default_cache_dir, is_complete
+from searchgym._io import cache_root
+from searchgym.search.cache import atomic_dir, cache_key, corpus_fingerprint, is_complete
 from searchgym.sharing import SharedOnCopy
 
 # Lucene's EnglishAnalyzer.ENGLISH_STOP_WORDS_SET, which Anserini's default English analyzer uses
@@ -77,7 +78,7 @@ def build_bm25s_index(
         raise ValueError("bm25s needs at least one document")
     fingerprint = fingerprint or corpus_fingerprint(documents)
     settings = {"k1": float(k1), "b": float(b), "analyzer": ANALYZER_VERSION, "v": 1}
-    final = Path(cache_dir or default_cache_dir()) / cache_key("bm25s", fingerprint, settings)
+    final = Path(cache_dir or cache_root()) / cache_key("bm25s", fingerprint, settings)
     if is_complete(final):
         return final
     analyze = Analyzer()

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from searchgym import _io
+from searchgym._io import atomic_write_bytes, cache_root
 from searchgym.corpora.records import Document
 
 
-def default_cache_dir() -> Path:
-    """``$SEARCHGYM_CACHE`` or ``~/.cache/searchgym``."""
-    return Path(os.environ.get("SEARCHGYM_CACHE") or Path.home() / ".cache" / "searchgym")
+default_cache_dir = cache_root  # the name this module gave it before searchgym._io
 
 
 def corpus_fingerprint(documents: Sequence[Document]) -> str:
@@ -41,23 +37,12 @@ def cache_key(kind: str, fingerprint: str, settings: dict[str, Any]) -> str:
 def atomic_dir(final: Path) -> Iterator[Path]:
     """Yield a temp directory beside ``final``; on success rename it into place, on failure delete it.
 
-    A crash mid-build leaves only a ``.tmp-*`` directory, never a half-built ``final``; a concurrent
+    A crash mid-build leaves only a hidden ``*.tmp`` directory, never a half-built ``final``; a concurrent
     builder that finishes first wins and ours is discarded.
     """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
-    try:
+    with _io.atomic_dir(final, published=is_complete) as tmp:
         yield tmp
         (tmp / "COMPLETE").write_text("ok\n")
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not (final / "COMPLETE").exists():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # someone else published the same key first
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def is_complete(path: Path) -> bool:
@@ -65,12 +50,4 @@ def is_complete(path: Path) -> bool:
     return (path / "COMPLETE").is_file()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+__all__ = ["atomic_dir", "atomic_write_bytes", "cache_key", "corpus_fingerprint", "default_cache_dir", "is_complete"]

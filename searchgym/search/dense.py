@@ -11,7 +11,8 @@ import numpy as np
 
 from searchgym.corpora.records import Document
 from searchgym.search.base import Hit
-from searchgym.search.cache import atomic_write_bytes, cache_key, corpus_fingerprint, default_cache_dir
+from searchgym._io import atomic_write_bytes, cache_root
+from searchgym.search.cache import cache_key, corpus_fingerprint
 from searchgym.search.encoders import TransformerEncoder
 from searchgym.sharing import SharedOnCopy
 
@@ -46,7 +47,7 @@ class DenseSearcher(SharedOnCopy):
             encoder, batch_size=batch_size)
         settings = {"encoder": self.encoder.name, "max_length": self.encoder.max_length, "pool": "mean-l2", "v": 1}
         key = cache_key("dense", corpus_fingerprint(documents), settings)
-        path = Path(cache_dir or default_cache_dir()) / f"{key}.npy"
+        path = Path(cache_dir or cache_root()) / f"{key}.npy"
         if path.is_file():
             embeddings = np.load(path)
         else:

@@ -26,12 +26,14 @@ import threading
 from pathlib import Path
 from types import ModuleType
 
+from searchgym.errors import SearchgymError
+
 MIN_JAVA = 21
 _lock = threading.Lock()
 _started = False
 
 
-class JavaUnavailableError(RuntimeError):
+class JavaUnavailableError(SearchgymError, RuntimeError):
     """Java 21+ (needed by pyserini/Lucene) cannot be found or started."""
 
 
@@ -81,9 +83,9 @@ def _checked_java() -> tuple[Path, int]:
 
 def jvm_crash_dir() -> Path:
     """Where a crashing JVM writes its ``hs_err_pid*.log``: ``<cache dir>/jvm-crash``."""
-    from searchgym.search.cache import default_cache_dir
+    from searchgym._io import cache_root
 
-    path = default_cache_dir() / "jvm-crash"
+    path = cache_root() / "jvm-crash"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

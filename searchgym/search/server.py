@@ -47,6 +47,7 @@ from typing import Any, Sequence
 
 from searchgym.corpora.records import Document
 from searchgym.search.base import Hit, Searcher
+from searchgym.errors import SearchgymError
 
 ALLOWED_KEYS = frozenset({"queries", "topk", "return_scores"})
 DEFAULT_TOPK = 3  # Search-R1's retriever default
@@ -95,7 +96,7 @@ class ServerLimits:
                 raise ValueError(f"ServerLimits.{f.name} must be a positive number, got {value!r}")
 
 
-class BadRequest(Exception):
+class BadRequest(SearchgymError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
