@@ -1,8 +1,7 @@
 """searchgym: Gymnasium environments, rewards and GRPO training for LLM deep-search agents."""
 
-from searchgym.corpora.records import Document, Hop, Task
-from searchgym.envs.trajectory import Step, Trajectory
 from searchgym.errors import SearchgymError
+from searchgym.records import Document, Hop, Step, Task, Trajectory
 from searchgym.search.base import Hit, Searcher
 from searchgym.envs.registration import register_on_gymnasium_import
 

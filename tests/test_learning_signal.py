@@ -54,7 +54,7 @@ def _candidates(env, turns):
 
 
 def _solvable(world):
-    from searchgym.judges.labelled import _derivable
+    from searchgym.agents.labelled import _derivable
 
     for task in world[0].tasks:
         if task.kind == "chain" and _derivable(task):
@@ -231,7 +231,7 @@ def test_gold_judge_scores_information_gain():
 
 def test_judge_accuracy_on_labelled_steps(world):
     from searchgym.judges import load_judge
-    from searchgym.judges.labelled import judge_accuracy, labelled_steps
+    from searchgym.agents.labelled import judge_accuracy, labelled_steps
 
     items = labelled_steps(*world, max_tasks=30)
     cases = {i.case for i in items}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from searchgym._lazy import lazy_exports
 from searchgym.agents.policy import Completion, Message, Policy
 from searchgym.agents.samples import Sampler, TrainingSample
+from searchgym.agents.specs import available_policies, load_policy, register_policy
 
 if TYPE_CHECKING:
     from searchgym.agents.hf_policy import HFPolicy
@@ -33,4 +34,5 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = ["Completion", "HFPolicy", "Message", "OpenAIPolicy", "OraclePolicy", "Policy", "Sampler",
-           "TrainingSample", "TrajectorySampler", "TruncatedStepSampler", "VLLMPolicy", "resolve_model"]
+           "TrainingSample", "TrajectorySampler", "TruncatedStepSampler", "VLLMPolicy", "available_policies",
+           "load_policy", "register_policy", "resolve_model"]

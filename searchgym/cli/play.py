@@ -24,25 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_policy(spec: str, tasks, args: argparse.Namespace):
     """A ``Policy`` for a spec string (see ``POLICY_HELP``)."""
-    if spec == "oracle":
-        from searchgym.agents.oracle import OraclePolicy
+    from searchgym.agents.specs import load_policy as load
 
-        return OraclePolicy(tasks)
-    if spec.startswith("openai:"):
-        model, _, base_url = spec[len("openai:"):].partition("@")
-        if not model:
-            raise ValueError(f"policy {spec!r}: expected openai:<model>@<base_url>")
-        from searchgym.agents.openai_policy import OpenAIPolicy
-
-        return OpenAIPolicy(model, base_url=base_url or None, max_tokens=args.max_new_tokens,
-                            temperature=args.temperature)
-    name = spec[len("hf:"):] if spec.startswith("hf:") else spec
-    if not name:
-        raise ValueError(f"policy {spec!r}: expected hf:<model id or path>")
-    from searchgym.agents.hf_policy import HFPolicy
-
-    return HFPolicy.from_pretrained(name, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                                    seed=args.seed)
+    return load(spec, tasks=tasks, max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed)
 
 
 def _summary(text: str, full: bool, limit: int = 300) -> str:

@@ -18,7 +18,7 @@ from searchgym.corpora.jsonl import (
 from searchgym.corpora.musique import load_musique, musique_from_rows
 from searchgym.corpora.qa import load_qa, read_qa_tasks
 from searchgym.corpora.records import Document, Hop, Task
-from searchgym.corpora.spec import HubUnavailableError, load_taskset, parse_spec
+from searchgym.corpora.spec import HubUnavailableError, available_corpora, load_taskset, parse_spec, register_corpus
 from searchgym.corpora.taskset import TaskSet
 from searchgym.corpora.twowiki import load_twowiki, twowiki_from_rows
 
@@ -30,6 +30,7 @@ __all__ = [
     "HubUnavailableError",
     "Task",
     "TaskSet",
+    "available_corpora",
     "hop_templates",
     "hotpotqa_from_rows",
     "load_hotpotqa",
@@ -43,6 +44,7 @@ __all__ = [
     "read_jsonl_corpus",
     "read_qa_tasks",
     "read_tasks_jsonl",
+    "register_corpus",
     "twowiki_from_rows",
     "write_jsonl_corpus",
     "write_tasks_jsonl",

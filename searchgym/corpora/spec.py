@@ -1,6 +1,7 @@
 """Corpus spec strings: one short string names a task set for the CLI, configs and ``gym.make``.
 
-Grammar (whitespace around parts is ignored; option values cannot contain commas)::
+The grammar is :mod:`searchgym.registry`'s (whitespace around parts is ignored; option values cannot
+contain commas)::
 
     spec      := NAME [":" BODY]
     synthetic            synthetic[:seed=1,passages=5000,tasks=100,hops=2-4,<WorldConfig field>=...]
@@ -18,7 +19,8 @@ path may contain commas as long as no part after a comma looks like ``option=val
 ``hops`` takes ``3``, ``2-4`` or ``2+3+4``. ``limit`` keeps the first N tasks (after skipping
 unanswerable MuSiQue records). In a ``qa`` spec ``corpus=`` must come last: it takes the rest of
 the string, commas included (``qa:q.jsonl,corpus=synthetic:seed=1,passages=500``). Hub specs call ``datasets.load_dataset`` (default split
-``validation``); their rows go through the same mapping code as the files.
+``validation``); their rows go through the same mapping code as the files. Other packages add corpora
+with ``register_corpus`` or the ``searchgym.corpora`` entry-point group.
 """
 
 from __future__ import annotations
@@ -32,28 +34,14 @@ from typing import Any, Callable, Iterable, Mapping
 from searchgym.corpora._common import CorpusFileNotFoundError, CorpusFormatError
 from searchgym.corpora.taskset import TaskSet
 from searchgym.errors import SearchgymError
-
-ALIASES = {
-    "hotpotqa": "hotpotqa", "hotpot": "hotpotqa", "hotpot_qa": "hotpotqa",
-    "musique": "musique",
-    "2wiki": "2wiki", "2wikimultihopqa": "2wiki", "twowiki": "2wiki", "2wikimqa": "2wiki",
-    "jsonl": "jsonl", "synthetic": "synthetic", "hf": "hf", "qa": "qa",
-}
+from searchgym.registry import Registry
+from searchgym.registry import Spec as RegistrySpec
 
 # (repository, config, split) used when a known data set is named without a path
 HUB_DEFAULTS: dict[str, tuple[str, str | None, str]] = {
     "hotpotqa": ("hotpotqa/hotpot_qa", "distractor", "validation"),
     "musique": ("dgslibisey/MuSiQue", None, "validation"),
     "2wiki": ("framolfese/2WikiMultihopQA", None, "validation"),
-}
-
-_OPTIONS = {
-    "hotpotqa": {"limit", "split", "config"},
-    "2wiki": {"limit", "split", "config"},
-    "musique": {"limit", "split", "config", "unanswerable"},
-    "jsonl": {"limit", "tasks"},
-    "qa": {"limit"},
-    "hf": {"limit", "split", "format", "unanswerable"},
 }
 
 # short synthetic option names -> WorldConfig fields
@@ -73,57 +61,33 @@ class Spec:
     options: Mapping[str, str] = field(default_factory=dict)
 
 
-_OPTION = re.compile(r"^\s*([A-Za-z_][\w]*)\s*=(.*)$", re.S)
+CORPORA: Registry[TaskSet] = Registry(
+    "corpus", "searchgym.corpora", error=CorpusFormatError,
+    hint="; try 'synthetic' or 'hotpotqa:/path/file.json'")
+
+
+def register_corpus(name: str, factory: Callable[..., TaskSet], **grammar: Any) -> None:
+    """Register ``factory(arg, **options) -> TaskSet`` under ``name`` (see :class:`searchgym.registry.Registry`)."""
+    CORPORA.register(name, factory, **grammar)
+
+
+def available_corpora() -> list[str]:
+    """Names of built-in, registered and entry-point (``searchgym.corpora``) corpora."""
+    return CORPORA.names()
+
+
+def _parse(spec: str) -> RegistrySpec:
+    name = spec.strip().partition(":")[0] if isinstance(spec, str) else ""
+    if "/" in name and CORPORA.canonical(name) is None:
+        raise CorpusFormatError(f"unknown corpus {name!r} in spec {spec!r}; for a Hugging Face dataset use "
+                                f"'hf:{spec.strip()}'")
+    return CORPORA.parse(spec)
 
 
 def parse_spec(spec: str) -> Spec:
     """Parse a spec string (grammar in the module doc); ``CorpusFormatError`` if malformed."""
-    if not isinstance(spec, str) or not spec.strip():
-        raise CorpusFormatError(f"empty corpus spec {spec!r}; try 'synthetic' or 'hotpotqa:/path/file.json'")
-    name, _, body = spec.strip().partition(":")
-    kind = ALIASES.get(name.strip().lower())
-    if kind is None:
-        hint = f"; for a Hugging Face dataset use 'hf:{spec.strip()}'" if "/" in name else ""
-        raise CorpusFormatError(
-            f"unknown corpus {name.strip()!r} in spec {spec!r}; known: "
-            f"{', '.join(sorted(set(ALIASES.values())))}{hint}"
-        )
-    corpus_spec = None
-    if kind == "qa":
-        m = re.search(r"(?:^|,)\s*corpus\s*=", body, flags=re.I)
-        if m is not None:
-            corpus_spec, body = body[m.end():].strip(), body[: m.start()]
-    parts = body.split(",") if body.strip() else []
-    if kind == "synthetic":
-        options = {}
-        for part in parts:
-            m = _OPTION.match(part)
-            if m is None:
-                raise CorpusFormatError(f"spec {spec!r}: expected key=value, got {part.strip()!r}")
-            options[m.group(1).lower()] = m.group(2).strip()
-        return Spec(kind, "", options)
-    allowed = _OPTIONS[kind]
-    options: dict[str, str] = {}
-    while parts:
-        m = _OPTION.match(parts[-1])
-        if m is None or m.group(1).lower() not in allowed:
-            break
-        key = m.group(1).lower()
-        if key in options:
-            raise CorpusFormatError(f"spec {spec!r}: option {key!r} given twice")
-        options[key] = m.group(2).strip()
-        parts.pop()
-    target = ",".join(parts).strip()
-    if parts and not Path(target).expanduser().exists():
-        m = _OPTION.match(parts[-1])
-        if m is not None and "/" not in m.group(2):
-            raise CorpusFormatError(
-                f"spec {spec!r}: unknown option {m.group(1)!r} for {kind}; accepted: {', '.join(sorted(allowed))}"
-            )
-    options = dict(reversed(list(options.items())))
-    if corpus_spec is not None:
-        options["corpus"] = corpus_spec
-    return Spec(kind, target, options)
+    parsed = _parse(spec)
+    return Spec(parsed.name, parsed.arg or "", parsed.options)
 
 
 def _int_option(spec: Spec, key: str, raw: str) -> int:
@@ -164,24 +128,39 @@ def parse_hops(raw: str) -> tuple[int, ...]:
 
 def load_taskset(spec: str) -> TaskSet:
     """The ``TaskSet`` a spec string names (grammar in :mod:`searchgym.corpora.spec`)."""
-    parsed = parse_spec(spec)
+    taskset = CORPORA.build(_parse(spec))
+    if not (hasattr(taskset, "tasks") and hasattr(taskset, "documents")):
+        raise TypeError(f"corpus {spec!r} built a {type(taskset).__name__}, not a TaskSet")
+    return taskset
+
+
+def _builtin(kind: str) -> Callable[..., TaskSet]:
+    def load(arg: str | None, **options: str) -> TaskSet:
+        return _load(Spec(kind, arg or "", options))
+
+    load.__name__ = load.__qualname__ = f"load_{kind}_spec"
+    return load
+
+
+def _load(parsed: Spec) -> TaskSet:
     limit = _int_option(parsed, "limit", parsed.options["limit"]) if "limit" in parsed.options else None
     if parsed.kind == "synthetic":
         return _synthetic(parsed, limit)
     if parsed.kind == "hf":
         return _hub(parsed, limit)
     if parsed.kind == "qa":
-        return _qa(parsed, spec, limit)
+        return _qa(parsed, limit)
     if parsed.kind == "jsonl":
         from searchgym.corpora.jsonl import load_jsonl
 
         if not parsed.target:
-            raise CorpusFormatError(f"spec {spec!r}: jsonl needs a corpus path, e.g. 'jsonl:/data/corpus.jsonl'")
+            raise CorpusFormatError("jsonl spec: jsonl needs a corpus path, e.g. 'jsonl:/data/corpus.jsonl'")
         return load_jsonl(_existing(parsed.target, parsed.kind), _maybe_path(parsed.options.get("tasks")), limit=limit)
     if not parsed.target:
         return _hub(parsed, limit)  # a known data set named without a file: from the Hub
     if "split" in parsed.options or "config" in parsed.options:
-        raise CorpusFormatError(f"spec {spec!r}: split= and config= apply to Hub specs, not to a local file")
+        raise CorpusFormatError(f"{parsed.kind} spec {parsed.target!r}: split= and config= apply to Hub specs, "
+                                "not to a local file")
     path = _existing(parsed.target, parsed.kind)
     mapper = _mapper(parsed.kind, parsed.options)
     from searchgym.corpora._common import read_records
@@ -189,17 +168,17 @@ def load_taskset(spec: str) -> TaskSet:
     return mapper(read_records(path), limit=limit, origin=str(path))
 
 
-def _qa(parsed: Spec, spec: str, limit: int | None) -> TaskSet:
+def _qa(parsed: Spec, limit: int | None) -> TaskSet:
     from searchgym.corpora.qa import load_qa
 
     example = "'qa:/data/nq_dev.jsonl,corpus=jsonl:/data/wiki18.jsonl'"
     if not parsed.target:
-        raise CorpusFormatError(f"spec {spec!r}: qa needs a question/answer file, e.g. {example}")
+        raise CorpusFormatError(f"qa spec: qa needs a question/answer file, e.g. {example}")
     corpus_spec = parsed.options.get("corpus")
     if not corpus_spec:
-        raise CorpusFormatError(f"spec {spec!r}: qa needs corpus=<corpus spec> (last), e.g. {example}")
+        raise CorpusFormatError(f"qa spec {parsed.target!r}: qa needs corpus=<corpus spec> (last), e.g. {example}")
     if parse_spec(corpus_spec).kind == "qa":
-        raise CorpusFormatError(f"spec {spec!r}: the corpus of a qa spec cannot itself be a qa spec")
+        raise CorpusFormatError(f"qa spec {parsed.target!r}: the corpus of a qa spec cannot itself be a qa spec")
     path = _existing(parsed.target, "qa")
     return load_qa(path, load_taskset(corpus_spec), limit=limit)
 
@@ -264,7 +243,7 @@ def _hub(parsed: Spec, limit: int | None) -> TaskSet:
         split = rest[1] if len(rest) > 1 and rest[1] else opts.get("split", "validation")
         fmt = opts.get("format")
         if fmt is not None:
-            fmt = ALIASES.get(fmt.lower(), fmt.lower())
+            fmt = CORPORA.canonical(fmt) or fmt.lower()
         else:
             lowered = repo.lower()
             fmt = next((k for k, key in (("hotpotqa", "hotpot"), ("musique", "musique"), ("2wiki", "2wiki")) if key in lowered), None)
@@ -359,4 +338,13 @@ def _coerce(name: str, raw: str, fld: dataclasses.Field[Any] | None) -> Any:
         raise CorpusFormatError(f"synthetic spec: {name}={raw!r} is not a valid value") from None
 
 
-__all__ = ["HUB_DEFAULTS", "HubUnavailableError", "Spec", "detect_format", "load_taskset", "parse_hops", "parse_spec"]
+_FILE_OPTIONS = ("limit", "split", "config")
+CORPORA.register("hotpotqa", _builtin("hotpotqa"), aliases=("hotpot", "hotpot_qa"), options=_FILE_OPTIONS)
+CORPORA.register("musique", _builtin("musique"), options=(*_FILE_OPTIONS, "unanswerable"))
+CORPORA.register("2wiki", _builtin("2wiki"), aliases=("2wikimultihopqa", "twowiki", "2wikimqa"), options=_FILE_OPTIONS)
+CORPORA.register("jsonl", _builtin("jsonl"), options=("limit", "tasks"))
+CORPORA.register("qa", _builtin("qa"), options=("limit",), rest_option="corpus")
+CORPORA.register("synthetic", _builtin("synthetic"), options=None, arg="none")
+CORPORA.register("hf", _builtin("hf"), options=("limit", "split", "format", "unanswerable"))
+
+__all__ = ["CORPORA", "HUB_DEFAULTS", "available_corpora", "register_corpus", "HubUnavailableError", "Spec", "detect_format", "load_taskset", "parse_hops", "parse_spec"]

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from searchgym.corpora.records import Document, Task
+from searchgym.sharing import SharedOnCopy
 
 
 @dataclass(frozen=True)
-class TaskSet:
+class TaskSet(SharedOnCopy):
     name: str
     tasks: Sequence[Task]
     documents: Sequence[Document]

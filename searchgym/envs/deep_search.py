@@ -25,12 +25,12 @@ from typing import Any, Callable, Sequence
 import gymnasium as gym
 import numpy as np
 
-from searchgym.corpora.records import Document, Task
-from searchgym.grammar import MAX_TURN_CHARS, parse_action
 from searchgym.envs.prompts import SYSTEM_PROMPT, format_document, format_error, format_hits, question_prompt
 from searchgym.envs.spaces import UnicodeText
-from searchgym.envs.trajectory import ANSWER, INVALID, OPEN, SEARCH, Step, Trajectory
+from searchgym.grammar import MAX_TURN_CHARS, parse_action
+from searchgym.records import ANSWER, INVALID, OPEN, SEARCH, Document, Step, Task, Trajectory
 from searchgym.search.base import Searcher
+from searchgym.text import exact_match
 
 OBSERVATION_MAX_CHARS = 1_000_000
 SEARCH_FAILED = "search_failed"  # Step.error prefix of a turn the searcher failed to answer
@@ -63,8 +63,6 @@ class EpisodeState:
 
 def exact_match_reward(trajectory: Trajectory) -> float:
     """The env's default reward: 1.0 when the final answer matches an accepted answer, else 0.0."""
-    from searchgym.rewards.outcome import exact_match  # rewards import envs.trajectory: keep this lazy
-
     return float(exact_match(trajectory.final_answer, trajectory.task.answers))
 
 
@@ -100,7 +98,6 @@ class DeepSearchEnv(gym.Env[str, str]):
         self.action_space = UnicodeText(MAX_TURN_CHARS)
         self._task_index: dict[str, int] | None = None  # built on first lookup by id, shared by forks
         self._state: EpisodeState | None = None
-        self._spec = None
         self._rng_state: dict[str, Any] | None = None  # a fork's pending copy of its source's RNG
 
     # --- Gymnasium API -------------------------------------------------------------------------
@@ -144,20 +141,6 @@ class DeepSearchEnv(gym.Env[str, str]):
         if self.render_mode != "ansi" or self._state is None:
             return None
         return "\n\n".join(f"[{role}]\n{content}" for role, content in self._state.messages)
-
-    @property
-    def spec(self) -> Any:
-        return self._spec
-
-    @spec.setter
-    def spec(self, value: Any) -> None:
-        # gym.make records its kwargs here and deep-copies them on every spec.make(): share the
-        # searcher and corpus objects instead (see searchgym.envs.factory.Shared)
-        if value is not None and getattr(value, "kwargs", None):
-            from searchgym.envs.factory import share_spec_kwargs
-
-            share_spec_kwargs(value.kwargs)
-        self._spec = value
 
     # --- branching -----------------------------------------------------------------------------
     def snapshot(self) -> EpisodeState:

@@ -1,7 +1,9 @@
 """Build a ``DeepSearchEnv`` from ``gym.make`` keyword arguments: corpus and searcher by spec or object.
 
 Task sets and searchers built from spec strings are cached per process (keyed by the specs), so many
-``gym.make`` calls (vector envs, evaluation loops) share one read-only corpus and index.
+``gym.make`` calls (vector envs, evaluation loops) share one read-only corpus and index. Objects passed
+in (a ``TaskSet``, a searcher, a judge-backed reward) are shared by the copies ``gym.make`` takes of
+``env.spec`` because they are ``searchgym.sharing.SharedOnCopy``.
 """
 
 from __future__ import annotations
@@ -13,38 +15,6 @@ from typing import Any, Sequence
 from searchgym.corpora.records import Task
 
 _CACHE: dict[tuple[Any, ...], Any] = {}
-_PLAIN = (str, int, float, bool, type(None), Path)
-
-
-class Shared:
-    """A ``gym.make`` keyword value that copies of the env spec share instead of deep-copying.
-
-    ``gym.make`` deep-copies a spec's kwargs each time it makes an env from it (``env.spec.make()``,
-    ``check_env``, vector envs); a searcher holding a JVM or an index, or a million-passage task set,
-    must be shared, not copied.
-    """
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __deepcopy__(self, memo: dict) -> "Shared":
-        return self
-
-    def __repr__(self) -> str:
-        return f"Shared({type(self.value).__name__})"
-
-
-def share_spec_kwargs(kwargs: dict[str, Any]) -> None:
-    """Wrap every non-plain value of a spec's kwargs in ``Shared`` (in place)."""
-    for key, value in kwargs.items():
-        if not isinstance(value, (*_PLAIN, Shared)):
-            kwargs[key] = Shared(value)
-
-
-def _unshare(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.value if isinstance(v, Shared) else v for k, v in kwargs.items()}
 _LOCK = threading.Lock()
 
 
@@ -89,8 +59,6 @@ def make_env(corpus: Any = "synthetic", searcher: Any = "bm25", *, tasks: Sequen
     """
     from searchgym.envs.deep_search import DeepSearchEnv
 
-    corpus, searcher, tasks = (v.value if isinstance(v, Shared) else v for v in (corpus, searcher, tasks))
-    env_kwargs = _unshare(env_kwargs)
     taskset = resolve_taskset(corpus)
     engine = resolve_searcher(searcher, taskset, cache_dir, progress)
     return DeepSearchEnv(taskset.tasks if tasks is None else tasks, engine, **env_kwargs)
@@ -127,6 +95,5 @@ def make_twowiki_env(path: str | Path | None = None, searcher: Any = "bm25", lim
     return _dataset_env("2wiki", path, searcher, limit, kwargs)
 
 
-__all__ = ["Shared", "make_env", "make_hotpotqa_env", "make_musique_env", "make_synthetic_env", "make_twowiki_env",
-           "resolve_searcher", "resolve_taskset",
-           "share_spec_kwargs"]
+__all__ = ["make_env", "make_hotpotqa_env", "make_musique_env", "make_synthetic_env", "make_twowiki_env",
+           "resolve_searcher", "resolve_taskset"]

@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterator
 
 from searchgym._io import cache_root
 from searchgym.judges.base import JudgeError, Judgment
+from searchgym.sharing import SharedOnCopy
 
 try:  # POSIX; elsewhere opening relies on retrying sqlite's busy errors
     import fcntl
@@ -80,7 +81,7 @@ def _is_busy(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
 
 
-class JudgeCache:
+class JudgeCache(SharedOnCopy):
     """Persistent key → ``Judgment`` store with hit/miss counters (``stats``); see the module doc."""
 
     def __init__(self, path: str | os.PathLike | None = None, timeout: float = 30.0):

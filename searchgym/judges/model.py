@@ -21,6 +21,7 @@ from searchgym.judges.base import JudgeError, JudgeRequest, Judgment
 from searchgym.judges.cache import JudgeCache, cache_key
 from searchgym.judges.parsing import UnparseableJudgment, parse_judgment
 from searchgym.judges.prompts import PROMPT_VERSION, render_messages, render_text
+from searchgym.sharing import SharedOnCopy
 
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def run_sync(coro):
     return box["value"]
 
 
-class ModelJudge:
+class ModelJudge(SharedOnCopy):
     """Base of prompt-based judges.
 
     Subclasses implement ``_complete_batch(messages_list, attempt, on_done)``, calling

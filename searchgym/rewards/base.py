@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, runtime_checkable
 
-from searchgym.envs.trajectory import Trajectory
+from searchgym.records.episode import Trajectory
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from searchgym.corpora.records import Document, Task
-from searchgym.envs.trajectory import ANSWER, INVALID, OPEN, SEARCH, Step, Trajectory
+from searchgym.records.episode import ANSWER, INVALID, OPEN, SEARCH, Step, Trajectory
 from searchgym.rewards.rubric import Rubric, placeholders
 from searchgym.errors import SearchgymError
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from searchgym.envs.trajectory import Trajectory
+from searchgym.records.episode import Trajectory
 from searchgym.rewards.base import Reward, RewardResult
 
 

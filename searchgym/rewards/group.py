@@ -33,11 +33,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from searchgym.envs.trajectory import ANSWER, Trajectory
+from searchgym.records.episode import ANSWER, Trajectory
 from searchgym.rewards.base import RewardResult
 from searchgym.rewards.cgrpo import DEFAULT_ALPHA
 from searchgym.rewards.outcome import exact_match, f1_score
 from searchgym.rewards.process import BUDGET_WEIGHT, StepJudgeReward, step_components
+from searchgym.sharing import SharedOnCopy
 
 
 def answer_score(answer: str | None, answers: Sequence[str]) -> float:
@@ -50,7 +51,7 @@ def answer_score(answer: str | None, answers: Sequence[str]) -> float:
 
 
 @dataclass
-class GroupReward:
+class GroupReward(SharedOnCopy):
     """SLATE step groups and C-GRPO episode groups (see the module doc)."""
 
     judge: Any | None = None

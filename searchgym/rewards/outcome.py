@@ -7,14 +7,16 @@
   given only for an exact match (a "yes" sharing no token with "no" must not earn partial credit).
 * Citations inside the answer text (``Paris [w0-12]``) are removed before scoring: they are evidence
   pointers, not part of the answer.
+
+The three functions live in the leaf :mod:`searchgym.text` (the env and the judges use them too).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from searchgym.envs.trajectory import Trajectory
 from searchgym.grammar import strip_citations
+from searchgym.records.episode import Trajectory
 from searchgym.rewards.base import RewardResult
 from searchgym.text import exact_match, f1_score, normalize_answer
 

@@ -24,11 +24,11 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from searchgym.envs.trajectory import ANSWER as ANSWER_STEP
-from searchgym.envs.trajectory import INVALID, OPEN as OPEN_STEP
-from searchgym.envs.trajectory import SEARCH, Step, Trajectory
 from searchgym.grammar import AGENT_PREFIX, ENV_PREFIX
 from searchgym.judges.base import ANSWER, OPEN, QUERY, THINK, JudgeError, JudgeRequest, Judgment
+from searchgym.records.episode import ANSWER as ANSWER_STEP
+from searchgym.records.episode import INVALID, OPEN as OPEN_STEP
+from searchgym.records.episode import SEARCH, Step, Trajectory
 from searchgym.rewards.base import RewardResult
 
 REFERENCE_SEP = " || "

@@ -18,6 +18,7 @@ from searchgym.search.base import Hit
 from searchgym._io import cache_root
 from searchgym.search.cache import atomic_dir, cache_key, corpus_fingerprint, is_complete
 from searchgym.search.java import anserini_jar, import_pyserini, java_binary, jvm_options
+from searchgym.sharing import SharedOnCopy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -98,7 +99,7 @@ def build_bm25_index(
     return final
 
 
-class BM25Searcher:
+class BM25Searcher(SharedOnCopy):
     """BM25 search (pyserini ``LuceneSearcher``) over a cached Lucene index of a corpus.
 
     Thread safety: safe to call from any number of threads. pyserini's searcher and jnius are not

@@ -25,6 +25,7 @@ from searchgym.search.base import Hit
 from searchgym.search.bm25 import clean_query
 from searchgym._io import cache_root
 from searchgym.search.cache import atomic_dir, cache_key, corpus_fingerprint, is_complete
+from searchgym.sharing import SharedOnCopy
 
 # Lucene's EnglishAnalyzer.ENGLISH_STOP_WORDS_SET, which Anserini's default English analyzer uses
 LUCENE_STOPWORDS = frozenset(
@@ -97,7 +98,7 @@ def _read_docs(path: Path) -> list[Document]:
         return [Document(id=row["id"], title=row["title"], text=row["text"]) for row in map(json.loads, f)]
 
 
-class BM25sSearcher:
+class BM25sSearcher(SharedOnCopy):
     """BM25 search over a cached ``bm25s`` index of a corpus; thread-safe (read-only numpy scoring)."""
 
     def __init__(

@@ -14,11 +14,12 @@ from searchgym.search.base import Hit
 from searchgym._io import atomic_write_bytes, cache_root
 from searchgym.search.cache import cache_key, corpus_fingerprint
 from searchgym.search.encoders import TransformerEncoder
+from searchgym.sharing import SharedOnCopy
 
 MAX_QUERY_CHARS = 2000  # the encoder truncates at max_length tokens anyway; this bounds tokenizer work
 
 
-class DenseSearcher:
+class DenseSearcher(SharedOnCopy):
     """Cosine-similarity search with faiss: exact ``IndexFlatIP`` up to ``hnsw_threshold`` documents,
     ``IndexHNSWFlat`` (inner product) above it. Embeddings are cached as ``.npy`` per corpus+encoder.
 

@@ -6,6 +6,7 @@ from typing import Sequence
 
 from searchgym.corpora.records import Document
 from searchgym.search.base import Hit, Searcher
+from searchgym.sharing import SharedOnCopy
 
 
 def rrf(rankings: Sequence[Sequence[Hit]], k: int = 60, weights: Sequence[float] | None = None) -> list[Hit]:
@@ -23,7 +24,7 @@ def rrf(rankings: Sequence[Sequence[Hit]], k: int = 60, weights: Sequence[float]
     return [Hit(doc_id=d, score=scores[d], title=first[d].title, text=first[d].text) for d in order]
 
 
-class HybridSearcher:
+class HybridSearcher(SharedOnCopy):
     """Reciprocal-rank fusion (default k=60) of the top ``depth`` hits of each searcher.
 
     Thread safety: holds no mutable state of its own, so it is as safe as its searchers (every

@@ -33,6 +33,7 @@ import httpx
 
 from searchgym.corpora.records import Document
 from searchgym.search.base import Hit, SearchError
+from searchgym.sharing import SharedOnCopy
 
 
 class RemoteSearchError(SearchError):
@@ -83,7 +84,7 @@ def _parse_score(item: dict[str, Any]) -> float:
     return float(score)
 
 
-class RemoteSearcher:
+class RemoteSearcher(SharedOnCopy):
     """Searcher backed by a remote ``/retrieve`` endpoint; see the module doc for deadlines and faults.
 
     ``timeout`` is the total deadline of one call in seconds; ``retries`` more tries follow a

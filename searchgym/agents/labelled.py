@@ -14,8 +14,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from searchgym.envs.trajectory import ANSWER, OPEN, SEARCH, Trajectory
 from searchgym.grammar import parse_action
+from searchgym.records.episode import ANSWER, OPEN, SEARCH, Trajectory
 from searchgym.text import name_like_words
 
 OFF_TOPIC = ("banana orchestra marimba music", "recipe for lemon sorbet", "weather tomorrow in the mountains")

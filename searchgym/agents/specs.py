@@ -1,0 +1,72 @@
+"""Policy specs: ``load_policy(spec)`` over the registry of policies.
+
+``oracle`` | ``openai:<model>@<base_url>`` | ``hf:<model id or path>`` | a bare model id or path
+(``smollm2``, ``Qwen/Qwen2.5-0.5B-Instruct``), which means ``hf:``. Other policies register with
+``register_policy`` or the ``searchgym.policies`` entry-point group; a factory is called as
+``factory(arg, tasks=, searcher=, max_new_tokens=, temperature=, seed=)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from searchgym.registry import Registry, SpecError
+
+POLICY_HELP = "oracle | smollm2 | hf:<model id or path> | openai:<model>@<base_url>"
+POLICIES: Registry[Any] = Registry("policy", "searchgym.policies", fallback="hf", hint=f"; use {POLICY_HELP}")
+
+
+def register_policy(name: str, factory: Callable[..., Any], **grammar: Any) -> None:
+    """Register ``factory(arg, tasks=, searcher=, max_new_tokens=, temperature=, seed=) -> Policy``."""
+    POLICIES.register(name, factory, **grammar)
+
+
+def available_policies() -> list[str]:
+    """Names of built-in, registered and entry-point policies (any other name is an HF model)."""
+    return POLICIES.names()
+
+
+def parse_policy_spec(spec: str) -> tuple[str, str, str | None]:
+    """``(name, model, base_url)``: a clear error for a malformed spec, before anything is loaded."""
+    parsed = POLICIES.parse(spec)
+    model, _, base_url = (parsed.arg or "").partition("@") if parsed.name == "openai" else (parsed.arg or "", "", "")
+    if parsed.name == "openai" and not model:
+        raise SpecError(f"policy {spec!r}: expected openai:<model>@<base_url>")
+    if parsed.name == "hf" and not model:
+        raise SpecError(f"policy {spec!r}: expected hf:<model id or path>")
+    return parsed.name, model, base_url or None
+
+
+def _oracle(arg: str | None, *, tasks: Any = None, searcher: Any = None, **_: Any) -> Any:
+    from searchgym.agents.oracle import OraclePolicy
+
+    return OraclePolicy(tasks, searcher=searcher)
+
+
+def _openai(arg: str | None, *, max_new_tokens: int = 64, temperature: float = 0.0, **_: Any) -> Any:
+    from searchgym.agents.openai_policy import OpenAIPolicy
+
+    model, _sep, base_url = (arg or "").partition("@")
+    return OpenAIPolicy(model, base_url=base_url or None, max_tokens=max_new_tokens, temperature=temperature)
+
+
+def _hf(arg: str | None, *, max_new_tokens: int = 64, temperature: float = 0.0, seed: int = 0, **_: Any) -> Any:
+    from searchgym.agents.hf_policy import HFPolicy
+
+    return HFPolicy.from_pretrained(arg, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+
+
+POLICIES.register("oracle", _oracle, arg="none")
+POLICIES.register("openai", _openai, arg="required")
+POLICIES.register("hf", _hf, arg="required")
+
+
+def load_policy(spec: str, *, tasks: Any = None, searcher: Any = None, max_new_tokens: int = 64,
+                temperature: float = 0.0, seed: int = 0) -> Any:
+    """A ``Policy`` from a spec string (see the module doc); ``SpecError`` for a malformed one."""
+    parse_policy_spec(spec)
+    return POLICIES.build(spec, tasks=tasks, searcher=searcher, max_new_tokens=max_new_tokens,
+                          temperature=temperature, seed=seed)
+
+
+__all__ = ["POLICIES", "POLICY_HELP", "available_policies", "load_policy", "parse_policy_spec", "register_policy"]
