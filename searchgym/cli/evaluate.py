@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-POLICY_HELP = "smollm2 | hf:<model id or path> | openai:<model>@<base_url> | oracle"
+from searchgym.cli._policy import POLICY_HELP, load_policy, parse_policy_spec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,38 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(a YAML file, or 'default' for the embedded defaults); adds the reward column")
     parser.add_argument("--out", default="runs/eval", help="output directory for JSON, Markdown and plots")
     parser.add_argument("--seed", type=int, default=0)
-
-
-def parse_policy_spec(spec: str) -> tuple[str, str, str | None]:
-    """``(kind, model, base_url)`` with kind in oracle | openai | hf; a clear error for a malformed spec."""
-    if spec == "oracle":
-        return "oracle", "", None
-    if spec.startswith("openai:"):
-        model, _, base_url = spec[len("openai:"):].partition("@")
-        if not model:
-            raise ValueError(f"policy {spec!r}: expected openai:<model>@<base_url>")
-        return "openai", model, base_url or None
-    name = spec[len("hf:"):] if spec.startswith("hf:") else spec
-    if not name:
-        raise ValueError(f"policy {spec!r}: expected hf:<model id or path>")
-    return "hf", name, None
-
-
-def load_policy(spec: str, *, tasks=None, searcher=None, max_new_tokens: int = 64, temperature: float = 0.0,
-                seed: int = 0):
-    """A ``Policy`` from a spec string (see ``POLICY_HELP``)."""
-    kind, model, base_url = parse_policy_spec(spec)
-    if kind == "oracle":
-        from searchgym.agents.oracle import OraclePolicy
-
-        return OraclePolicy(tasks, searcher=searcher)
-    if kind == "openai":
-        from searchgym.agents.openai_policy import OpenAIPolicy
-
-        return OpenAIPolicy(model, base_url=base_url, max_tokens=max_new_tokens, temperature=temperature)
-    from searchgym.agents.hf_policy import HFPolicy
-
-    return HFPolicy.from_pretrained(model, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-POLICY_HELP = "oracle | smollm2 | hf:<model id or path> | openai:<model>@<base_url>"
+from searchgym.cli._policy import POLICY_HELP, load_policy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,29 +20,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--full", action="store_true", help="print whole observations, not summaries")
-
-
-def load_policy(spec: str, tasks, args: argparse.Namespace):
-    """A ``Policy`` for a spec string (see ``POLICY_HELP``)."""
-    if spec == "oracle":
-        from searchgym.agents.oracle import OraclePolicy
-
-        return OraclePolicy(tasks)
-    if spec.startswith("openai:"):
-        model, _, base_url = spec[len("openai:"):].partition("@")
-        if not model:
-            raise ValueError(f"policy {spec!r}: expected openai:<model>@<base_url>")
-        from searchgym.agents.openai_policy import OpenAIPolicy
-
-        return OpenAIPolicy(model, base_url=base_url or None, max_tokens=args.max_new_tokens,
-                            temperature=args.temperature)
-    name = spec[len("hf:"):] if spec.startswith("hf:") else spec
-    if not name:
-        raise ValueError(f"policy {spec!r}: expected hf:<model id or path>")
-    from searchgym.agents.hf_policy import HFPolicy
-
-    return HFPolicy.from_pretrained(name, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                                    seed=args.seed)
 
 
 def _summary(text: str, full: bool, limit: int = 300) -> str:
@@ -108,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"corpus {args.corpus!r} has no tasks")
         with console.status(f"building searcher {args.searcher!r} over {len(taskset.documents):,} documents"):
             searcher = resolve_searcher(args.searcher, taskset, progress=False)
-        policy = load_policy(args.policy, taskset.tasks, args)
+        policy = load_policy(args.policy, tasks=taskset.tasks, max_new_tokens=args.max_new_tokens,
+                             temperature=args.temperature, seed=args.seed)
         env = DeepSearchEnv(taskset.tasks, searcher, max_turns=args.max_turns, top_k=args.top_k,
                             passage_chars=args.passage_chars)
     except (ValueError, OSError, ImportError) as exc:
