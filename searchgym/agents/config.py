@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import difflib
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence, get_args, get_type_hints
+from typing import Any, Literal, get_args, get_type_hints
 
 from trl import GRPOConfig, ModelConfig, TrlParser
 
@@ -171,6 +172,15 @@ class ConfigError(ValueError):
     """A bad ``train`` configuration: unknown key, wrong type or value, or a key searchgym sets itself."""
 
 
+# TRL keys searchgym sets itself (see derived_values), with what they follow from
+DERIVED_FROM = {
+    "num_generations": "group_size",
+    "per_device_train_batch_size": "tasks_per_step, groups_per_task and group_size",
+    "generation_kwargs": "the action grammar (use_vllm)",
+    "max_completion_length": "max_new_tokens (use_vllm)",
+}
+
+
 def derived_values(args: Any) -> dict[str, Any]:
     """The TRL settings that follow from searchgym's: each process gets ``groups_per_step`` whole groups
     of ``group_size`` rows per optimizer step, so no group is split across processes."""
@@ -186,14 +196,6 @@ def derived_values(args: Any) -> dict[str, Any]:
         out["generation_kwargs"] = {"stop": list(DEFAULT_STOP), "include_stop_str_in_output": True}
         out["max_completion_length"] = args.max_new_tokens  # vLLM's per-turn token limit
     return out
-
-
-DERIVED_FROM = {
-    "num_generations": "group_size",
-    "per_device_train_batch_size": "tasks_per_step, groups_per_task and group_size",
-    "generation_kwargs": "the action grammar (use_vllm)",
-    "max_completion_length": "max_new_tokens (use_vllm)",
-}
 
 
 class _Derived:
@@ -273,8 +275,6 @@ class SearchgymParser(TrlParser):
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         """argparse's parse, then the derived TRL settings (:func:`derived_values`) before the dataclasses exist."""
         ns, extras = super().parse_known_args(args, namespace)
-        if not hasattr(ns, "group_size"):  # a sub-parse of argparse's, e.g. an args file
-            return ns, extras
         for key, why in DERIVED_FROM.items():
             if getattr(ns, key) is not _DERIVED:
                 raise ConfigError(f"{key} is set by searchgym from {why}; set those instead")
@@ -305,9 +305,10 @@ class SearchgymParser(TrlParser):
         if remaining:
             flag = remaining[0]
             key = flag.lstrip("-").split("=", 1)[0].replace("-", "_")
-            if key in REMOVED_KEYS or key in RENAMED_KEYS:
-                hint = REMOVED_KEYS.get(key) or f"use --{RENAMED_KEYS[key]}"
-                raise ConfigError(f"{flag} was removed: {hint}")
+            if key in REMOVED_KEYS:
+                raise ConfigError(f"{flag} was removed: {REMOVED_KEYS[key]}")
+            if key in RENAMED_KEYS:
+                raise ConfigError(f"{flag} is now --{RENAMED_KEYS[key]}")
             flags = [s for a in self._actions for s in a.option_strings if s.startswith("--")]
             raise ConfigError(f"unknown argument {flag!r}{_suggest(flag.split('=', 1)[0], flags)}")
         script_args, training_args, model_args = outputs[:3]
@@ -480,13 +481,13 @@ def dump_config(config: TrainConfig, path: str | Path) -> None:
 
 
 __all__ = [
-    "ConfigError",
     "REMOVED_KEYS",
     "RENAMED_KEYS",
     "SAMPLERS",
+    "TRL_DEFAULTS",
+    "ConfigError",
     "SearchgymArgs",
     "SearchgymParser",
-    "TRL_DEFAULTS",
     "TrainConfig",
     "config_yaml",
     "dump_config",

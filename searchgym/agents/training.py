@@ -349,7 +349,7 @@ def make_sampler_factory(config: TrainConfig, tasks: Sequence[Task], searcher: A
         if config.use_vllm:
             from searchgym.agents.vllm_policy import VLLMPolicy
 
-            policy = VLLMPolicy(trainer, tokenizer)  # TRL's engine; sampling settings come from grpo_args
+            policy = VLLMPolicy(trainer, tokenizer)  # TRL's engine; sampling settings come from config.training_args
         else:
             model = trainer.accelerator.unwrap_model(trainer.model)
             policy = HFPolicy(model, tokenizer, max_new_tokens=config.max_new_tokens, temperature=config.temperature,

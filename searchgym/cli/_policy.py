@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 POLICY_HELP = "oracle | smollm2 | hf:<model id or path> | openai:<model>@<base_url>"
 
@@ -16,7 +17,7 @@ def parse_policy_spec(spec: str) -> tuple[str, str, str | None]:
         if not model:
             raise ValueError(f"policy {spec!r}: expected openai:<model>@<base_url>")
         return "openai", model, base_url or None
-    name = spec[len("hf:"):] if spec.startswith("hf:") else spec
+    name = spec.removeprefix("hf:")
     if not name:
         raise ValueError(f"policy {spec!r}: expected hf:<model id or path>")
     return "hf", name, None
