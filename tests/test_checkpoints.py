@@ -262,7 +262,7 @@ def _run(setup, out: Path, max_steps: int, resume: str | None = None, record: di
     tokenizer, world = setup
     config = TrainConfig(model="tiny", output_dir=str(out), sampler="step", group_size=2, tasks_per_step=2,
                          groups_per_task=1, max_turns=1, max_new_tokens=5, citation_rubric=False,
-                         judge="crc-test", lora=False, learning_rate=5e-2,
+                         judge="crc-test", use_peft=False, learning_rate=5e-2,
                          max_steps=max_steps, save_steps=1, save_total_limit=10, seed=0, warmstart=False,
                          resume_from_checkpoint=resume, **overrides)
     torch.manual_seed(0)

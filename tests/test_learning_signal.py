@@ -298,7 +298,7 @@ def test_real_path_through_trl(world, tmp_path, sampler, lora):
                                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
                                          eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id))
     config = TrainConfig(model="tiny", output_dir=str(tmp_path / "run"), sampler=sampler, group_size=2,
-                         tasks_per_step=1, groups_per_task=2, max_steps=1, max_turns=2, max_new_tokens=6, lora=lora,
+                         tasks_per_step=1, groups_per_task=2, max_steps=1, max_turns=2, max_new_tokens=6, use_peft=lora,
                          save_steps=100, warmstart=False, judge="gold")
     reward = build_reward(config, tasks)
     trainer = build_trainer(config, model, tok, tasks, make_sampler_factory(config, tasks, searcher, reward, tok))

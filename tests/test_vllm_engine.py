@@ -36,7 +36,7 @@ def _on_cpu() -> bool:
 @pytest.mark.parametrize("sampler", ["trajectory", "step"])
 def test_one_grpo_step_generates_through_trls_vllm_engine(tmp_path, sampler):
     from searchgym.agents import training as T
-    from searchgym.agents.config import load_config
+    from searchgym.agents.config import TrainConfig
     from searchgym.agents.splits import split_tasks
     from searchgym.agents.vllm_policy import VLLMPolicy
     from searchgym.corpora import load_taskset
@@ -44,11 +44,11 @@ def test_one_grpo_step_generates_through_trls_vllm_engine(tmp_path, sampler):
     from searchgym.search import build_searcher
 
     cpu = _on_cpu()
-    config = load_config(None, [
-        "use_vllm=true", f"sampler={sampler}", f"max_steps={1 if cpu else 2}", "warmstart=false", "lora=false",
-        f"corpus={CORPUS}", "tasks_per_step=1", "max_turns=2", "max_new_tokens=32",
-        "vllm_gpu_memory_utilization=0.3", "vllm_max_model_length=2048", f"output_dir={tmp_path}",
-    ])
+    config = TrainConfig(
+        use_vllm=True, sampler=sampler, max_steps=1 if cpu else 2, warmstart=False, use_peft=False,
+        corpus=CORPUS, tasks_per_step=1, max_turns=2, max_new_tokens=32,
+        vllm_gpu_memory_utilization=0.3, vllm_max_model_length=2048, output_dir=str(tmp_path),
+    )
     taskset = load_taskset(config.corpus)
     tasks = split_tasks(taskset.tasks, config.split)
     searcher = build_searcher(config.searcher, taskset.documents)

@@ -148,7 +148,7 @@ def test_train_cli_refuses_use_vllm_without_a_gpu_before_loading_anything(tmp_pa
     from searchgym.cli.main import main
 
     out = tmp_path / "run"
-    assert main(["train", "--set", "use_vllm=true", "--set", f"output_dir={out}"]) == 2
+    assert main(["train", "--use_vllm", "true", "--output_dir", str(out)]) == 2
     assert "use_vllm needs a GPU" in capsys.readouterr().err
     assert not out.exists()  # nothing was started
 

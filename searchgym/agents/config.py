@@ -1,110 +1,99 @@
-"""The training configuration: one flat dataclass, loaded from YAML with ``key=value`` overrides.
+"""The training configuration, parsed by TRL's ``TrlParser``.
 
-The dataclass defaults are the embedded defaults (``configs/default.yaml`` mirrors them): synthetic
-world, BM25, SmolLM2-135M-Instruct with LoRA, C-GRPO + gold-judge rewards, sized so that a short run
-finishes in minutes on a 2-core CPU.
+``searchgym train --config x.yaml --max_steps 20``: the YAML replaces the defaults and flags replace both.
+The keys are the fields of :class:`SearchgymArgs` (searchgym's own) and of TRL's ``GRPOConfig`` and
+``ModelConfig``; :data:`TRL_DEFAULTS` holds searchgym's values for the TRL fields it relies on.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from dataclasses import dataclass
+import argparse
+import difflib
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, get_args, get_type_hints
+
+from trl import GRPOConfig, ModelConfig, TrlParser
 
 SAMPLERS = ("trajectory", "step")
 
 
 @dataclass
-class TrainConfig:
-    """Everything ``searchgym train`` needs. Field names are the YAML keys and ``--set`` keys."""
+class SearchgymArgs:
+    """searchgym's own ``train`` arguments (TRL's ``GRPOConfig`` and ``ModelConfig`` hold the rest)."""
 
     # data, search, environment
-    corpus: str = "synthetic:seed=0,passages=200,tasks=64,hops=2"
-    split: str = "train"  # all | train | test (deterministic hash split, see agents.splits)
-    searcher: str = "bm25"
-    max_turns: int = 4
-    top_k: int = 3
-    passage_chars: int = 200
+    corpus: str = field(default="synthetic:seed=0,passages=200,tasks=64,hops=2",
+                        metadata={"help": "corpus spec: synthetic:..., hotpotqa:..., a local JSONL, ..."})
+    split: Literal["all", "train", "test"] = field(
+        default="train", metadata={"help": "tasks trained on: the deterministic hash split of agents.splits"})
+    searcher: str = field(default="bm25", metadata={"help": "bm25 | bm25s | dense | hybrid | remote:http://host:port"})
+    max_turns: int = field(default=4, metadata={"help": "agent turns per episode (the SLATE budget B)"})
+    top_k: int = field(default=3, metadata={"help": "search hits shown per search (TRL's sampling top_k is unused)"})
+    passage_chars: int = field(default=200, metadata={"help": "characters of each passage shown to the agent"})
     # policy
-    model: str = "smollm2"
-    max_new_tokens: int = 96  # per agent turn (the oracle's cited answers run to 77 tokens: 48 cut 64 of its 211 turns)
-    temperature: float = 1.0
-    top_p: float = 1.0
+    model: str = field(default="smollm2", metadata={"help": "policy model: smollm2 (offline default), an HF id or a path"})
+    max_new_tokens: int = field(default=96, metadata={
+        "help": "tokens per agent turn (the oracle's cited answers run to 77 tokens; with use_vllm also TRL's "
+                "max_completion_length)"})
     # cold start: clone oracle turns with SFT before GRPO (see agents.warmstart)
-    warmstart: bool = True
-    warmstart_epochs: float = 2.0
-    warmstart_max_rows: int = 512  # oracle turns cloned (every training task of the default world); whole episodes
-    warmstart_learning_rate: float = 1e-4
-    # sampling: trajectory = G whole episodes per task; step = SLATE truncated step groups of k
-    sampler: str = "trajectory"
-    group_size: int = 4  # G (trajectory) or k (step): TRL's num_generations
-    tasks_per_step: int = 2  # tasks whose rollouts make one optimizer step (per process)
-    groups_per_task: int = 2  # step sampler: GRPO groups (steps) kept per task and optimizer step
-    continue_temperature: float = 0.7  # step sampler: softmax(advantage / T) picks the continuation
-    # rewards (searchgym.rewards.group; `searchgym train --print-config` prints the resulting formula):
-    # trajectory groups: R = C-GRPO(EM, R_rubric) + judge_weight * mean SLATE step reward;
-    # step groups: SLATE r_think + r_action / r_think + r_answer + budget, C-GRPO on correct answers
-    judge: str = "auto"  # auto (gold where every task has gold hops, else rules) | gold | rules | openai:... | none
-    judge_weight: float = 0.2  # trajectory groups: weight of the mean step process reward (0: no judge calls)
-    citation_rubric: bool = True  # CaRR rubric reward inside C-GRPO (alpha = cgrpo_alpha)
-    cgrpo_alpha: float = 0.3
-    judge_cache: bool = True  # persistent verdict cache for model judges (under $SEARCHGYM_CACHE)
-    judge_on_error: str = "raise"  # raise | skip (a skipped sample is unscored, left out, and counted)
-    # optimisation (TRL GRPOConfig pass-through)
-    learning_rate: float = 5e-5
-    beta: float = 0.0  # KL coefficient; 0 skips the reference model as TRL does
-    epsilon: float = 0.2  # PPO-style clipping range
-    loss_type: str = "dapo"
-    scale_rewards: str = "group"
-    max_steps: int = 6
-    max_seconds: float | None = None  # stop at the first optimizer step past this wall-clock budget
-    max_generated_tokens: int | None = None  # ... or past this many generated policy tokens (equal budgets)
-    gradient_accumulation_steps: int = 1
-    lora: bool = True
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.0
-    lora_target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
-    seed: int = 0
-    # outputs
-    output_dir: str = "runs/searchgym"
-    save_steps: int = 3
-    save_total_limit: int = 2
-    logging_steps: int = 1
-    resume_from_checkpoint: str | None = None  # a checkpoint dir, or "latest"
-    # generation backend (TRL pass-through): vLLM on a GPU, or vLLM's CPU backend (see the README)
-    use_vllm: bool = False
-    vllm_mode: str = "colocate"
-    vllm_gpu_memory_utilization: float = 0.3  # colocate: share of GPU memory (CPU backend: of RAM) for vLLM
-    vllm_max_model_length: int | None = None  # context vLLM reserves KV cache for (None: the model's)
-    # run reports: episodes/step-N.jsonl at step 1, every N steps and the last (0: never), read by report.html
-    log_episodes_every: int = 5
-    report_to: tuple[str, ...] = ()  # TRL/transformers integrations, e.g. tensorboard, wandb (none: [])
-    # resume: accept a checkpoint without optimizer state (fresh optimizer, schedule continues)
-    resume_reset_optimizer: bool = False
+    warmstart: bool = field(default=True, metadata={"help": "clone oracle turns with SFT before GRPO"})
+    warmstart_epochs: float = field(default=2.0, metadata={"help": "warm start: SFT epochs"})
+    warmstart_max_rows: int = field(default=512, metadata={
+        "help": "warm start: oracle turns cloned (whole episodes, so a few more may be kept); 512 covers every "
+                "training task of the default world"})
+    warmstart_learning_rate: float = field(default=1e-4, metadata={"help": "warm start: SFT learning rate"})
+    # sampling
+    sampler: Literal["trajectory", "step"] = field(default="trajectory", metadata={
+        "help": "trajectory: G whole episodes per task; step: SLATE truncated step groups of k"})
+    group_size: int = field(default=4, metadata={"help": "G (trajectory) or k (step); sets TRL's num_generations"})
+    tasks_per_step: int = field(default=2, metadata={
+        "help": "tasks whose rollouts make one optimizer step (per process); with group_size and groups_per_task "
+                "it sets TRL's per_device_train_batch_size"})
+    groups_per_task: int = field(default=2, metadata={
+        "help": "step sampler: GRPO groups (steps) kept per task and optimizer step"})
+    continue_temperature: float = field(default=0.7, metadata={
+        "help": "step sampler: softmax(advantage / T) picks the continuation"})
+    # rewards (searchgym.rewards.group; --print-config prints the formula)
+    judge: str = field(default="auto", metadata={
+        "help": "process judge: auto (gold where every task has gold hops, else rules) | gold | rules | "
+                "openai:... | none"})
+    judge_weight: float = field(default=0.2, metadata={
+        "help": "trajectory groups: weight of the mean SLATE step reward (0: no judge calls)"})
+    citation_rubric: bool = field(default=True, metadata={"help": "CaRR citation-rubric reward inside C-GRPO"})
+    cgrpo_alpha: float = field(default=0.3, metadata={"help": "C-GRPO's alpha: weight of the rubric reward"})
+    judge_cache: bool = field(default=True, metadata={
+        "help": "persistent verdict cache for model judges (under $SEARCHGYM_CACHE)"})
+    judge_on_error: Literal["raise", "skip"] = field(default="raise", metadata={
+        "help": "a judge failure raises, or skips the sample (left out of the loss and counted)"})
+    # budgets
+    max_seconds: float | None = field(default=None, metadata={
+        "help": "stop at the first optimizer step past this wall-clock budget"})
+    max_generated_tokens: int | None = field(default=None, metadata={
+        "help": "stop at the first optimizer step past this many generated policy tokens"})
+    # run reports and resuming
+    log_episodes_every: int = field(default=5, metadata={
+        "help": "write episodes/step-N.jsonl at step 1, every N steps and the last (0: never)"})
+    resume_reset_optimizer: bool = field(default=False, metadata={
+        "help": "resume from a checkpoint without optimizer state (fresh optimizer, schedule continues)"})
 
     def __post_init__(self) -> None:
-        if self.sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+        hints = get_type_hints(SearchgymArgs)
+        for f in fields(self):
+            choices = get_args(hints[f.name]) if getattr(hints[f.name], "__origin__", None) is Literal else ()
+            if choices and getattr(self, f.name) not in choices:
+                raise ValueError(f"{f.name} must be one of {choices}, got {getattr(self, f.name)!r}")
         if self.group_size < 2:
             raise ValueError(f"group_size must be at least 2 for group-relative advantages, got {self.group_size}")
-        for name in ("max_turns", "tasks_per_step", "groups_per_task", "max_steps", "max_new_tokens",
-                     "warmstart_max_rows"):
+        for name in ("max_turns", "tasks_per_step", "groups_per_task", "max_new_tokens", "warmstart_max_rows"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.log_episodes_every < 0:
             raise ValueError(f"log_episodes_every must be 0 (never) or positive, got {self.log_episodes_every}")
         if self.warmstart_epochs <= 0:
             raise ValueError(f"warmstart_epochs must be positive, got {self.warmstart_epochs}")
-        if self.vllm_mode not in ("colocate", "server"):
-            raise ValueError(f"vllm_mode must be 'colocate' or 'server', got {self.vllm_mode!r}")
-        if not 0.0 < self.vllm_gpu_memory_utilization <= 1.0:
-            raise ValueError(f"vllm_gpu_memory_utilization must be in (0, 1], got {self.vllm_gpu_memory_utilization}")
-        if self.judge_on_error not in ("raise", "skip"):
-            raise ValueError(f"judge_on_error must be 'raise' or 'skip', got {self.judge_on_error!r}")
         if not 0.0 <= self.cgrpo_alpha <= 1.0:
             raise ValueError(f"cgrpo_alpha must lie in [0, 1], got {self.cgrpo_alpha}")
         if self.judge_weight < 0:
@@ -115,52 +104,351 @@ class TrainConfig:
         """GRPO groups per optimizer step and process: TRL's unique prompts per generation batch."""
         return self.tasks_per_step * (self.groups_per_task if self.sampler == "step" else 1)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+@dataclass
+class SearchgymGRPOConfig(GRPOConfig):
+    """TRL's ``GRPOConfig`` with its sampling ``top_k`` left out of parsing: ``top_k`` is searchgym's search hits."""
+
+    top_k: int = field(default=0, init=False)
 
 
-def _field_types() -> dict[str, Any]:
-    hints = typing.get_type_hints(TrainConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(TrainConfig)}
+# searchgym's values for TRL's fields: these keys are shown in configs/default.yaml and --print-config
+TRL_DEFAULTS: dict[str, Any] = {
+    # GRPO (TRL's GRPOConfig)
+    "learning_rate": 5e-5,
+    "beta": 0.0,  # KL coefficient; 0 skips the reference model
+    "epsilon": 0.2,
+    "loss_type": "dapo",
+    "scale_rewards": "group",
+    "temperature": 1.0,
+    "top_p": 1.0,
+    "max_steps": 6,
+    "gradient_accumulation_steps": 1,
+    "seed": 0,
+    "output_dir": "runs/searchgym",
+    "save_strategy": "steps",
+    "save_steps": 3,
+    "save_total_limit": 2,
+    "logging_steps": 1,
+    "resume_from_checkpoint": None,  # a checkpoint dir, or "latest"
+    "report_to": [],
+    "use_vllm": False,
+    "vllm_mode": "colocate",
+    "vllm_gpu_memory_utilization": 0.3,
+    "vllm_max_model_length": None,
+    "disable_tqdm": False,
+    "dataloader_num_workers": 0,
+    "ddp_find_unused_parameters": False,
+    # for models this small the memory it saves is nothing and its second forward is a third of the step
+    "activation_checkpointing": False,
+    # LoRA (TRL's ModelConfig)
+    "use_peft": True,
+    "lora_r": 8,
+    "lora_alpha": 16,
+    "lora_dropout": 0.0,
+    "lora_target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"],
+}
+
+# keys of earlier versions, with what replaced them (an old config fails with this, never silently)
+REMOVED_KEYS = {
+    "rewards": "the reward is fixed per sampler (C-GRPO for trajectory groups, SLATE for step groups): use "
+               "citation_rubric, judge, judge_weight and cgrpo_alpha",
+    "reward_weights": "use judge_weight (trajectory groups) and cgrpo_alpha",
+}
+# keys of earlier versions read under their new name for one release, with a DeprecationWarning
+RENAMED_KEYS = {"lora": "use_peft"}
+# ModelConfig fields searchgym does not read: setting one is an error, not a silent no-op
+UNSUPPORTED_KEYS = {
+    "model_name_or_path": "searchgym loads the policy from `model` (smollm2, an HF id or a path)",
+    "model_revision": "give `model` a local path or an HF id",
+    "load_in_8bit": "quantized policies are not supported",
+    "load_in_4bit": "quantized policies are not supported",
+    "bnb_4bit_quant_type": "quantized policies are not supported",
+    "use_bnb_nested_quant": "quantized policies are not supported",
+    "bnb_4bit_quant_storage": "quantized policies are not supported",
+}
 
 
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    """Convert a YAML value or a ``--set`` string to the field's type, with a clear error."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin is typing.Union or origin is types.UnionType:  # Optional[X] or X | None
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(key, value, inner[0])
-    if origin is tuple:
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()] if value.strip() else []
-        if not isinstance(value, (list, tuple)):
-            value = [value]
-        return tuple(_coerce(key, v, args[0]) for v in value)
-    try:
-        if hint is bool:
-            if isinstance(value, str):
-                lowered = value.strip().lower()
-                if lowered in ("1", "true", "yes", "on"):
-                    return True
-                if lowered in ("0", "false", "no", "off"):
-                    return False
-                raise ValueError(value)
-            return bool(value)
-        if hint is int:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError(value)
-            return int(value)
-        if hint is float:
-            return float(value)
-        if hint is str:
-            return str(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"config key {key!r} expects {getattr(hint, '__name__', hint)}, got {value!r}") from None
+class ConfigError(ValueError):
+    """A bad ``train`` configuration: unknown key, wrong type or value, or a key searchgym sets itself."""
+
+
+# TRL keys searchgym sets itself (see derived_values), with what they follow from
+DERIVED_FROM = {
+    "num_generations": "group_size",
+    "per_device_train_batch_size": "tasks_per_step, groups_per_task and group_size",
+    "generation_kwargs": "the action grammar (use_vllm)",
+    "max_completion_length": "max_new_tokens (use_vllm)",
+}
+
+
+def derived_values(args: Any) -> dict[str, Any]:
+    """The TRL settings that follow from searchgym's: each process gets ``groups_per_step`` whole groups
+    of ``group_size`` rows per optimizer step, so no group is split across processes."""
+    groups_per_step = args.tasks_per_step * (args.groups_per_task if args.sampler == "step" else 1)
+    out: dict[str, Any] = {
+        "num_generations": args.group_size,
+        "per_device_train_batch_size": groups_per_step * args.group_size,
+    }
+    if args.use_vllm:
+        from searchgym.agents.hf_policy import DEFAULT_STOP
+
+        # vLLM stops at the end of an action, as HFPolicy does; VLLMPolicy cuts the tokens to match
+        out["generation_kwargs"] = {"stop": list(DEFAULT_STOP), "include_stop_str_in_output": True}
+        out["max_completion_length"] = args.max_new_tokens  # vLLM's per-turn token limit
+    return out
+
+
+class _Derived:
+    def __repr__(self) -> str:
+        return "derived"
+
+
+_DERIVED = _Derived()  # the parser default of a derived key: any other value was set by the user
+
+
+def _machine_defaults() -> dict[str, Any]:
+    import torch
+
+    from searchgym.agents.hf_policy import cpu_has_bf16
+
+    on_gpu = torch.cuda.is_available()
+    # bf16 autocast on a CPU with native bf16 too: 1.7x faster forward and backward there (measured)
+    return {"use_cpu": not on_gpu, "bf16": torch.cuda.is_bf16_supported() if on_gpu else cpu_has_bf16()}
+
+
+def _suggest(key: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _as_default(value: Any) -> Any:
+    """A YAML or Python value as an argparse default: scalars as text, so argparse's own type conversion
+    checks them exactly as it checks a flag; lists stay lists."""
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
     return value
+
+
+class SearchgymParser(TrlParser):
+    """``TrlParser`` over :class:`SearchgymArgs`, TRL's ``GRPOConfig`` and ``ModelConfig`` with searchgym's defaults.
+
+    Errors raise :class:`ConfigError` instead of exiting; ``-h`` still prints the help and exits.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("prog", "searchgym train")
+        kwargs.setdefault("allow_abbrev", False)  # a typo must not prefix-match one of TRL's many flags
+        super().__init__((SearchgymArgs, SearchgymGRPOConfig, ModelConfig), **kwargs)
+        self.set_defaults(**{k: _as_default(v) for k, v in {**TRL_DEFAULTS, **_machine_defaults()}.items()})
+        # the defaults as parsed values (argparse converts text defaults only while parsing)
+        self._initial_defaults = vars(argparse.ArgumentParser.parse_known_args(self, [])[0])
+        self.set_defaults(**{key: _DERIVED for key in DERIVED_FROM})  # so that a flag setting one is seen
+        self._dataclass_keys = [f.name for dtype in self.dataclass_types for f in fields(dtype) if f.init]
+        self.values: dict[str, Any] = {}
+
+    def error(self, message: str):  # argparse's documented override point; the default exits
+        raise ConfigError(message)
+
+    def check_key(self, key: str) -> str:
+        """The key a config key names now (renamed keys warn); removed, unknown and derived keys are errors."""
+        if key in REMOVED_KEYS:
+            raise ConfigError(f"config key {key!r} was removed: {REMOVED_KEYS[key]}")
+        if key in RENAMED_KEYS:
+            warnings.warn(f"config key {key!r} is now {RENAMED_KEYS[key]!r}; the old name goes in the next release",
+                          DeprecationWarning, stacklevel=4)
+            key = RENAMED_KEYS[key]
+        if key in DERIVED_FROM:
+            raise ConfigError(f"{key} is set by searchgym from {DERIVED_FROM[key]}; set those instead")
+        if key in UNSUPPORTED_KEYS:
+            raise ConfigError(f"{key} is not read by searchgym train: {UNSUPPORTED_KEYS[key]}")
+        if key not in self._dataclass_keys:
+            raise ConfigError(f"unknown config key {key!r}{_suggest(key, self._dataclass_keys)} "
+                              "(searchgym train --help lists every key)")
+        return key
+
+    def set_defaults_with_config(self, **kwargs: Any) -> list[str]:
+        """YAML (or Python) values as defaults; unlike ``TrlParser``, a bad key is an error right here."""
+        values = {}
+        for key, value in kwargs.items():
+            values[self.check_key(key)] = _as_default(value)
+        return super().set_defaults_with_config(**values)
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        """argparse's parse, then the derived TRL settings (:func:`derived_values`) before the dataclasses exist."""
+        ns, extras = super().parse_known_args(args, namespace)
+        for key, why in DERIVED_FROM.items():
+            if getattr(ns, key) is not _DERIVED:
+                raise ConfigError(f"{key} is set by searchgym from {why}; set those instead")
+        for key, why in UNSUPPORTED_KEYS.items():
+            if getattr(ns, key) != self._initial_defaults[key]:
+                raise ConfigError(f"{key} is not read by searchgym train: {why}")
+        for key, why in REMOVED_KEYS.items():  # reward_weights is a TRL key too, but searchgym has one reward
+            if hasattr(ns, key) and getattr(ns, key) != self._initial_defaults[key]:
+                raise ConfigError(f"--{key} was removed: {why}")
+        if ns.vllm_mode not in ("colocate", "server"):
+            raise ConfigError(f"vllm_mode must be 'colocate' or 'server', got {ns.vllm_mode!r}")
+        if not 0.0 < ns.vllm_gpu_memory_utilization <= 1.0:
+            raise ConfigError(f"vllm_gpu_memory_utilization must be in (0, 1], got {ns.vllm_gpu_memory_utilization}")
+        derived = derived_values(ns)
+        for key in DERIVED_FROM:
+            setattr(ns, key, derived.get(key, self._initial_defaults[key]))
+        # searchgym's keys, then the TRL keys it sets, then any other TRL key given a value of its own
+        shown = [f.name for f in fields(SearchgymArgs)] + list(TRL_DEFAULTS)
+        changed = [k for k in self._dataclass_keys if k not in shown and k not in DERIVED_FROM
+                   and getattr(ns, k) != self._initial_defaults[k]]
+        self.values = {key: getattr(ns, key) for key in shown + changed}
+        return ns, extras
+
+    def parse_config(self, args: Sequence[str] | None = None) -> tuple[TrainConfig, argparse.Namespace | None]:
+        """``TrlParser.parse_args_and_config`` into a :class:`TrainConfig`, plus the namespace of any extra
+        (non-dataclass) arguments added to this parser, e.g. ``--print-config``."""
+        *outputs, remaining = self.parse_args_and_config(list(args or ()), return_remaining_strings=True)
+        if remaining:
+            flag = remaining[0]
+            key = flag.lstrip("-").split("=", 1)[0].replace("-", "_")
+            if key in REMOVED_KEYS:
+                raise ConfigError(f"{flag} was removed: {REMOVED_KEYS[key]}")
+            if key in RENAMED_KEYS:
+                raise ConfigError(f"{flag} is now --{RENAMED_KEYS[key]}")
+            flags = [s for a in self._actions for s in a.option_strings if s.startswith("--")]
+            raise ConfigError(f"unknown argument {flag!r}{_suggest(flag.split('=', 1)[0], flags)}")
+        script_args, training_args, model_args = outputs[:3]
+        extra = outputs[3] if len(outputs) > 3 else None
+        return TrainConfig._from_parsed(self.values, (script_args, training_args, model_args)), extra
+
+
+@dataclass(frozen=True, init=False)
+class TrainConfig:
+    """What ``searchgym train`` runs with: :class:`SearchgymArgs`, TRL's ``GRPOConfig`` and ``ModelConfig``.
+
+    ``TrainConfig(**keys)`` is the defaults with those keys (parsed exactly as YAML values are);
+    ``config.key`` reads a key from whichever part holds it; ``dataclasses.replace(config, key=...)`` or
+    :meth:`replace` makes a changed copy.
+    """
+
+    values: Mapping[str, Any]  # the flat keys: searchgym's, the TRL ones it sets, and any others changed
+
+    def __init__(self, values: Mapping[str, Any] | None = None, **changes: Any) -> None:
+        parser = SearchgymParser()
+        parser.set_defaults_with_config(**{**(values or {}), **changes})
+        parsed, _ = parser.parse_config([])
+        object.__setattr__(self, "values", parsed.values)
+        object.__setattr__(self, "_parts", parsed._parts)
+
+    @classmethod
+    def _from_parsed(cls, values: Mapping[str, Any], parts: tuple[Any, Any, Any]) -> TrainConfig:
+        config = object.__new__(cls)
+        object.__setattr__(config, "values", dict(values))
+        object.__setattr__(config, "_parts", parts)
+        return config
+
+    @property
+    def script_args(self) -> SearchgymArgs:
+        """searchgym's own arguments."""
+        return self._parts[0]
+
+    @property
+    def training_args(self) -> GRPOConfig:
+        """TRL's ``GRPOConfig`` for the trainer, with the derived batch layout."""
+        return self._parts[1]
+
+    @property
+    def model_args(self) -> ModelConfig:
+        """TRL's ``ModelConfig`` (LoRA, dtype, attention implementation)."""
+        return self._parts[2]
+
+    def __getattr__(self, name: str) -> Any:
+        parts = self.__dict__.get("_parts")
+        if name.startswith("_") or parts is None:
+            raise AttributeError(name)
+        if name in RENAMED_KEYS:
+            warnings.warn(f"config.{name} is now config.{RENAMED_KEYS[name]}", DeprecationWarning, stacklevel=2)
+            name = RENAMED_KEYS[name]
+        for part in parts:
+            if hasattr(part, name):
+                return getattr(part, name)
+        raise AttributeError(f"TrainConfig has no key {name!r}{_suggest(name, list(self.values))}")
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some keys changed (derived TRL settings follow)."""
+        return TrainConfig(self.values, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flat keys as plain YAML-safe values (``configs/default.yaml`` for the defaults)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.values.items()}
+
+
+def make_parser(**kwargs: Any) -> SearchgymParser:
+    """The ``searchgym train`` parser (extra plain arguments may be added to it)."""
+    return SearchgymParser(**kwargs)
+
+
+def parse_config(args: Sequence[str] = (), values: Mapping[str, Any] | None = None) -> TrainConfig:
+    """A config from command-line style ``args`` (``--config x.yaml --max_steps 20``) over ``values``."""
+    parser = make_parser()
+    if values:
+        parser.set_defaults_with_config(**values)
+    return parser.parse_config(args)[0]
+
+
+def set_flags(pairs: Sequence[str]) -> list[str]:
+    """Deprecated ``--set key=value`` pairs as the flags that replace them (``--key value``)."""
+    out: list[str] = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"override {pair!r} is not of the form key=value")
+        key = RENAMED_KEYS.get(key, key)
+        # the old comma lists (lora_target_modules=q_proj,v_proj) are now several values
+        parts = [v.strip() for v in value.split(",") if v.strip()] if "," in value else [value.strip()]
+        out += [f"--{key}", *parts]
+    return out
+
+
+def translate_set_args(argv: Sequence[str]) -> list[str]:
+    """``argv`` with each deprecated ``--set key=value`` turned into ``--key value`` (with a DeprecationWarning)."""
+    out: list[str] = []
+    pairs: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--set":
+            pairs.append(next(it, ""))
+        elif arg.startswith("--set="):
+            pairs.append(arg[len("--set="):])
+        else:
+            out.append(arg)
+    if pairs:
+        flags = set_flags(pairs)
+        warnings.warn(f"--set key=value is deprecated and goes in the next release; use {' '.join(flags)}",
+                      DeprecationWarning, stacklevel=2)
+        out += flags  # after the other flags: as before, --set wins over them
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] | Mapping[str, Any] = ()) -> TrainConfig:
+    """A YAML config (or the defaults when ``path`` is None) with overrides: a mapping of keys, or
+    (deprecated) ``key=value`` strings."""
+    if isinstance(overrides, Mapping):
+        args, values = [], dict(overrides)
+    else:
+        if overrides:
+            warnings.warn("key=value overrides are deprecated; pass a mapping or use parse_config(['--key', 'value'])",
+                          DeprecationWarning, stacklevel=2)
+        args, values = set_flags(overrides), {}
+    if path is not None:
+        args = ["--config", str(path), *args]
+    parser = make_parser()
+    parsed, _ = parser.parse_config(args)
+    return parsed.replace(**values) if values else parsed
+
+
+def make_config(values: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+    """A config from a mapping (YAML) and overrides; unknown keys are an error, not ignored."""
+    return TrainConfig({**(values or {}), **(overrides or {})})
 
 
 def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
@@ -169,55 +457,52 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"override {pair!r} is not of the form key=value")
+            raise ConfigError(f"override {pair!r} is not of the form key=value")
         out[key.strip()] = value.strip()
     return out
 
 
-# keys of earlier versions, with what replaced them (an old config fails with this, never silently)
-REMOVED_KEYS = {
-    "rewards": "the reward is fixed per sampler (C-GRPO for trajectory groups, SLATE for step groups): use "
-               "citation_rubric, judge, judge_weight and cgrpo_alpha",
-    "reward_weights": "use judge_weight (trajectory groups) and cgrpo_alpha",
-}
+DEFAULT_YAML_HEADER = """\
+# searchgym train: the embedded defaults (tests/test_training.py checks this file against them; regenerate it
+# with `python -m searchgym.agents.config > configs/default.yaml`).
+# Synthetic world, BM25, SmolLM2-135M-Instruct (resolved offline) with LoRA, C-GRPO (EM + citation rubric) +
+# gold-judge process rewards. Sized so that a short run finishes in minutes on a 2-core CPU.
+# Keys are searchgym's (SearchgymArgs) and TRL's (GRPOConfig, ModelConfig); every other TRL key works too.
+# Override any key on the command line: searchgym train --config configs/default.yaml --sampler step --max_steps 20
+"""
 
 
-def make_config(values: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
-    """Build a config from a mapping (YAML) and overrides; unknown keys are an error, not ignored."""
-    types = _field_types()
-    merged: dict[str, Any] = {}
-    for source in (values or {}, overrides or {}):
-        for key, value in source.items():
-            if key in REMOVED_KEYS:
-                raise ValueError(f"config key {key!r} was removed: {REMOVED_KEYS[key]}")
-            if key not in types:
-                raise ValueError(f"unknown config key {key!r}; known keys: {', '.join(sorted(types))}")
-            merged[key] = _coerce(key, value, types[key])
-    return TrainConfig(**merged)
-
-
-def load_config(path: str | Path | None = None, overrides: Sequence[str] | Mapping[str, Any] = ()) -> TrainConfig:
-    """Read a YAML config (or only the embedded defaults when ``path`` is None) and apply overrides."""
+def config_yaml(config: TrainConfig) -> str:
+    """The config as YAML text."""
     import yaml
 
-    values: dict[str, Any] = {}
-    if path is not None:
-        text = Path(path).read_text(encoding="utf-8")
-        loaded = yaml.safe_load(text)
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"config file {path} must hold a mapping of keys to values")
-        values = loaded
-    extra = overrides if isinstance(overrides, Mapping) else parse_overrides(overrides)
-    return make_config(values, extra)
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)
 
 
 def dump_config(config: TrainConfig, path: str | Path) -> None:
     """Write the config as YAML (the run directory keeps the exact config it ran with)."""
-    import yaml
-
-    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+    Path(path).write_text(config_yaml(config), encoding="utf-8")
 
 
-__all__ = ["SAMPLERS", "TrainConfig", "dump_config", "load_config", "make_config", "parse_overrides"]
+__all__ = [
+    "REMOVED_KEYS",
+    "RENAMED_KEYS",
+    "SAMPLERS",
+    "TRL_DEFAULTS",
+    "ConfigError",
+    "SearchgymArgs",
+    "SearchgymParser",
+    "TrainConfig",
+    "config_yaml",
+    "dump_config",
+    "load_config",
+    "make_config",
+    "make_parser",
+    "parse_config",
+    "parse_overrides",
+    "translate_set_args",
+]
+
+
+if __name__ == "__main__":
+    print(DEFAULT_YAML_HEADER + config_yaml(TrainConfig()), end="")

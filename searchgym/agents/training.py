@@ -49,7 +49,7 @@ class TrainResult:
 
 def num_processes() -> int:
     """World size under ``accelerate launch``/``torchrun``; 1 otherwise."""
-    return checkpoints.env_world_size()
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 VLLM_CPU_ERROR = (
@@ -60,82 +60,28 @@ VLLM_CPU_ERROR = (
 
 
 def grpo_args(config: TrainConfig, *, world_size: int | None = None, vllm_on_cpu: bool = False, **overrides: Any):
-    """The ``GRPOConfig`` for a searchgym config.
-
-    One generation round per optimizer step: each process receives ``groups_per_step`` whole groups
-    (``group_size`` rows each), so no group is split across processes. ``use_vllm`` needs a GPU;
-    ``vllm_on_cpu`` admits vLLM's CPU backend for checks (see :func:`build_trainer`).
-    """
+    """The ``GRPOConfig`` of a searchgym config (``config.training_args``; ``overrides`` change keys first),
+    after the checks that need the machine: ``use_vllm`` needs a GPU (``vllm_on_cpu`` admits vLLM's CPU
+    backend for checks, see :func:`build_trainer`), and server mode cannot serve several processes."""
     import torch
-    from trl import GRPOConfig
 
-    from searchgym.agents.hf_policy import cpu_has_bf16
-
+    if overrides:
+        config = config.replace(**overrides)
     world_size = world_size or num_processes()
-    per_device = config.groups_per_step * config.group_size
-    on_gpu = torch.cuda.is_available()
-    kwargs: dict[str, Any] = dict(
-        output_dir=config.output_dir,
-        num_generations=config.group_size,
-        per_device_train_batch_size=per_device,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
-        steps_per_generation=config.gradient_accumulation_steps,
-        max_steps=config.max_steps,
-        learning_rate=config.learning_rate,
-        beta=config.beta,
-        epsilon=config.epsilon,
-        loss_type=config.loss_type,
-        scale_rewards=config.scale_rewards,
-        temperature=config.temperature,
-        top_p=config.top_p,
-        seed=config.seed,
-        logging_steps=config.logging_steps,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
-        report_to=list(config.report_to),
-        # bf16 autocast on a CPU with native bf16 too: 1.7x faster forward and backward (measured)
-        bf16=torch.cuda.is_bf16_supported() if on_gpu else cpu_has_bf16(),
-        use_cpu=not on_gpu,
-        use_vllm=config.use_vllm,
-        vllm_mode=config.vllm_mode,
-        disable_tqdm=False,
-        dataloader_num_workers=0,
-        ddp_find_unused_parameters=False,
-        # TRL turns it on by default; for models this small the memory it saves is nothing and the
-        # backward's second forward is a third of the step
-        gradient_checkpointing=False,
-    )
     if config.use_vllm:
-        if not on_gpu and not vllm_on_cpu:
+        if not torch.cuda.is_available() and not vllm_on_cpu:
             raise ValueError(VLLM_CPU_ERROR)
         if config.vllm_mode == "server" and world_size > 1:
             raise ValueError("use_vllm with vllm_mode=server gathers prompts across processes on every call, which "
                              "multi-turn episodes cannot keep in step; use vllm_mode=colocate with several processes")
-        from searchgym.agents.hf_policy import DEFAULT_STOP
-
-        # vLLM stops at the end of an action, as HFPolicy does; VLLMPolicy cuts the tokens to match
-        kwargs["generation_kwargs"] = {"stop": list(DEFAULT_STOP), "include_stop_str_in_output": True}
-        kwargs["max_completion_length"] = config.max_new_tokens  # vLLM's per-turn token limit
-        kwargs["vllm_gpu_memory_utilization"] = config.vllm_gpu_memory_utilization
-        kwargs["vllm_max_model_length"] = config.vllm_max_model_length
-    kwargs.update(overrides)
-    return GRPOConfig(**kwargs)
+    return config.training_args
 
 
 def lora_config(config: TrainConfig):
-    """PEFT ``LoraConfig`` for the config, or ``None`` for full fine-tuning."""
-    if not config.lora:
-        return None
-    from peft import LoraConfig
+    """PEFT ``LoraConfig`` for the config (TRL's ``get_peft_config``), or ``None`` for full fine-tuning."""
+    from trl import get_peft_config
 
-    return LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=list(config.lora_target_modules),
-        task_type="CAUSAL_LM",
-    )
+    return get_peft_config(config.model_args)
 
 
 def prompt_dataset(tasks: Sequence[Task]):
@@ -161,7 +107,7 @@ def build_trainer(
     """A ready ``GRPOTrainer`` whose rollouts come from ``sampler_factory(trainer)``.
 
     ``model`` is a transformers causal LM (or a path TRL can load); LoRA is applied by TRL when
-    ``config.lora`` is set. Metrics go to ``<output_dir>/metrics.jsonl``. ``grpo_overrides`` go to
+    ``config.use_peft`` is set. Metrics go to ``<output_dir>/metrics.jsonl``. ``grpo_overrides`` go to
     :func:`grpo_args`. ``vllm_on_cpu=True`` runs ``use_vllm`` on vLLM's CPU backend for checks: it
     cannot sync weights, so only the rollouts before the first optimizer step are exact and a later
     sync raises.
@@ -319,16 +265,21 @@ def run_training(trainer: Any, config: TrainConfig) -> TrainResult:
 # the end-to-end path of `searchgym train`: corpus, searcher, env, rewards, policy, sampler
 
 
-def load_model_and_tokenizer(spec: str):
-    """A causal LM and its tokenizer from ``smollm2`` (offline default), an HF id or a local path."""
+def load_model_and_tokenizer(spec: str, model_args: Any = None):
+    """A causal LM and its tokenizer from ``smollm2`` (offline default), an HF id or a local path; with
+    TRL's ``ModelConfig``, in its ``dtype`` and ``attn_implementation`` (default: float32)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from searchgym.agents.models import resolve_model
 
+    dtype = getattr(model_args, "dtype", None) or "float32"
+    kwargs: dict[str, Any] = {"dtype": dtype if dtype == "auto" else getattr(torch, dtype)}
+    if getattr(model_args, "attn_implementation", None):
+        kwargs["attn_implementation"] = model_args.attn_implementation
     path = resolve_model(spec)
     tokenizer = AutoTokenizer.from_pretrained(str(path))
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
     return model, tokenizer
 
 
@@ -398,10 +349,10 @@ def make_sampler_factory(config: TrainConfig, tasks: Sequence[Task], searcher: A
         if config.use_vllm:
             from searchgym.agents.vllm_policy import VLLMPolicy
 
-            policy = VLLMPolicy(trainer, tokenizer)  # TRL's engine; sampling settings come from grpo_args
+            policy = VLLMPolicy(trainer, tokenizer)  # TRL's engine; sampling settings come from config.training_args
         else:
             model = trainer.accelerator.unwrap_model(trainer.model)
-            # sample with the numerics the trainer scores with (bf16 autocast where grpo_args turned it on)
+            # sample with the numerics the trainer scores with (bf16 autocast where the config turned it on)
             policy = HFPolicy(model, tokenizer, max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                               top_p=config.top_p, seed=config.seed + trainer.accelerator.process_index,
                               autocast_bf16=bool(trainer.args.bf16))
@@ -428,7 +379,7 @@ def train(config: TrainConfig, *, callbacks: Sequence[Any] = ()) -> TrainResult:
     tasks = split_tasks(taskset.tasks, config.split)
     searcher = build_searcher(config.searcher, taskset.documents)
     reward = build_reward(config, tasks)
-    model, tokenizer = load_model_and_tokenizer(config.model)
+    model, tokenizer = load_model_and_tokenizer(config.model, config.model_args)
     if config.warmstart:
         from searchgym.agents.warmstart import load_or_warm_start
 

@@ -5,7 +5,7 @@ trained model: ``GRPOTrainer._generate`` syncs them once per optimizer step befo
 ``rollout_func``, so the adapter never syncs itself. searchgym's ``rollout_func`` does its own
 generation, so this adapter is how the samplers reach that engine, in TRL's own calling convention
 (each prompt repeated ``num_generations`` times). vLLM stops at the end of an action through the ``stop`` strings that
-:func:`searchgym.agents.training.grpo_args` puts into ``generation_kwargs``; the cut is made here
+:func:`searchgym.agents.config.derived_values` puts into ``generation_kwargs``; the cut is made here
 again so that the text, token ids and log-probs follow ``HFPolicy``'s conventions exactly. vLLM's
 automatic prefix caching is what encodes a shared prefix once for the k branches.
 

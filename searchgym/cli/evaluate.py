@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-POLICY_HELP = "smollm2 | hf:<model id or path> | openai:<model>@<base_url> | oracle"
+from searchgym.cli._policy import POLICY_HELP, load_policy, parse_policy_spec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,22 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(a YAML file, or 'default' for the embedded defaults); adds the reward column")
     parser.add_argument("--out", default="runs/eval", help="output directory for JSON, Markdown and plots")
     parser.add_argument("--seed", type=int, default=0)
-
-
-def parse_policy_spec(spec: str) -> tuple[str, str, str | None]:
-    """``(kind, model, base_url)`` with kind in oracle | openai | hf; a clear error for a malformed spec."""
-    from searchgym.agents.specs import parse_policy_spec as parse
-
-    return parse(spec)
-
-
-def load_policy(spec: str, *, tasks=None, searcher=None, max_new_tokens: int = 64, temperature: float = 0.0,
-                seed: int = 0):
-    """A ``Policy`` from a spec string (see ``POLICY_HELP``)."""
-    from searchgym.agents.specs import load_policy as load
-
-    return load(spec, tasks=tasks, searcher=searcher, max_new_tokens=max_new_tokens, temperature=temperature,
-                seed=seed)
 
 
 def run(args: argparse.Namespace) -> int:

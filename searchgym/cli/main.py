@@ -20,20 +20,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="searchgym", description=__doc__)
     verbs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for verb, (module_name, help_text) in COMMANDS.items():
-        sub = verbs.add_parser(verb, help=help_text, description=help_text)
-        sub.set_defaults(_module=module_name)
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:  # a verb whose module is not built yet stays listed
             if exc.name != module_name:
                 raise
-            continue
-        module.add_arguments(sub)
+            module = None
+        own = getattr(module, "OWN_ARGUMENTS", False)  # it parses the words after the verb itself (-h too)
+        sub = verbs.add_parser(verb, help=help_text, description=help_text, add_help=not own)
+        sub.set_defaults(_module=module_name, _own_arguments=own)
+        if module is not None and not own:
+            module.add_arguments(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, rest = build_parser().parse_known_args(argv)
+    if args._own_arguments:
+        args.argv = argv[argv.index(args.command) + 1:]
+    elif rest:
+        build_parser().parse_args(argv)  # argparse's own error for the unknown arguments
     module = importlib.import_module(args._module)
     return int(module.run(args) or 0)
 

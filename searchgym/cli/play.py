@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-POLICY_HELP = "oracle | smollm2 | hf:<model id or path> | openai:<model>@<base_url>"
+from searchgym.cli._policy import POLICY_HELP, load_policy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,13 +20,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--full", action="store_true", help="print whole observations, not summaries")
-
-
-def load_policy(spec: str, tasks, args: argparse.Namespace):
-    """A ``Policy`` for a spec string (see ``POLICY_HELP``)."""
-    from searchgym.agents.specs import load_policy as load
-
-    return load(spec, tasks=tasks, max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed)
 
 
 def _summary(text: str, full: bool, limit: int = 300) -> str:
@@ -90,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"corpus {args.corpus!r} has no tasks")
         with console.status(f"building searcher {args.searcher!r} over {len(taskset.documents):,} documents"):
             searcher = resolve_searcher(args.searcher, taskset, progress=False)
-        policy = load_policy(args.policy, taskset.tasks, args)
+        policy = load_policy(args.policy, tasks=taskset.tasks, max_new_tokens=args.max_new_tokens,
+                             temperature=args.temperature, seed=args.seed)
         env = DeepSearchEnv(taskset.tasks, searcher, max_turns=args.max_turns, top_k=args.top_k,
                             passage_chars=args.passage_chars)
     except (ValueError, OSError, ImportError) as exc:

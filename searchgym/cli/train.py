@@ -1,45 +1,51 @@
-"""`searchgym train`: GRPO training of a search agent from a YAML config with `--set key=value` overrides."""
+"""`searchgym train`: GRPO training of a search agent, configured through TRL's ``TrlParser``.
+
+``searchgym train --config configs/default.yaml --max_steps 20``: every searchgym key and every key of
+TRL's ``GRPOConfig`` and ``ModelConfig`` is a flag; ``--help`` lists them all.
+"""
 
 from __future__ import annotations
 
 import argparse
 
+# the verb parses its own arguments (TRL's TrlParser), as `trl grpo` does
+OWN_ARGUMENTS = True
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=None, help="YAML config (default: the embedded defaults, configs/default.yaml)")
-    parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="override one config key, e.g. --set sampler=step --set max_steps=20 (repeatable)",
-    )
-    parser.add_argument("--output-dir", default=None, help="shortcut for --set output_dir=...")
-    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+
+def make_parser():
+    """The ``searchgym train`` parser: the config keys plus ``--print-config``."""
+    from searchgym.agents.config import make_parser as config_parser
+
+    parser = config_parser(description="Train a search agent with GRPO. YAML values (--config) replace the "
+                                       "defaults; flags replace both.")
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and its reward, then exit")
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:
     import sys
+    import warnings
 
-    from searchgym.agents.config import load_config, parse_overrides
+    from searchgym.agents.config import translate_set_args
 
     try:
-        overrides = parse_overrides(args.overrides)
-        if args.output_dir:
-            overrides["output_dir"] = args.output_dir
-        config = load_config(args.config, overrides)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", DeprecationWarning)  # a command line's deprecations are for its user
+            config, extra = make_parser().parse_config(translate_set_args(args.argv))
     except (ValueError, OSError) as exc:
         print(f"searchgym train: {exc}", file=sys.stderr)
         return 2
-    if args.print_config:
-        import yaml
-
+    if extra is not None and extra.print_config:
+        from searchgym.agents.config import config_yaml
         from searchgym.agents.training import describe_reward
 
-        print(yaml.safe_dump(config.to_dict(), sort_keys=False), end="")
+        print(config_yaml(config), end="")
         print("# reward:\n" + "\n".join(f"#   {line}" for line in describe_reward(config).splitlines()))
         return 0
 
     from searchgym.agents.training import grpo_args, train
 
-    try:  # TRL's own checks and searchgym's (use_vllm without a GPU, ...) before any model is loaded
+    try:  # searchgym's checks (use_vllm without a GPU, ...) before any model is loaded
         check_report_to(grpo_args(config).report_to)
     except ValueError as exc:
         print(f"searchgym train: {exc}", file=sys.stderr)
