@@ -51,11 +51,18 @@ def test_flags_beat_yaml_and_yaml_beats_the_defaults(tmp_path):
 
 
 def test_the_batch_layout_is_derived_from_searchgyms_keys():
-    config = TrainConfig(sampler="step", group_size=3, tasks_per_step=2, groups_per_task=2)
-    assert (config.num_generations, config.per_device_train_batch_size) == (3, 12)
-    assert config.groups_per_step == 4
+    config = TrainConfig(sampler="step", group_size=3, tasks_per_step=2, groups_per_task=2, micro_batch_size=4)
+    # 12 rows per optimizer step: one generation round, scored in micro-batches of 4
+    assert config.num_generations == 3 and config.groups_per_step == 4
+    assert (config.per_device_train_batch_size, config.gradient_accumulation_steps,
+            config.steps_per_generation) == (4, 3, 3)
     trajectory = dataclasses.replace(config, sampler="trajectory")  # derived keys follow a change
-    assert (trajectory.num_generations, trajectory.per_device_train_batch_size) == (3, 6)
+    assert (trajectory.num_generations, trajectory.per_device_train_batch_size,
+            trajectory.gradient_accumulation_steps) == (3, 3, 2)  # 6 rows: the largest divisor <= 4 is 3
+    whole = dataclasses.replace(config, micro_batch_size=100)
+    assert (whole.per_device_train_batch_size, whole.gradient_accumulation_steps) == (12, 1)
+    with pytest.raises(ConfigError, match="set by searchgym"):
+        parse_config(["--gradient_accumulation_steps", "2"])
     with pytest.raises(ConfigError, match="group_size"):
         TrainConfig(num_generations=8)
     with pytest.raises(ConfigError, match="group_size"):

@@ -68,6 +68,10 @@ class SearchgymArgs:
         "help": "persistent verdict cache for model judges (under $SEARCHGYM_CACHE)"})
     judge_on_error: Literal["raise", "skip"] = field(default="raise", metadata={
         "help": "a judge failure raises, or skips the sample (left out of the loss and counted)"})
+    micro_batch_size: int = field(default=2, metadata={
+        "help": "rows per forward/backward of the loss: an optimizer step's rows are split into micro-batches "
+                "of at most this size (the same update; activation memory grows with it, ~1.2 GB per "
+                "1,000-token row for SmolLM2 on CPU)"})
     # budgets
     max_seconds: float | None = field(default=None, metadata={
         "help": "stop at the first optimizer step past this wall-clock budget"})
@@ -87,7 +91,8 @@ class SearchgymArgs:
                 raise ValueError(f"{f.name} must be one of {choices}, got {getattr(self, f.name)!r}")
         if self.group_size < 2:
             raise ValueError(f"group_size must be at least 2 for group-relative advantages, got {self.group_size}")
-        for name in ("max_turns", "tasks_per_step", "groups_per_task", "max_new_tokens", "warmstart_max_rows"):
+        for name in ("max_turns", "tasks_per_step", "groups_per_task", "max_new_tokens", "warmstart_max_rows",
+                     "micro_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.log_episodes_every < 0:
@@ -123,7 +128,6 @@ TRL_DEFAULTS: dict[str, Any] = {
     "temperature": 1.0,
     "top_p": 1.0,
     "max_steps": 6,
-    "gradient_accumulation_steps": 1,
     "seed": 0,
     "output_dir": "runs/searchgym",
     "save_strategy": "steps",
@@ -176,7 +180,9 @@ class ConfigError(ValueError):
 # TRL keys searchgym sets itself (see derived_values), with what they follow from
 DERIVED_FROM = {
     "num_generations": "group_size",
-    "per_device_train_batch_size": "tasks_per_step, groups_per_task and group_size",
+    "per_device_train_batch_size": "micro_batch_size (and the rows of a step)",
+    "gradient_accumulation_steps": "tasks_per_step, groups_per_task, group_size and micro_batch_size",
+    "steps_per_generation": "tasks_per_step, groups_per_task, group_size and micro_batch_size",
     "generation_kwargs": "the action grammar (use_vllm)",
     "max_completion_length": "max_new_tokens (use_vllm)",
 }
@@ -186,9 +192,15 @@ def derived_values(args: Any) -> dict[str, Any]:
     """The TRL settings that follow from searchgym's: each process gets ``groups_per_step`` whole groups
     of ``group_size`` rows per optimizer step, so no group is split across processes."""
     groups_per_step = args.tasks_per_step * (args.groups_per_task if args.sampler == "step" else 1)
+    rows = groups_per_step * args.group_size
+    # one generation round per optimizer step, its rows scored in micro-batches (DAPO's token-level
+    # normalisation spans the whole accumulated batch, so the update is the same as one big batch)
+    micro = max(d for d in range(1, min(args.micro_batch_size, rows) + 1) if rows % d == 0)
     out: dict[str, Any] = {
         "num_generations": args.group_size,
-        "per_device_train_batch_size": groups_per_step * args.group_size,
+        "per_device_train_batch_size": micro,
+        "gradient_accumulation_steps": rows // micro,
+        "steps_per_generation": rows // micro,
     }
     if args.use_vllm:
         from searchgym.agents.hf_policy import DEFAULT_STOP
