@@ -3,7 +3,7 @@
 # oracle solve an episode, train SmolLM2-135M-Instruct (warm start + GRPO), and evaluate the warm start and the
 # trained policy on the same held-out tasks: it ends with their before/after table and the reward per step.
 # Everything runs offline on CPU. Outputs go to $OUT (default runs/quickstart).
-# Extra arguments go to `searchgym train`, e.g. bash scripts/quickstart.sh --set max_steps=20
+# Extra arguments go to `searchgym train`, e.g. bash scripts/quickstart.sh --max_steps 20
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -19,7 +19,7 @@ echo "== 2/5 play: the scripted oracle follows the gold hops"
 sg play --corpus "$CORPUS" --policy oracle --episodes 1
 
 echo "== 3/5 train: cold-start SFT on oracle demonstrations, then GRPO through TRL"
-sg train --set "output_dir=$OUT" "$@"
+sg train --output_dir "$OUT" "$@"
 
 # the same held-out tasks (never trained on), greedy, before GRPO (the warm start) and after it
 echo "== 4/5 eval: the warm start (before GRPO) on held-out tasks"
