@@ -15,8 +15,9 @@ Per size and backend it prints:
   (``getrusage(RUSAGE_CHILDREN)``).
 * **query**: a second, fresh process opens the built index (no corpus generated in it, except for
   ``dense``, whose searcher needs the documents) and prints the load time, its peak RSS, single-query
-  latency p50/p95 (each query timed alone, after one warm-up pass over all queries) and the throughput of
-  one ``batch_search`` over all queries.
+  latency p50/p95 (each query timed alone, after ``--warmup`` untimed passes over all queries) and the
+  throughput of one ``batch_search`` over all queries, in wall time and in the process's CPU time (all
+  its threads), which other jobs on a shared machine inflate far less.
 * **overlap@10** of every pair of backends: mean over the queries of |top10_a ∩ top10_b| / 10, and the
   share of queries whose top hit agrees.
 
@@ -154,7 +155,7 @@ def worker_build(backend: str, size: int, workdir: Path, nq: int, dense_max: int
     return out
 
 
-def worker_query(backend: str, size: int, workdir: Path, index_dir: str) -> dict:
+def worker_query(backend: str, size: int, workdir: Path, index_dir: str, warmup: int = 3) -> dict:
     queries = json.loads((workdir / "queries.json").read_text())
     rss0 = rss_mb()
     t = time.perf_counter()
@@ -171,8 +172,12 @@ def worker_query(backend: str, size: int, workdir: Path, index_dir: str) -> dict
 
         searcher = DenseSearcher(make_world(size).documents, _encoder(), cache_dir=Path(index_dir), progress=False)
     out: dict = {"load_s": time.perf_counter() - t, "start_rss_mb": rss0, "loaded_rss_mb": rss_mb()}
-    # one warm-up pass (JIT, caches) that also gives the rankings
+    # warm-up passes (the JVM's JIT needs several hundred queries; page cache), the first gives the rankings
     out["rankings"] = [[h.doc_id for h in searcher.search(q, K)] for q in queries]
+    for _ in range(warmup - 1):
+        for q in queries:
+            searcher.search(q, K)
+    out["warmup_passes"] = max(1, warmup)
     (workdir / f"rankings-{backend}.json").write_text(json.dumps(out["rankings"]))
     # wall time, and the process's CPU time (all threads: Lucene searches on a JVM thread), which a
     # machine shared with other jobs inflates far less than wall time
@@ -262,6 +267,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="10k passages only")
     ap.add_argument("--queries", type=int, default=200, help="queries per size (task questions first)")
     ap.add_argument("--dense-max", type=int, default=10000, help="largest size at which dense is fully built")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed passes over the queries before timing")
     ap.add_argument("--timeout", type=float, default=None, help="seconds allowed to each worker subprocess")
     ap.add_argument("--workdir", type=Path, default=None, help="keep the built indexes here (default: a temp dir, removed)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results (without rankings) as JSON")
@@ -281,7 +287,7 @@ def main() -> None:
         if args.worker == "build":
             result = worker_build(args.backend, size, args.workdir, args.queries, args.dense_max)
         else:
-            result = worker_query(args.backend, size, args.workdir, args.index_dir)
+            result = worker_query(args.backend, size, args.workdir, args.index_dir, args.warmup)
         print(json.dumps(result))
         return
 
@@ -320,7 +326,8 @@ def main() -> None:
             per: dict = {"backends": {}, "overlap": {}}
             results[str(n)] = per
             rankings = {}
-            common = ["--sizes", str(n), "--workdir", str(workdir), "--queries", str(args.queries)]
+            common = ["--sizes", str(n), "--workdir", str(workdir), "--queries", str(args.queries),
+                      "--warmup", str(args.warmup)]
             for backend in backends:
                 name = LABELS[backend]
                 r: dict = {}
