@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 BACKENDS = ("bm25", "bm25s", "dense")
@@ -87,7 +87,7 @@ def dir_mb(path: Path) -> float:
 def pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile ``q`` in [0, 1]."""
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 def make_world(size: int):
@@ -207,7 +207,7 @@ def worker_query(backend: str, size: int, workdir: Path, index_dir: str, warmup:
 def run_worker(args: list[str], timeout: float | None) -> dict:
     """Run this script as a worker subprocess; its last stdout line is a JSON result."""
     cmd = [sys.executable, os.path.abspath(__file__), *args]
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
         raise RuntimeError(f"worker {' '.join(args)} failed (exit {proc.returncode}):\n{tail}")
@@ -233,11 +233,11 @@ def markdown(results: dict, command: str) -> str:
     host = f"{platform.node() or 'host'}: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
     lines = [
         f"Command: `{command}`  ",
-        f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  ",
+        f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  ",
         f"Machine: {host}",
         "",
-        "| passages | backend | build s (CPU-s) | index MB | build peak RSS MB | query peak RSS MB | "
-        "p50 / p95 ms | CPU p50 / p95 ms | batch q/s (per CPU-s) |",
+        ("| passages | backend | build s (CPU-s) | index MB | build peak RSS MB | query peak RSS MB | "
+         "p50 / p95 ms | CPU p50 / p95 ms | batch q/s (per CPU-s) |"),
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size, per in results.items():

@@ -40,7 +40,7 @@ def test_small_bm25s_run_reports_build_query_and_memory(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--backends", "bm25s", "--sizes", "300", "--queries", "20", "--warmup", "1",
          "--json", str(out), "--markdown", str(md)],
-        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(out.read_text())["results"]["300"]["backends"]["bm25s"]
     build, query = r["build"], r["query"]
@@ -55,5 +55,5 @@ def test_small_bm25s_run_reports_build_query_and_memory(tmp_path):
 
 def test_unknown_backend_is_a_usage_error():
     proc = subprocess.run([sys.executable, str(SCRIPT), "--backends", "elastic"], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
     assert proc.returncode == 2 and "unknown backend" in proc.stderr
