@@ -159,7 +159,9 @@ def warm_start(config: TrainConfig, model: Any, tokenizer: Any, tasks: Sequence[
         output_dir=str(folder / "trainer"),
         num_train_epochs=config.warmstart_epochs,
         learning_rate=config.warmstart_learning_rate,
-        per_device_train_batch_size=4,
+        # 4 episodes per update, read 2 at a time: the same update with half the activation memory
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=2,
         lr_scheduler_type="constant_with_warmup",
         warmup_steps=2,
         max_length=4096,  # longer than any episode of the default limits: nothing is cut
