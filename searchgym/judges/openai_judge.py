@@ -1,7 +1,7 @@
 """``openai:<model>@<base_url>``: a judge on any OpenAI-compatible server, through the official ``openai`` SDK.
 
-Works with OpenAI, vLLM, llama.cpp and Ollama. Bounded concurrency, per-attempt and per-call deadlines, its own retries, structured output with
-fallbacks, strict parsing. See docs/rewards.md.
+Works with OpenAI, vLLM, llama.cpp and Ollama. Bounded concurrency, per-attempt and per-call
+deadlines, its own retries, structured output with fallbacks, strict parsing. See docs/rewards.md.
 """
 
 from __future__ import annotations
