@@ -1,13 +1,7 @@
 """The text grammar of agent turns: action tags, citations, rubric placeholders, and the one parser.
 
-Every reader of agent text (the env, the judges, the process and outcome rewards, the TRL bridge,
-rollout statistics) uses these patterns, so they agree on what a turn says. A leaf module: stdlib only.
-
-A valid turn holds exactly one action, ``<search>query</search>``, ``<open>doc_id</open>`` or
-``<answer>text</answer>``, with free reasoning around it (optionally inside ``<think>...</think>``).
-Tags are case-insensitive and may carry inner spaces (``< Search >``, ``< / search >``). Citations are
-``[doc_id]``: 1-128 characters without spaces or brackets, not followed by ``(`` (a markdown link is
-not a citation). Rubric placeholders are ``<E0>``, ``<E1>``...
+Every reader of agent text uses these patterns, so they agree on what a turn says.
+A leaf module: stdlib only. See docs/architecture.md for the grammar.
 """
 
 from __future__ import annotations

@@ -1,14 +1,7 @@
 """One spec grammar and one registry per kind (corpus, searcher, judge, policy, reward).
 
-A spec string names a registered factory and its arguments::
-
-    spec := NAME [":" BODY]        BODY := [ARG] ("," KEY "=" VALUE)*
-
-``KEY=VALUE`` options are peeled from the right of BODY while their key is one the factory declares,
-so ARG (a path, model id or URL) may itself contain commas, colons or ``@``. A factory is called as
-``factory(arg, **options, **kwargs)`` (``arg`` is None when BODY has none; option values are strings).
-Third-party packages plug in through the entry-point group of each kind (``searchgym.searchers``...);
-an entry point loads such a factory, which receives BODY whole as ``arg``.
+``spec := NAME [":" BODY]``, ``BODY := [ARG] ("," KEY "=" VALUE)*``; a factory is called as
+``factory(arg, **options, **kwargs)``. See docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -1,15 +1,7 @@
 """Text normalisation and name matching: answers, entity names in agent text, titles in passages.
 
-Two normalisations serve two jobs, and every name match runs on one of them through one matcher:
-
-* ``normalize_answer`` is SQuAD v1.1's, unchanged (lower case, no ASCII punctuation, no articles), so
-  exact match and F1 compare with published numbers; ``normalize_text`` adapts it to find names in
-  free agent text: NFKC first, and any punctuation becomes a space, so ``**Ricky Glenn**`` or
-  ``Hork‑Bajir`` (a non-breaking hyphen) still stand as their own tokens.
-* ``tokens`` reads data-set text (titles, passages): HTML entities decoded, accents folded, ``&`` read
-  as ``and``, word characters only.
-
-A leaf module: stdlib and ``searchgym.grammar`` (for citation markers) only.
+``normalize_answer`` is SQuAD v1.1's, unchanged; ``normalize_text`` adapts it to free agent text;
+``tokens`` reads data-set text. A leaf module: stdlib and ``searchgym.grammar`` only. See docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -1,36 +1,8 @@
 """Safe resume: complete checkpoints only, and a resumed run that continues the interrupted one.
 
-**What a complete checkpoint holds** (``inspect_checkpoint``), each file present *and readable* (a
-safetensors header that fits its file, a torch zip archive whose directory can be read, JSON that
-parses), so that a crash in the middle of a save is never mistaken for a checkpoint:
-
-* weights: ``model.safetensors`` / ``adapter_model.safetensors`` / ``pytorch_model.bin`` /
-  ``adapter_model.bin`` or a sharded ``*.index.json`` whose shards are all there;
-* ``trainer_state.json`` with the ``global_step`` of the ``checkpoint-N`` directory name;
-* ``optimizer.pt`` and ``scheduler.pt``; a checkpoint without optimizer state is only accepted with
-  ``reset_optimizer`` (config key ``resume_reset_optimizer``): the optimizer then starts afresh and
-  the learning-rate schedule continues from the checkpoint's step;
-* the trainer's RNG state (``rng_state.pth``, or ``rng_state_<rank>.pth`` for every rank) and the
-  rollout's (``searchgym_rng.pt`` / ``searchgym_rng_<rank>.pt``, written by ``ResumeCallback``).
-
-DeepSpeed and FSDP checkpoint layouts (sharded optimizer directories) are not recognised as complete.
-
-``resume_from_checkpoint=latest`` takes the newest complete checkpoint and logs a warning for every
-newer one it passed over and why; an explicit checkpoint that is incomplete is an error.
-
-**Continuation** (``ResumeCallback`` from :func:`make_resume_callback`, registered by ``build_trainer``): the trainer restores
-weights, optimizer, scheduler and the global RNGs itself. Three more streams decide what a step
-samples, and a resumed run used to restart them: (1) the rollout's own generators -- the step
-sampler's ``random.Random`` (which candidate an episode continues from), the ``HFPolicy``'s
-``torch.Generator`` (every sampled token) and the samplers' episode counters -- saved in
-``searchgym_rng.pt`` at each checkpoint and handed to the rollout on resume (applied as soon as the
-lazily built sampler exists); (2) the order of the prompts: TRL's ``RepeatSampler`` shuffles with
-its own seeded generator, drawing one permutation per epoch, and a resumed trainer builds a fresh
-one, so a run resumed in epoch ``e`` > 0 would replay epoch 0's order -- the callback re-draws the
-``e`` permutations the interrupted run consumed. With these, a run stopped at step N and resumed
-samples the same tokens and rewards at steps N+1... as the uninterrupted run (tested on CPU;
-kernels that are not bitwise deterministic, e.g. some CUDA ones, still drift). vLLM's sampling
-state (``use_vllm``) lives in the engine and is not restored.
+``inspect_checkpoint`` accepts a ``checkpoint-N`` directory only when every file it needs is present and
+readable; ``ResumeCallback`` saves and restores the rollout's RNG streams and the prompt order, so a
+resumed run samples what the uninterrupted one would have. See docs/training.md.
 """
 
 from __future__ import annotations

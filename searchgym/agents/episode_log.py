@@ -1,16 +1,7 @@
 """Episode records for reports and viewers: one JSON form of a played episode, for eval and training.
 
-:func:`episode_record` turns a ``Trajectory`` (with the rubric and reward results it earned, when
-known) into plain JSON: the task with its gold hops, every turn (reasoning, query, hits, opened
-document, citations, parse error), the documents the agent saw (gold supporting ones marked), the
-outcome, the citation verdicts (valid / unseen / unsupported), the rubric table and every reward
-component. ``searchgym eval`` writes these records beside its JSON; :class:`EpisodeLogCallback`
-writes them during training to ``<output_dir>/episodes/step-N.jsonl``, and
-:mod:`searchgym.agents.report_html` renders both.
-
-Training logs read the rollout through public attributes only
-(``trainer.searchgym_rollout.last_samples``, ``.mode``, ``.sampler.last_trajectories`` and
-``.sampler.last_stats``) and tolerate any of them missing.
+:func:`episode_record` turns a ``Trajectory`` into plain JSON; :class:`EpisodeLogCallback` writes them
+during training to ``<output_dir>/episodes/step-N.jsonl``. See docs/training.md.
 """
 
 from __future__ import annotations

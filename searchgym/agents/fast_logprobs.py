@@ -1,19 +1,7 @@
 """A faster exact per-token log-prob path for TRL's ``GRPOTrainer`` and ``SFTTrainer`` on CPU.
 
-TRL (1.16) patches the policy's forward with a fused LM head (``trl.trainer.utils.add_fused_lm_head``):
-``model(..., labels=labels, fused_lm_head=True)`` projects hidden states through the LM head in
-vocabulary tiles and folds them into per-token log-probs and entropies (``ChunkedLogProbFunction``)
-without materialising the logits. On CUDA it feeds the kernel only the positions that have a label
-(the completion); elsewhere it feeds every position, prompt and padding included, because on
-compiling backends (Neuron) a varying number of positions would recompile the tiles. On CPU nothing
-is compiled, so that caution only multiplies the LM-head work, in pure torch, by
-``(prompt + completion) / completion``, forward and backward.
-
-:func:`install_compact_lm_head` re-wraps that forward so that on CPU the kernel sees only the labelled
-positions, exactly as TRL's own CUDA path does: the same ``ChunkedLogProbFunction``, the same
-temperature, chunk size and outputs, the results scattered back into the ``(batch, seq - 1)`` layout.
-Every other call (CUDA/XPU, pre-shifted ``shift_labels``, MoE router losses, models whose logits TRL
-scales or soft-caps) goes to TRL's forward unchanged.
+:func:`install_compact_lm_head` feeds TRL's chunked log-prob kernel only the labelled positions on CPU,
+as TRL's own CUDA path does; every other call goes to TRL's forward unchanged. See docs/training.md.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
 """Evaluation of a policy over a split: episodes, per-episode scores, a summary and a report on disk.
 
-Scores per episode: exact match and token F1 of the final answer (SQuAD normalisation, every alias),
-citation precision/recall (cited ids against the task's gold support ids), rubric satisfaction (the
-CaRR citation-rubric reward), searches and steps. Every episode is also kept whole (turns, hits,
-citations, rubric table, reward components: :func:`searchgym.agents.episode_log.episode_record`)
-for the HTML report. Conventions: an episode that cites nothing has
-citation precision 0 (it supported nothing); a task without gold support ids has no citation recall
-(left out of that mean, counted in ``summary["recall_tasks"]``).
+Scores: exact match, token F1, citation precision/recall, rubric satisfaction, searches and steps.
+See docs/training.md (Evaluation) for the conventions.
 """
 
 from __future__ import annotations

@@ -1,16 +1,7 @@
 """Self-contained HTML reports of evaluation and training runs (``searchgym view``).
 
-One file, no server and no network: inline CSS and JavaScript, plots as inline SVG drawn here, the
-run's data embedded as JSON and rendered by the page's script (always through ``textContent``, so
-agent text can never inject markup). The page shows the summary metrics and plots, a filterable
-list of episodes (solved / wrong / truncated / invalid turns) and, per episode, every turn with its
-hits (gold supporting documents marked), opened documents, citations (valid / unseen /
-unsupported), the rubric table and every reward component; for training runs, the episodes logged
-at each chosen step and the sampler's groups (SLATE branches) side by side with their rewards and
-advantages.
-
-The URL hash drives the page, so a state can be linked to and tests can set it:
-``#step=5&filter=wrong&q=river&open=0`` (``open`` is a position in the filtered list).
+One file, no server and no network; agent text is rendered through ``textContent`` only, and the
+URL hash (``#step=5&filter=wrong&q=river&open=0``) drives the page. See docs/training.md.
 """
 
 from __future__ import annotations

@@ -1,28 +1,7 @@
 """The bridge from a searchgym ``Sampler`` to TRL's ``GRPOTrainer(rollout_func=...)``.
 
-TRL's contract (trl 1.16, ``GRPOTrainer._generate``): the rollout function receives this process's
-slice of the generation batch (each dataset prompt already repeated ``num_generations`` times, in
-consecutive runs) and the trainer, and returns one completion per prompt entry as a dict with
-``prompt_ids``, ``completion_ids`` and ``logprobs`` (lists of per-sample lists). Every other key is
-forwarded to the reward functions, except ``env_mask``, which TRL pops and multiplies into the loss
-mask (1 = policy token, trained; 0 = environment token, not trained). TRL then computes
-group-relative advantages over consecutive runs of ``num_generations`` rewards.
-
-Mapping:
-- ``trajectory``: each run of G identical prompts is one task; the sampler's G episodes of it fill
-  the run (Search-R1-style groups).
-- ``step``: each run of k identical prompts is a *slot* for one (prefix, step) group of k candidate
-  turns (SLATE). ``tasks_per_step`` episodes are played; each keeps ``groups_per_task`` of its step
-  groups drawn uniformly, so every step t has the same chance to be trained (an episode that ended
-  early leaves its slots to other episodes' surplus groups). Slots still empty are filled with padding
-  samples whose reward is ``None`` (TRL leaves them out of the group statistics and gives them zero
-  advantage) and whose ``env_mask`` is all zero (no loss). ``groups_dropped`` and ``rollout_padding``
-  in the metrics count both.
-
-A sample that finished (an episode that answered; a step that is a well-formed action) ends with the
-tokenizer's EOS, masked out of the loss. TRL reads a completion whose last token is not EOS as clipped, so
-its ``completions/clipped_ratio`` is the share of episodes that ran out of turns (steps cut off by the
-token limit), and ``mask_truncated_completions`` means what it says.
+Each run of ``num_generations`` identical prompts is one sampler group (a task's episodes, or one
+(prefix, step) slot); ``env_mask`` keeps environment tokens out of the loss. See docs/training.md.
 """
 
 from __future__ import annotations

@@ -1,24 +1,7 @@
 """Samplers: turn tasks into scored GRPO groups of ``TrainingSample`` by driving a ``DeepSearchEnv``.
 
-* ``TrajectorySampler`` (Search-R1 style): G full episodes per task form one group, scored together
-  (``GroupReward.score_episodes``: C-GRPO needs the group). A sample's completion is everything after
-  the first prompt: agent turns (mask 1, the policy's own token ids and log-probs) and the environment's
-  observations with the chat-template glue between turns (mask 0).
-* ``TruncatedStepSampler`` (SLATE, Samarinas et al. 2026): at each step t (at most ``max_steps`` = T)
-  of an episode, k candidate next turns are sampled from the shared prefix (encoded once by
-  ``HFPolicy``), each played on its own ``env.fork()``; the k are scored together as one group
-  (``GroupReward.score_steps``) with advantages z-scored within it; the episode then continues from one
-  candidate (``continuation``: ``softmax`` of advantage / 0.7 as in the paper, ``greedy`` or ``uniform``).
-
-Token-exact turns: with a policy that generates from token ids (``generate_ids``: ``HFPolicy``,
-``VLLMPolicy``), every turn is generated from exactly the ids it is trained on: the first prompt, then
-each turn's sampled ids as generated, then the environment's reply tokenised once (``TurnEncoder.glue``).
-Nothing is re-tokenised from text. Other policies (scripted, remote) are driven by chat messages and
-their text is tokenised for training.
-
-A candidate that ends at EOS at once stays in its group with its penalty; the EOS it sampled is a
-trained token. Unscored samples (a judge failure under ``skip``) keep ``scored=False`` and advantage 0
-and are counted in ``last_stats["unscored"]``. Every call sets ``last_stats`` and ``last_trajectories``.
+``TrajectorySampler`` (Search-R1: G episodes per task) and ``TruncatedStepSampler`` (SLATE: k candidate
+turns per step from a shared prefix). See docs/training.md.
 """
 
 from __future__ import annotations

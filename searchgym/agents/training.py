@@ -1,16 +1,7 @@
 """GRPO training of search agents through TRL's ``GRPOTrainer``.
 
-How the pieces meet (trl 1.16):
-- ``rollout_func`` = :class:`searchgym.agents.rollout.SamplerRollout`, which runs a searchgym sampler
-  (``TrajectorySampler`` or ``TruncatedStepSampler``) with a policy wrapping the trainer's own model.
-- Environment tokens are masked out of the loss with TRL's own ``env_mask`` rollout field (TRL
-  multiplies it into the completion mask; no trainer subclass is needed).
-- Group-relative advantages are TRL's: ``num_generations`` = G (episodes per task) or k (candidates
-  per step); the rollout lays each sampler group out as one run of ``num_generations`` rows.
-- Rewards: one TRL reward function returns the sampler's reward per sample; its components, EM and
-  episode statistics are logged through TRL's ``log_metric`` into ``log_history`` and a JSONL file.
-- KL (``beta``), clipping (``epsilon``), loss type, LoRA (``peft_config``), checkpoints and resuming
-  (``resume_from_checkpoint``), ``accelerate`` multi-process and ``use_vllm`` are TRL's.
+searchgym supplies the ``rollout_func`` (a sampler), the ``env_mask`` and one reward function; advantages,
+KL, clipping, LoRA, checkpoints, multi-process and vLLM are TRL's. See docs/training.md.
 """
 
 from __future__ import annotations

@@ -1,17 +1,7 @@
 """``VLLMPolicy``: the samplers' policy on the vLLM engine that TRL's ``GRPOTrainer`` runs (``use_vllm``).
 
-With ``use_vllm=True`` TRL builds ``trainer.vllm_generation`` and keeps its weights in step with the
-trained model: ``GRPOTrainer._generate`` syncs them once per optimizer step before it calls the
-``rollout_func``, so the adapter never syncs itself. searchgym's ``rollout_func`` does its own
-generation, so this adapter is how the samplers reach that engine, in TRL's own calling convention
-(each prompt repeated ``num_generations`` times). vLLM stops at the end of an action through the ``stop`` strings that
-:func:`searchgym.agents.config.derived_values` puts into ``generation_kwargs``; the cut is made here
-again so that the text, token ids and log-probs follow ``HFPolicy``'s conventions exactly. vLLM's
-automatic prefix caching is what encodes a shared prefix once for the k branches.
-
-Only ``vllm_mode="colocate"`` (or ``server`` with one training process) is supported: vLLM's server
-mode gathers prompts across processes on every call, and episodes on different processes do not make
-the same number of calls.
+TRL keeps the engine's weights in step; this adapter only generates, with ``HFPolicy``'s conventions.
+Only ``vllm_mode="colocate"`` (or ``server`` with one process) is supported. See docs/training.md.
 """
 
 from __future__ import annotations

@@ -1,52 +1,8 @@
 """HotpotQA (Yang et al., 2018) as a ``TaskSet``.
 
-Input rows, one per question, in the published format (``hotpot_*_v1.json``, a JSON array)::
-
-    {"_id", "question", "answer", "type": "bridge"|"comparison", "level",
-     "supporting_facts": [[title, sentence index], ...],
-     "context": [[title, [sentence, ...]], ...]}
-
-or as the Hub copy ``hotpotqa/hotpot_qa`` gives them (``id``; ``supporting_facts`` as
-``{"title": [...], "sent_id": [...]}``; ``context`` as ``{"title": [...], "sentences": [[...]]}``).
-File rows and ``datasets`` rows go through the same :func:`hotpotqa_from_rows`.
-
-Mapping
--------
-* Corpus: every context paragraph of every loaded record, sentences joined as published (they
-  carry their own leading spaces), HTML entities in titles decoded (``Tunnels &amp; Trolls``).
-  Identical (title, text) passages are stored once. Id = slug of the title
-  (``Kiss_and_Tell_1945_film``); a later passage with the same slug but other text gets ``-2``,
-  ``-3`` ... in first-seen order, so ids are unique and deterministic for a given file.
-* Task: ``id`` = the record's ``_id``, ``answers = (answer,)`` (``yes``/``no`` kept verbatim),
-  ``source = "hotpotqa"``, metadata ``type``, ``level`` and ``hop_templates``.
-* Hops. HotpotQA has no decomposition, so hops are a documented approximation built from the
-  two supporting paragraphs (the supporting facts' titles):
-
-  - *bridge* (``kind="chain"``): one of the two supporting paragraphs is the bridge paragraph
-    ``B``, the other ``O``. ``B`` is chosen by scoring both orders: ``O``'s text names ``B``'s
-    entity (+3: "the title of the supporting paragraph that the other one names"), the answer
-    names ``B``'s entity (-10: the bridge is never the answer), ``B`` is not named in the question
-    (+1, it is the hidden entity), ``O`` is (+1), the answer appears in ``B``'s text (+1); ties go
-    to the supporting-facts order (the second title is the bridge). Hop 1's entity is ``B``'s
-    entity (title without its disambiguator, full title as alias); hop 2's entity is the answer.
-    Support: when the answer is ``O``'s own entity (``Kansas Song`` for "the fight song of the
-    university whose main campus is in Lawrence") hop 1 is supported by ``B`` and hop 2 by ``O``;
-    otherwise ``O`` (which names ``B``) supports hop 1 and ``B`` (which states the answer)
-    supports hop 2.
-    Hop questions: ``"Which intermediate entity does this question go through: <question>"`` and
-    ``"<question> (via <bridge>)"`` (template ``"<question> (via #1)"``).
-  - *comparison* (``kind="comparison"``), also used for records typed ``bridge`` whose question
-    names both supporting entities and whose answer is one of them or yes/no (``Who is older,
-    Annie Morton or Terry Richardson?``): one hop
-    per compared entity, in supporting-facts order; its entity is the compared entity, its support
-    that entity's paragraph; question ``"Find the passage about <entity> for the comparison:
-    <question>"``.
-  - any other number of supporting paragraphs: a chain with one hop per paragraph in
-    supporting-facts order, the last resolving to the answer.
-
-Records without an answer or supporting facts (the unlabelled test split) and records whose
-supporting titles are missing from their context (the fullwiki setting) are rejected with an
-error naming the file and record.
+Reads the published ``hotpot_*_v1.json`` files and the Hub rows through one :func:`hotpotqa_from_rows`.
+HotpotQA has no decomposition: hops are a documented approximation from the two supporting
+paragraphs. See docs/datasets.md.
 """
 
 from __future__ import annotations

@@ -1,26 +1,7 @@
-"""Plain JSON-lines corpora (the pyserini ``JsonCollection`` / FlashRAG / Search-R1 convention) and
-searchgym's own JSON-lines task files.
+"""JSON-lines corpora (pyserini ``JsonCollection`` / FlashRAG / Search-R1) and searchgym's JSON-lines task files.
 
-Corpus lines (optionally gzipped), one passage each; ``id`` is required and unique::
-
-    {"id": "0", "contents": "\\"Aaron\\"\\nAaron is a prophet ..."}   # FlashRAG / Search-R1 wiki-18
-    {"id": "doc1", "contents": "Title\\ntext"}                      # pyserini, title on line 1
-    {"id": "doc2", "contents": "text with no title line"}
-    {"id": "doc3", "title": "Title", "text": "text"}                # title/text fields
-
-Reading rules: ``title`` + ``text`` fields win; otherwise ``contents`` is split at its first
-newline into title and text (a title wrapped in double quotes, as in the FlashRAG wiki dumps, is
-unquoted; ``contents`` without a newline is all text and no title). When ``title`` sits beside
-``contents``, ``contents`` is the text unless it starts with that title's line. Numeric ids are
-read as strings. :func:`write_jsonl_corpus` writes ``id``, ``title``, ``text`` and ``contents``
-(``title\\ntext``, or ``"title"\\ntext`` with ``quote_titles=True``), so every reader of the
-convention and this module read it back exactly.
-
-Task lines (our format; :func:`write_tasks_jsonl` / :func:`read_tasks_jsonl`)::
-
-    {"id", "question", "answers": [...], "kind": "chain", "source": "...",
-     "hops": [{"question", "answer", "aliases": [...], "support": [doc ids]}],
-     "metadata": {"key": "value"}}
+:func:`write_jsonl_corpus` writes what every reader of the convention reads back exactly.
+See docs/datasets.md for the line formats and reading rules.
 """
 
 from __future__ import annotations

@@ -1,31 +1,7 @@
 """MuSiQue (Trivedi et al., 2022) as a ``TaskSet``.
 
-Input rows, one per question, in the published JSON-lines format (``musique_ans_v1.0_*.jsonl``,
-``musique_full_v1.0_*.jsonl``; the Hub copies such as ``dgslibisey/MuSiQue`` hold the same
-files, so ``datasets`` rows have the same shape)::
-
-    {"id": "2hop__460946_294723",
-     "paragraphs": [{"idx", "title", "paragraph_text", "is_supporting"}, ...],
-     "question",
-     "question_decomposition": [{"id", "question", "answer", "paragraph_support_idx"}, ...],
-     "answer", "answer_aliases": [...], "answerable": true}
-
-Mapping
--------
-* Corpus: every paragraph of every loaded record; identical (title, text) passages stored once.
-  MuSiQue often has several different paragraphs of one Wikipedia article: the first keeps the
-  slug of the title as id, later ones get ``-2``, ``-3`` ... in first-seen order.
-* Task: ``answers = (answer, *answer_aliases)``, ``kind = "chain"`` (the last sub-question's
-  answer is the answer), ``source = "musique"``.
-* Hops: one per ``question_decomposition`` entry, in order. Sub-questions refer to earlier
-  answers as ``#1``, ``#2`` ...; ``Hop.question`` has them filled in with those answers, and the
-  published templates stay available in ``metadata["hop_templates"]`` (see
-  ``searchgym.corpora.hop_templates``). Sub-questions written as Wikidata-style relation paths
-  (``Green >> performer``) become ``What is the performer of Green?`` (``X >> part of`` ->
-  ``What is X part of?``); the template keeps the published form. ``Hop.support`` is the paragraph at ``paragraph_support_idx`` (empty when the
-  published index is null, which only happens for unanswerable records).
-* Unanswerable records (``answerable: false``, MuSiQue-Full) are skipped unless
-  ``include_unanswerable=True``; kept ones carry ``metadata["answerable"] = "false"``.
+One hop per ``question_decomposition`` entry, ``#k`` references filled in with earlier answers;
+unanswerable records are skipped unless ``include_unanswerable=True``. See docs/datasets.md.
 """
 
 from __future__ import annotations

@@ -1,43 +1,7 @@
 """Question/answer-only task files: questions with accepted answers and no evidence, over any corpus.
 
-Spec: ``qa:<task file>[,limit=N],corpus=<corpus spec>`` (``corpus=`` comes last and takes the rest
-of the spec, commas included), e.g. ``qa:nq_dev.jsonl,corpus=jsonl:wiki18.jsonl`` or
-``qa:bamboogle.csv,limit=50,corpus=synthetic:seed=1,passages=500``. The corpus spec's own tasks,
-if any, are dropped: only its documents are used.
-
-Accepted task files (optionally gzipped, except CSV/TSV):
-
-* JSON lines or a JSON array of objects, the FlashRAG / Search-R1 convention
-  (``{"id", "question", "golden_answers": [...]}``: NQ, TriviaQA, PopQA, Bamboogle, ...).
-  Question field: ``question`` (or ``query``); answers: ``golden_answers``, ``answers`` or
-  ``answer`` (a string or a list of strings/numbers); id: ``id``, ``_id``, ``qid`` or
-  ``question_id``, else ``<file stem>-<record index>``.
-* CSV (``.csv``) or TSV (``.tsv``) with a header row holding ``Question`` and ``Answer`` columns
-  (case-insensitive; the original Bamboogle sheet), optionally ``id``. An answer cell holding a
-  JSON list gives several accepted answers.
-
-Every task gets ``kind="qa"``, ``source`` = the file stem, **no hops** and ``metadata
-{"gold_hops": "none"}``. Duplicate ids, missing or empty questions/answers and unreadable files
-are :class:`~searchgym.corpora.CorpusFormatError` naming the file and record.
-
-What is lost without gold hops
-------------------------------
-Only the final answer can be checked. Exact match, F1 and any other outcome reward work as with
-any data set. Everything that needs the *path* to the answer does not come for free:
-
-* **Citation recall** has nothing to recall (no gold support ids); ``searchgym eval`` leaves it out
-  of the mean. Citation precision counts every citation as unsupported.
-* **The CaRR rubric reward** has no gold-hop rubrics. ``searchgym eval --judge`` then asks the
-  judge to *write* rubrics (``searchgym.judges.rubric_generation``: hidden entities and single-hop
-  statements) and to ground them in the cited documents, which needs a judge that can write text
-  (``openai:...`` or ``transformers:...``); with the ``rules`` judge, or when the judge fails, the
-  rubric is left unscored (``n/a``), never a made-up 0. Judge-written rubrics are unchecked: the
-  judge may invent a hidden entity, and grounding is a model's opinion instead of an exact id match.
-* **The oracle** has no hops to follow and answers ``unknown`` (solve rate 0); warm-start
-  demonstrations cannot be made from such tasks.
-* **Retrieval difficulty** (recall@k of gold paragraphs, ``benchmarks/bench_data.py``) cannot be
-  measured, and nothing guarantees that the corpus holds the answer at all (the wiki-18 sample
-  holds none of the gold passages of the QA samples beside it).
+Spec: ``qa:<task file>[,limit=N],corpus=<corpus spec>`` (``corpus=`` last). Tasks have no gold hops,
+so only the final answer can be checked. See docs/datasets.md for the formats and what is lost.
 """
 
 from __future__ import annotations

@@ -1,26 +1,7 @@
 """Corpus spec strings: one short string names a task set for the CLI, configs and ``gym.make``.
 
-The grammar is :mod:`searchgym.registry`'s (whitespace around parts is ignored; option values cannot
-contain commas)::
-
-    spec      := NAME [":" BODY]
-    synthetic            synthetic[:seed=1,passages=5000,tasks=100,hops=2-4,<WorldConfig field>=...]
-    file kinds           hotpotqa:PATH[,limit=N]
-                         musique:PATH[,limit=N][,unanswerable=keep|skip]
-                         2wiki:PATH[,limit=N]
-                         jsonl:CORPUS[,tasks=TASKS][,limit=N]
-    questions + answers  qa:TASKS[,limit=N],corpus=CORPUS SPEC      (no gold evidence; see corpora.qa)
-    hub, known data set  hotpotqa | musique | 2wiki  [":" OPTIONS]   (e.g. "hotpotqa:split=train,limit=100")
-    hub, any repository  hf:REPO[:CONFIG[:SPLIT]][,format=hotpotqa|musique|2wiki][,limit=N][,split=S]
-
-Names: ``hotpotqa`` (``hotpot``, ``hotpot_qa``), ``musique``, ``2wiki`` (``2wikimultihopqa``,
-``twowiki``), ``jsonl``, ``qa``, ``synthetic``, ``hf``. Options are peeled from the right of BODY, so a
-path may contain commas as long as no part after a comma looks like ``option=value``.
-``hops`` takes ``3``, ``2-4`` or ``2+3+4``. ``limit`` keeps the first N tasks (after skipping
-unanswerable MuSiQue records). In a ``qa`` spec ``corpus=`` must come last: it takes the rest of
-the string, commas included (``qa:q.jsonl,corpus=synthetic:seed=1,passages=500``). Hub specs call ``datasets.load_dataset`` (default split
-``validation``); their rows go through the same mapping code as the files. Other packages add corpora
-with ``register_corpus`` or the ``searchgym.corpora`` entry-point group.
+The grammar is :mod:`searchgym.registry`'s (``NAME[:BODY]``, options peeled from the right).
+See docs/datasets.md for every corpus kind and its options.
 """
 
 from __future__ import annotations

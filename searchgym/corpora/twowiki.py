@@ -1,33 +1,7 @@
 """2WikiMultihopQA (Ho et al., 2020) as a ``TaskSet``.
 
-Input rows, one per question, in the published format (``train.json``/``dev.json``, JSON
-arrays; HotpotQA's layout plus evidence triples)::
-
-    {"_id", "type": "comparison"|"inference"|"compositional"|"bridge_comparison", "question",
-     "context": [[title, [sentence, ...]], ...],
-     "supporting_facts": [[title, sentence index], ...],
-     "evidences": [[subject, relation, object], ...],
-     "answer", "entity_ids"?}
-
-Hub copies use ``id`` and columns (``context: {"title", "sentences"|"content"}``,
-``supporting_facts: {"title", "sent_id"}``, ``evidences: {"fact", "relation", "entity"}``);
-all shapes go through :func:`twowiki_from_rows`.
-
-Mapping
--------
-* Corpus: every context paragraph, as for HotpotQA (dedup, title slugs, ``-2`` suffixes).
-* Task: ``answers = (answer,)``; ``kind = "chain"`` for compositional and inference questions,
-  ``"comparison"`` for comparison and bridge-comparison ones; ``source = "2wiki"``; metadata
-  ``type`` and ``hop_templates``.
-* Hops: one per evidence triple, in published order. The hop question is asked from the
-  relation: ``(Polish-Russian War, director, Xawery Żuławski)`` -> ``What is the director of
-  Polish-Russian War?``, entity = the object. When a subject is an earlier hop's entity the
-  template refers to it as ``#k`` (``What is the mother of #1?``). Support = the supporting
-  paragraph about the triple's subject: title equal to the subject (with or without the title's
-  disambiguator), else the supporting paragraphs naming both subject and object, else those
-  naming the subject; if none matches, every supporting paragraph.
-* Rows without evidences (some Hub copies drop them) fall back to the HotpotQA mapping of the
-  supporting paragraphs (``searchgym.corpora.hotpotqa``).
+One hop per evidence triple, asked from its relation; rows without evidences fall back to the HotpotQA
+mapping. All row shapes go through :func:`twowiki_from_rows`. See docs/datasets.md.
 """
 
 from __future__ import annotations

@@ -1,20 +1,8 @@
 """``DeepSearchEnv``: a multi-turn search episode over one corpus as a text-in, text-out Gymnasium env.
 
-Turn accounting: every ``step`` is one turn, valid or not, so a policy that keeps emitting malformed
-text is truncated at ``max_turns`` like any other. The episode terminates only on a valid
-``<answer>``; it is truncated when ``max_turns`` turns pass without one. The reward is 0 on every
-non-final turn; the final (terminating or truncating) turn gets ``reward(trajectory)`` (exact match by
-default; ``reward=None`` scores nothing and returns 0.0, for callers that score episodes themselves).
-
-Search faults never leave ``step``: when the searcher raises (a remote outage, a timeout, a bad reply,
-any exception from ``search`` or ``doc``) the turn becomes an ``invalid`` step whose ``error`` starts
-with ``"search_failed:"`` and whose observation tells the agent the search failed and to try again;
-``info["search_errors"]`` lists the failures of the episode so far and ``info["unscored_reason"]`` is
-``"search_failed"`` from then on. Such an episode has no trustworthy reward: the env returns 0.0 with
-``info["reward_scored"] = False`` and the samplers leave it out of training (``search_failed``).
-
-The episode state is one immutable ``EpisodeState``: ``snapshot()`` returns it, ``restore()`` puts
-it back, ``fork()`` copies the env around it. The corpus, index and task list are shared read-only.
+Every ``step`` is one turn, valid or not; only the final turn is rewarded. Search faults never leave
+``step`` (the turn becomes an invalid ``search_failed:`` step and the episode unscored). The state is one
+immutable ``EpisodeState`` (``snapshot``/``restore``/``fork``). See docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -1,17 +1,7 @@
 """``DeepSearchEnv`` as tool methods for ``GRPOTrainer(environment_factory=...)`` (trl >= 1.x).
 
-TRL's environment contract (trl 1.16, ``GRPOTrainer.__init__``/``_tool_call_loop``): the factory
-returns one object per rollout; its public methods (all but ``reset`` and ``get_reward``) become
-tools whose JSON schemas transformers builds from the type hints and Google-style docstrings;
-``reset(**row)`` starts an episode and may return text appended to the last user message;
-``get_reward()`` scores the finished rollout. TRL masks the tool results out of the loss itself.
-
-The model must speak a tool-calling chat template that TRL can parse. SmolLM2 uses ChatML tokens but
-its template has no tool calls; :func:`use_chatml_tool_template` gives such a tokenizer TRL's Qwen2.5
-ChatML template (Hermes-style ``<tool_call>`` JSON), which TRL knows how to parse.
-
-The text-action path (``<search>``, ``<open>``, ``<answer>``) through ``rollout_func`` remains the
-main training path (``searchgym.agents.training``); this bridge is for tool-calling models.
+For tool-calling models; the text-action path through ``rollout_func`` remains the main training path.
+See docs/training.md.
 """
 
 from __future__ import annotations

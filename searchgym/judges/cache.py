@@ -1,24 +1,7 @@
 """``JudgeCache``: a persistent verdict cache (sqlite in WAL mode) shared by processes.
 
-Key: sha256 of (backend, model, rendered prompt). The rendered prompt contains the principles, the
-question, the context and the judged text, so k branches that share a prefix and propose the same
-step are judged once, and a change of principles or prompt version never reuses a stale verdict.
-Only verdicts are stored: failures are never cached.
-
-Reliability (a cache must not take training down):
-
-* **Opening.** Creating the file, switching it to WAL and creating the table happen under an
-  exclusive ``flock`` on a sidecar ``<name>.lock`` file (plus a retry on ``database is locked`` where
-  ``fcntl`` is missing), so many processes can open the same new file at once. sqlite does not wait
-  on its busy handler for a journal-mode switch, which is why unserialised opens failed.
-* **Corruption.** A file sqlite reports as corrupt or not a database (on opening or on any later
-  read or write) is moved aside to ``<name>.corrupt-<UTC time>-<pid>`` (with its ``-wal``/``-shm``),
-  a warning is logged, and an empty cache is rebuilt in its place; the operation is then retried
-  once. When another process already replaced the file, this one only reconnects. A row that does
-  not decode to a verdict in [-1, 1] is deleted and read as a miss: the cache never invents a score.
-* **Errors.** Every other sqlite failure (a lock held past ``timeout``, an unwritable directory, a
-  full disk) raises ``CacheError``, a ``JudgeError``, so judge failure policies (``on_error="skip"``)
-  hold; the model judges go further and judge the request without the cache.
+Keyed by sha256 of (backend, model, rendered prompt); only verdicts are stored. A corrupt file is moved
+aside and rebuilt; other sqlite failures raise ``CacheError`` (a ``JudgeError``). See docs/rewards.md.
 """
 
 from __future__ import annotations

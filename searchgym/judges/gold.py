@@ -1,27 +1,7 @@
 """``gold``: a deterministic, privileged judge for data with gold hops (no model).
 
-It reads the task's gold decomposition (``JudgeRequest.task``) and, for actions, the step's effect
-(``JudgeRequest.outcome``: the ids the action brought into view). It therefore MEASURES A STEP'S
-EFFECT, unlike model judges, which see only what the agent had before the step. Verdicts:
-
-* ``query`` -- information gain: +1 if its results bring a gold supporting document into view that was
-  not seen before; 0 if they show only gold documents already seen; -1 if they show no gold document,
-  or it repeats an earlier query (same normalised text). After the first turn a query that restates
-  the question scores at most 0 (it decomposes nothing).
-* ``open`` -- an open brings a document's full text into view (results show a cut snippet): +1 for a
-  gold supporting document not opened before; -1 for any other document or a repeated open.
-* ``think`` -- what the reasoning names. Entities *uncovered* so far are the hop entities whose gold
-  support was seen before the step; *hidden* ones are the rest (the answer included) that the question
-  does not name. -1 if empty, restating the question, naming a hidden entity, or naming (a capitalised
-  word) anything neither the question nor the turns and evidence so far state: claims the evidence
-  shown so far cannot back. 0 if it names an entity off the gold path (a capitalised word neither the
-  question nor an uncovered entity contains). +1 if it names an uncovered entity or is about the
-  question; else 0.
-* ``answer`` -- against the gold answers: +1 exact match, 0 token F1 >= 0.5, -1 otherwise.
-* ``support`` -- not a gold-hop notion: ``JudgeError`` (ground such rubrics with another judge).
-
-A request without ``task`` (or whose task has no hops, for think/query/open) is a ``JudgeError``:
-the gold judge never guesses.
+It reads the task's gold hops and the step's effect (``JudgeRequest.outcome``), so it MEASURES A STEP'S
+EFFECT, unlike model judges; without a task it raises ``JudgeError``. See docs/rewards.md.
 """
 
 from __future__ import annotations

@@ -1,23 +1,7 @@
-"""``openai:<model>@<base_url>``: a judge served by any OpenAI-compatible server (OpenAI, vLLM,
-llama.cpp, Ollama) through the official ``openai`` SDK.
+"""``openai:<model>@<base_url>``: a judge on any OpenAI-compatible server, through the official ``openai`` SDK.
 
-* Bounded concurrency (an ``asyncio.Semaphore`` of ``concurrency``).
-* Deadlines: ``timeout`` bounds each HTTP attempt in total, from connecting to the reply's last byte
-  (the SDK's own timeout is per read, so a server that drips its reply byte by byte would never
-  trip it); ``deadline`` (optional) bounds a whole ``judge`` call, retries and backoff included.
-* Retries with exponential backoff (``backoff * 2**n`` plus jitter, capped) on 429, 5xx, timeouts
-  and connection errors, ``max_retries`` times; the SDK's own retries are off because they cannot
-  bound a whole attempt, stop at the call's ``deadline``, retry a malformed body or count attempts.
-  Other 4xx errors are not retried. After the retries: ``JudgeError``.
-* Structured output: ``structured="auto"`` first asks for OpenAI's ``json_schema`` response format,
-  falls back to ``{"type": "json_object", "schema": ...}`` (llama.cpp's form) and then to plain text
-  when the server rejects the format (a 400/422, or an error naming ``response_format``: llama.cpp
-  answers 500); the mode that worked is remembered. The reply is
-  parsed strictly either way (``searchgym.judges.parsing``: exactly one score in {-1, 0, +1}, never
-  a number read out of ``1e5`` or ``1/10``); an unparseable reply is asked again (``parse_retries``)
-  then fails.
-* The API key comes from the environment variable ``api_key_env`` (default ``OPENAI_API_KEY``); a
-  placeholder is used for local servers without one. It is never logged nor shown in ``repr``.
+Works with OpenAI, vLLM, llama.cpp and Ollama. Bounded concurrency, per-attempt and per-call
+deadlines, its own retries, structured output with fallbacks, strict parsing. See docs/rewards.md.
 """
 
 from __future__ import annotations

@@ -1,20 +1,7 @@
 """Strict parsing of a model judge's reply into ``(score, rationale)``; never guesses a score.
 
-A reply is accepted only if it states one allowed score (SLATE's ternary scale: -1, 0, +1) exactly:
-
-1. **JSON first** (what structured output returns): every JSON object in the reply that has a
-   ``score`` key is a verdict. The value must be the integer literal -1, 0 or 1 (``1.0`` and the
-   strings ``"1"``, ``"+1"`` count; ``1e0``, ``1E-9``, ``1e5``, ``0.5``, ``true`` do not). One invalid
-   or two disagreeing verdicts reject the reply -- the free-text fallback is then NOT tried, so
-   ``{"score": 1e5}`` can never be read as ``1``.
-2. **Free text** otherwise: every ``score: n`` / ``score = n`` in the reply must be a clean number
-   that ends there (end of text or line, punctuation, a closing bracket or quote, a sentence's full
-   stop) -- ``Score: 1/10``, ``score = 1 out of 5``, ``score: 1e5``, ``score: 1.5`` are rejected, and
-   so is a reply whose mentions disagree.
-3. A reply that is nothing but an allowed number (``"1"``, ``"-1"``, ``"+1"``, ``"0"``).
-
-Anything else raises ``UnparseableJudgment``; model judges then ask again and finally raise
-``JudgeError``.
+JSON first, then ``score: n`` in free text, then a bare allowed number; anything else raises
+``UnparseableJudgment``. See docs/rewards.md.
 """
 
 from __future__ import annotations

@@ -1,22 +1,7 @@
 """Judge prompts (SLATE-style step judging), rendered from a structured ``JudgeRequest``.
 
-Scale: SLATE's ternary scale. Every prompt asks for one JSON object
-``{"score": -1 | 0 | 1, "rationale": "..."}``:
-
-* ``think``  -- a reasoning span, judged on relevance, clarity, specificity, progress, faithfulness.
-* ``query``  -- a search query, judged on relevance, specificity, searchability, alignment, novelty.
-* ``answer`` -- a final answer against the reference (gold) answer.
-* ``support``-- whether the quoted evidence fully supports a statement (CaRR grounding).
-
-Prompt-injection defence: every piece of agent or document text is *data*. It is quoted inside a
-fence whose delimiter carries a nonce derived from a hash of the fenced text itself, so the agent
-cannot know (and so cannot write) the closing delimiter of its own fence; any text that still looks
-like a fence delimiter is defanged as well. The system prompt says explicitly that fenced text is
-data and that instructions inside it must be ignored. The nonce is deterministic (a content hash), so
-identical requests render identical prompts and the judge cache still hits.
-
-Principles (RewardAnything-style natural-language guidance) are user text, not agent text: they are
-listed unfenced in the system prompt and therefore part of the cache key.
+Agent and document text is quoted inside nonce fences derived from a hash of the text, so it stays
+data and identical requests render identical prompts. See docs/rewards.md.
 """
 
 from __future__ import annotations

@@ -1,16 +1,7 @@
 """Judge-generated rubrics (CaRR's way) for tasks without a gold decomposition.
 
-A judge model reads the question and its answer and writes single-hop statements over entity
-placeholders: ``<E0>`` is the answer entity, ``<E1>``, ``<E2>`` ... the hidden entities, with the name
-of each hidden entity. The reply format asked for (JSON):
-
-    {"entities": {"E1": "<name>", ...}, "rubrics": ["<E1> was born in <E0>.", ...]}
-
-It is parsed into ``searchgym.rewards.rubric.Rubric`` objects (no gold support: a ``JudgeGrounder``
-grounds them) with ``names`` for every placeholder (``<E0>``'s names are the task's answers).
-Rubrics that use an undeclared placeholder or no placeholder at all are dropped; a reply with no
-usable rubric raises ``JudgeError`` after the retries. Generated rubrics are cached on disk under a
-key of (task id, question, answers, backend, model, prompt version), written atomically.
+A judge writes single-hop statements over ``<E0>``, ``<E1>``... placeholders; they are parsed into
+``Rubric`` objects and cached on disk. See docs/rewards.md.
 """
 
 from __future__ import annotations

@@ -1,26 +1,7 @@
 """``rules``: a deterministic judge without a model, cheap enough for every step of every branch.
 
-Verdicts (ternary, like SLATE's), on normalised content tokens (stop words removed):
-
-* ``query``: grounding g = share of the query's tokens found in the question, the earlier turns or the
-  evidence; novelty = max Jaccard similarity to earlier queries (the searches of the agent turns
-  in ``context``, read by the env's parser: ``searchgym.grammar``). -1 if empty, longer than 12 content tokens, a repeat (its grounded tokens are a
-  subset of an earlier query's, or Jaccard >= 0.8) or g < 0.5 (mostly words from nowhere); 0 if it
-  restates the question (Jaccard >= 0.9 with the question's tokens: no decomposition); +1 if it covers
-  a question or evidence token not yet searched for; else 0.
-* ``open``: -1 if the id was never shown (not in the evidence) or was opened before; +1 if the shown
-  document shares a content token with the question; else 0.
-* ``think`` (citations ``[id]`` removed first): relevance = it shares a token with the question or the
-  evidence; faithfulness f = share of its tokens found in the question, earlier turns or evidence.
-  -1 if empty, irrelevant or f < 0.5; 0 if it restates the question (Jaccard >= 0.9); +1 if f >= 0.75
-  and at least 2 content tokens; else 0.
-* ``answer``: against ``reference`` (aliases separated by ``" || "``): +1 on exact match, 0 when token
-  F1 >= 0.5, else -1. No reference: ``JudgeError`` (a score is never invented).
-* ``support``: share s of the statement's tokens (placeholders like ``<E1>`` removed) found in the
-  evidence: +1 if s >= 0.8, 0 if s >= 0.5, else -1; no evidence: -1.
-
-Text the agent adds that is not grounded in the question or evidence (an injected "give full marks",
-a fake rubric, a fake citation) can only lower g and f, so it never raises a score.
+Ternary verdicts from token overlap with the question, earlier turns and evidence, so ungrounded
+agent text can only lower a score. See docs/rewards.md for the thresholds.
 """
 
 from __future__ import annotations

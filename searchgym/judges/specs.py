@@ -1,15 +1,6 @@
 """Judge specs: ``load_judge(spec, **kwargs)`` over the registry of judge backends.
 
-* ``"rules"`` -- deterministic lexical judge (``searchgym.judges.rules``).
-* ``"gold"`` -- deterministic judge that reads the task's gold hops (``searchgym.judges.gold``).
-* ``"openai:<model>@<base_url>"`` (or ``"openai:<model>"`` for the SDK's default endpoint) -- any
-  OpenAI-compatible server (``searchgym.judges.openai_judge``).
-* ``"transformers"`` / ``"transformers:<model>"`` -- in-process HF model (default SmolLM2-135M-Instruct).
-* ``"<name>[:<arg>]"`` -- a backend registered with ``register_judge`` or published in the
-  ``searchgym.judges`` entry-point group: a factory called as ``factory(arg, **kwargs)`` (``arg`` is
-  None without one) that returns a ``Judge``.
-
-Keyword arguments are passed to the backend (e.g. ``cache=JudgeCache(...)``, ``concurrency=16``).
+See docs/rewards.md (Judges) for the specs.
 """
 
 from __future__ import annotations

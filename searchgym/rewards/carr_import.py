@@ -1,21 +1,7 @@
-"""Import CaRR-style data: rubric lists and browser-agent trajectories (THUDM/CaRR's reward-server
-input, e.g. ``deepsearch_rm_with_rubrics/browsecomp_example.json``) as searchgym records.
+"""Import CaRR-style data: rubric lists and browser-agent trajectories as searchgym records.
 
-Mapping of one trajectory record (``prompt``/``response``/``label``/``history``..., each a list over a
-batch):
-
-* ``Task``: question = the first user message up to "Your response should be" (as CaRR's test does),
-  ``answers = (label,)``, ``source = "carr"``, no hops (CaRR rubrics replace them).
-* Documents: one per URL (``Document.id`` = URL with ``r.jina.ai`` / ``view-source:`` prefixes
-  removed, as CaRR's server does); text = every search snippet, opened page and find result the
-  agent got for it, in order. (The text is the union over the whole episode, so a page first seen as
-  a snippet carries its later opened content too.)
-* Steps: one per tool call, in our grammar: ``browser.search`` -> ``search`` (``hits`` = result URLs),
-  ``browser.open`` -> ``open`` (``doc_id`` = the opened page's URL), ``browser.find`` -> ``open`` of
-  the current page (it shows parts of that page). The assistant's reasoning goes into the ``text`` of
-  its message's first step. The final assistant message is the ``answer`` step: ``answer`` = the
-  "Exact Answer" section (markdown emphasis removed), ``citations`` = URLs cited as
-  ``[[n](url)]`` before the References section (CaRR ignores References too).
+The input is THUDM/CaRR's reward-server input (e.g. ``deepsearch_rm_with_rubrics/browsecomp_example.json``).
+See docs/rewards.md for the mapping.
 """
 
 from __future__ import annotations

@@ -1,18 +1,7 @@
 """C-GRPO: CaRR's combination of the outcome reward and the rubric reward over a group of rollouts.
 
-For the G rollouts of one question, with binary outcome o_i and rubric reward r_i (``R_rubric``)::
-
-    R_i = 0                                          if o_i = 0 (wrong answer)
-    R_i = (1 - α) + α · r_i / max_j r_j              if o_i = 1,   α = 0.3
-
-The max runs over the whole group (every rollout, right or wrong). When max_j r_j = 0 no rollout has
-connected evidence and every correct rollout gets the base (1 - α): the rubric term is 0, never 0/0.
-So a correct answer without connected evidence earns only (1 - α), a wrong answer earns nothing
-however good its evidence, and within the correct rollouts the best-evidenced one gets 1.
-
-CaRR's shipped training script (``--normalize-rubric-reward --rubric-only-positive`` in
-``slime/rollout/sglang_rollout.py``) takes the ``rubric_only_positive`` branch, which uses the *raw*
-r_i and skips the group normalisation; we follow the paper's formula above.
+``R_i = 0`` for a wrong answer, else ``(1 - α) + α · r_i / max_j r_j`` (α = 0.3; the α term is 0 when the max is 0),
+as the paper writes it. See docs/rewards.md.
 """
 
 from __future__ import annotations

@@ -1,30 +1,7 @@
 """The training reward: every member of one GRPO group scored by one formula, on one scale.
 
-Two kinds of groups (``GroupReward.score_steps`` / ``score_episodes``):
-
-**Step groups** (SLATE truncated step-level sampling: k candidate next steps from one shared prefix, step
-index t, budget B = ``max_turns``)::
-
-    search / open:  r = r_think + r_action
-    answer:         r = r_think + r_answer + 0.1 * (B - t) / B
-    r_answer = -1 wrong, 0 partial (token F1 >= 0.5), +1 correct; with citation rubrics a correct
-               answer's +1 becomes (1 - α) + α * R_rubric / max over the group's correct answers of R_rubric
-    a candidate that spends the last turn (t = B) without answering gets r_answer = -1;
-    an invalid turn gets r_action = -1.
-
-r_think and r_action come from the judge, which sees only what the agent had before the step
-(``searchgym.rewards.process``); r_answer is the judge's verdict on the answer. Without a judge, r_think
-= r_action = 0 (invalid turns still -1) and r_answer is the deterministic EM/F1 rule above.
-
-**Episode groups** (G whole episodes of one task; C-GRPO, CaRR)::
-
-    R = C + w_judge * mean over the episode's steps of the SLATE step reward above (plain r_answer)
-    C = 0 if the answer is wrong (exact match), else (1 - α) + α * R_rubric / max over the group of R_rubric
-    (without citation rubrics C is the exact match, 0 or 1)
-
-``R_rubric`` is the CaRR rubric reward (``CitationRubricReward``); when the group max is 0 the bonus is
-0 (never 0/0). Unscored members (a judge failure under ``on_error="skip"``) are NaN with
-``scored=False`` and never enter a max or an advantage.
+``GroupReward.score_steps`` (SLATE step groups) and ``score_episodes`` (C-GRPO episode groups).
+See docs/rewards.md for the formulas.
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
 """Outcome rewards: exact match and token F1 against every accepted alias, and a format reward.
 
-* ``exact_match(pred, answers)``: 1.0 when the SQuAD-normalised prediction equals the normalised form
-  of any alias, else 0.0 (Search-R1's EM).
-* ``f1_score(pred, answers)``: SQuAD token F1 (bag of normalised tokens), the maximum over aliases.
-  As in the official HotpotQA evaluation, when either side normalises to yes/no/noanswer the F1 is
-  given only for an exact match (a "yes" sharing no token with "no" must not earn partial credit).
-* Citations inside the answer text (``Paris [w0-12]``) are removed before scoring: they are evidence
-  pointers, not part of the answer.
-
-The three functions live in the leaf :mod:`searchgym.text` (the env and the judges use them too).
+The metrics live in the leaf :mod:`searchgym.text`. See docs/rewards.md.
 """
 
 from __future__ import annotations

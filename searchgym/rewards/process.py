@@ -1,22 +1,7 @@
 """SLATE process rewards: a judge scores one step of a trajectory from what the agent had BEFORE it.
 
-(Samarinas, Chang & Zamani, "Truncated Step-Level Sampling with Process Rewards for
-Retrieval-Augmented Reasoning", 2026.) Ternary judge scores {-1, 0, +1}; for the step at 1-based
-index t of a budget of B turns:
-
-* search / open step:  r = r_think + r_action   (r_action: the judge's verdict on the query or open)
-* answer step:         r = r_think + r_answer + 0.1 * (B - t) / B
-* invalid step:        r = r_think + r_action with r_action = -1 (a defined penalty, no verdict)
-* a step at t = B that is not an answer also gets r_answer = -1 (it spent the last turn).
-
-Every request carries the context (earlier turns) and evidence (documents shown) of the prefix
-before the step, never the step's own results; only the privileged fields ``task`` and ``outcome`` of
-``JudgeRequest`` say what the step brought into view, for judges that measure effect (``gold``).
-``r_think`` judges the step's reasoning (its text without action and think tags).
-
-Failure policy: ``on_error="raise"`` lets ``JudgeError`` out; ``"skip"`` returns ``scored=False`` with
-value NaN (left out of advantages) and counts it. A judge that returns the wrong number of verdicts
-is a ``JudgeError``. No score is ever invented.
+Ternary judge scores; ``on_error="skip"`` leaves a failed step unscored (NaN), never invented.
+See docs/rewards.md for the formulas.
 """
 
 from __future__ import annotations

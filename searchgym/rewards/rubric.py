@@ -1,48 +1,7 @@
 """Citation-aware rubric reward (CaRR, "Chaining the Evidence", Zhang et al. 2026).
 
-A *rubric* is a single-hop statement over entity placeholders: ``<E0>`` is the answer entity,
-``<E1>``, ``<E2>`` ... are hidden (intermediate) entities. For one trajectory the reward is
-
-1. **Identify.** Each placeholder is *identified* when the agent explicitly names it:
-   ``<E0>`` by the final answer (exact match after SQuAD normalisation with one of ``<E0>``'s names,
-   by default ``task.answers``; ``answer_match="contains"`` relaxes this to whole-token containment),
-   every other placeholder by one of its names appearing as whole tokens (``normalize_text``, so
-   "Paris" is not found in "Parisian") anywhere in the agent's own text: ``Step.text`` of every turn
-   (reasoning, queries and answer; never observations), with ``[doc_id]`` citations removed first. ``scope="final"`` looks at the final turn
-   only, as CaRR's server does. A rubric whose placeholders are not all identified scores 0.
-2. **Ground.** A filled rubric counts as *supported* only if the documents the agent cited fully
-   support it. Only *valid* citations count: ``[doc_id]`` citations (``Step.citations``) of documents
-   the agent was actually shown in this episode (``trajectory.seen``), cited in a turn *after* the
-   turn that retrieved or opened them (a guessed id cited before it was seen, or never seen, earns
-   nothing and is listed under ``details["citations"]["rejected"]``). No valid citation: nothing is
-   supported. Gold-hop rubrics (``Rubric.support`` non-empty) are grounded exactly: supported iff a
-   valid citation is one of the hop's gold support ids. Rubrics without gold support are grounded by
-   a pluggable ``Grounder`` (``JudgeGrounder`` asks a ``Judge`` with kind ``"support"`` requests
-   whose evidence is the cited, seen documents).
-3. **Connect.** Breadth-first search from ``<E0>`` over supported rubrics: a supported rubric is
-   reached when it shares a placeholder with a reached entity; reaching it reaches all its
-   placeholders. Only reached ("connected") rubrics count; a rubric without placeholders is never
-   connected.
-
-    R_rubric = |connected ∧ supported rubrics| / |all rubrics|  ×  citation precision
-
-4. **Precision** (searchgym's addition, ``citation_precision=True``): the share of the cited documents
-   that support some rubric: a gold support document of any rubric, or evidence a judge found to
-   support one (invalid citations count as cited). Citing every document seen
-   never pays; honest citation keeps the factor at 1. ``scope="final"`` (as CaRR's server, and
-   searchgym's training reward) reads names and citations from the final turn only, so hidden entities
-   count as identified only where the final turn states them.
-
-Differences from CaRR's shipped server (``deepsearch_rm_with_rubrics/launch_server.py``): it asks an
-LLM to extract entity identities from the final response only (minus its References section) and
-judges all filled rubrics in one LLM call over the concatenated cited pages (search snippets, opened
-pages and find results, at most 20 cited URLs); it does not check *when* a page was seen. Here
-identification is deterministic name matching (entity names come with the rubrics), gold-hop
-grounding needs no model, and the judge path asks one ``support`` request per rubric (its evidence
-is the full text of each cited, seen document, even where the agent was shown only a search
-snippet of it). The BFS, the zero for no citations, the zero for rubrics with unidentified entities,
-placeholder-free rubrics never connecting, and the normalisation by the number of *all* rubrics are
-the same.
+Identify placeholders, ground filled rubrics in valid citations, connect them to ``<E0>`` by BFS, times
+citation precision. See docs/rewards.md for the definition and the differences from CaRR's server.
 """
 
 from __future__ import annotations

@@ -1,13 +1,7 @@
 """Reward specs: ``load_reward(spec, **kwargs)`` over the registry of trajectory rewards.
 
-* ``"em"`` (``exact_match``, ``outcome``) / ``"f1"`` -- ``OutcomeReward`` with that metric.
-* ``"format"`` / ``"format:mode=search_r1"`` -- ``FormatReward``.
-* ``"rubric[:scope=final,precision=false,answer_match=contains,judge=<judge spec>]"`` -- the CaRR
-  ``CitationRubricReward``; ``judge=`` (last: it takes the rest, colons included) grounds rubrics
-  without gold support with that judge.
-* ``"citation_validity[:require_citation=false,scope=final]"`` -- ``CitationValidityReward``.
-
-Other rewards register with ``register_reward`` or the ``searchgym.rewards`` entry-point group.
+``em``/``f1``, ``format``, ``rubric[:...]``, ``citation_validity[:...]`` or a registered reward.
+See docs/rewards.md.
 """
 
 from __future__ import annotations

@@ -1,13 +1,7 @@
 """BM25 on the ``bm25s`` library (scipy sparse matrices, no JVM), cached on disk.
 
-For machines with no Java (GPU boxes where a JVM cannot be installed). The analyzer mirrors
-Anserini's default English one so that rankings agree closely with the Lucene backend: Unicode word
-tokens, possessive ``'s`` removed, lowercased, Lucene's 33 English stopwords dropped, Porter-stemmed
-(PyStemmer's ``porter``). Scores use Lucene's BM25 variant (``method="lucene"``); Lucene stores
-document lengths lossily (one byte), so a few near-ties may rank differently
-(``benchmarks/bench_search.py`` prints the overlap@10 of the two backends).
-
-BM25's k1 and b are baked into the precomputed sparse score matrix, so they are part of the cache key.
+For machines with no Java; the analyzer mirrors Anserini's default English one so rankings agree
+closely with the Lucene backend. See docs/search.md.
 """
 
 from __future__ import annotations

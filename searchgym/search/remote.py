@@ -1,19 +1,7 @@
 """``RemoteSearcher``: an HTTP client for a retrieval server in the Search-R1 / FlashRAG shape.
 
-Requests are ``POST {url}/retrieve`` with ``{"queries", "topk", "return_scores": true}``; each result
-item is ``{"document": {"id", "contents", ...}, "score"}`` (or the bare document). ``doc(id)`` first
-asks ``GET {url}/doc/<id>`` (served by :mod:`searchgym.search.server`); plain Search-R1 servers have no
-such route, so documents seen in earlier results are remembered and served from that memory.
-
-Faults: every call has one total deadline (``timeout`` seconds, retries and backoff included; a
-server that trickles bytes is cut off at the deadline, not after each slow read). Connection errors
-and 5xx answers are retried with exponential backoff inside that deadline. Whatever goes wrong --
-unreachable server, timeout, 4xx/5xx, a reply that is not UTF-8 JSON, too large, or of the wrong
-shape -- raises :class:`RemoteSearchError` and nothing else.
-
-Thread safety: safe to call from many threads. Requests run on one private asyncio loop (a daemon
-thread started on first use, and again in a forked child) that multiplexes them over one pooled
-``httpx.AsyncClient``; the deadline is enforced there by cancellation.
+One total deadline per call; whatever goes wrong raises :class:`RemoteSearchError` and nothing else.
+Thread-safe. See docs/search.md.
 """
 
 from __future__ import annotations

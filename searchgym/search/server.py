@@ -1,34 +1,7 @@
 """A retrieval server for any ``Searcher`` in the Search-R1 / FlashRAG retriever shape (Starlette + uvicorn).
 
-Routes:
-
-* ``POST /retrieve`` with ``{"queries": [...], "topk": k, "return_scores": bool}`` answers
-  ``{"result": [[{"document": {"id", "contents", "title", "text"}, "score": s}, ...], ...]}``; with
-  ``return_scores`` false (the default) each item is the document object alone. ``topk`` defaults to 3.
-* ``GET /doc/<url-quoted id>`` answers ``{"document": {...}}`` or 404.
-* ``GET /health`` answers ``{"ok": true, "documents": n}`` (``n`` null when the searcher has no length).
-
-Requests are validated strictly; every malformed one gets a 4xx with ``{"error": "..."}``: 400 for bad
-JSON (also ``NaN``/``Infinity`` and pathological nesting), unknown keys, wrong types, or a ``topk``
-that is not an integer in ``[0, max_topk]``; 413 for more than ``max_queries`` queries, a query over
-``max_query_chars``, more than ``max_hits`` hits (queries x topk), a body over ``max_body_bytes`` or
-an answer that would exceed ``max_response_bytes``; 411 without a body length; 408 for a body that
-does not arrive within ``body_timeout``; 414 for a ``/doc`` id over ``max_doc_id_chars``; 404/405 for
-unknown routes and methods; 500 (and the server keeps serving) when the searcher raises.
-
-HTTP framing: h11 refuses negative, non-numeric or conflicting ``Content-Length`` and bad chunking
-with a 400 and closes the connection; a request head over ``max_header_bytes`` gets a 431; one with both
-``Content-Length`` and ``Transfer-Encoding`` is refused too, and every framing or body error closes
-its connection, so no request can be smuggled inside another (an unread body is drained by h11,
-never parsed as a request). A connection must send each request head within ``header_timeout``
-(slow-loris clients are cut off); idle keep-alive connections are closed after
-``keep_alive_timeout``; over ``max_connections`` concurrent connections new requests get a 503.
-Every accepted socket has ``TCP_NODELAY`` (asyncio sets it; the protocol sets it again explicitly).
-
-Concurrent ``/retrieve`` requests are micro-batched: a queue collects them (waiting up to
-``batch_window_ms`` while more requests are in flight) and one ``batch_search`` call per distinct
-``topk`` answers the whole batch on a single worker thread. Every limit is a :class:`ServerLimits`
-field and a ``python -m searchgym.search.server`` option (``--max-topk 50``).
+Routes ``POST /retrieve``, ``GET /doc/<id>``, ``GET /health``; strict validation, every limit a
+:class:`ServerLimits` field, concurrent requests micro-batched. See docs/search.md.
 """
 
 from __future__ import annotations

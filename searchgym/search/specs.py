@@ -1,13 +1,6 @@
 """Searcher specs: ``build_searcher(spec, documents)`` over the registry of search engines.
 
-* ``"bm25"`` or ``"bm25:k1=0.9,b=0.4"`` (also ``language=``, ``threads=``)
-* ``"bm25s"`` or ``"bm25s:k1=0.9,b=0.4"`` (BM25 on the ``bm25s`` library: no JVM)
-* ``"dense"`` (all-MiniLM-L6-v2, offline) or ``"dense:<encoder path or hub id>"``
-* ``"hybrid"`` (RRF of bm25 and dense) or ``"hybrid:<encoder>"``
-* ``"remote:http://host:port"`` (a Search-R1 / FlashRAG style retrieval server)
-
-Other engines register with ``register_searcher`` or the ``searchgym.searchers`` entry-point group; a
-factory is called as ``factory(arg, documents=..., cache_dir=..., progress=..., **options)``.
+``bm25``, ``bm25s``, ``dense``, ``hybrid``, ``remote:<url>`` or a registered engine. See docs/search.md.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
 """A seeded synthetic world: fictional entities, encyclopedia passages and multi-hop questions.
 
-``generate_world(WorldConfig(seed=0, num_passages=1000, num_tasks=200, hops=(2, 3, 4)))`` returns a
-``TaskSet`` named ``"synthetic"``. Its documents are a lazy sequence (``WorldDocuments``): passage
-``i`` is rendered from the world graph when it is read, so a world of a million passages costs a few
-tens of megabytes. The same config gives the same ids, texts and tasks in every process.
-
-Modules: ``names`` (syllable names, vocabulary), ``world`` (entities and relations), ``render``
-(passages), ``questions`` (chain / comparison / intersection tasks with gold hops).
+``generate_world(WorldConfig(...))`` returns a ``TaskSet`` whose passages are rendered lazily; the same
+config gives the same ids, texts and tasks in every process. See docs/datasets.md.
 """
 
 from __future__ import annotations

@@ -1,16 +1,7 @@
 """Multi-hop questions over the world graph, each with exact gold hops.
 
-Every ``Hop.question`` is self-contained: it names the entity the hop starts from ("Who founded
-Korvane Industries?"), and its support is the passage about that entity, which states the fact.
-
-- chain: a walk along relations from a named entity ("In which city was the founder of the studio
-  that produced the film X born?"), optionally ending in a year attribute. Relations are functions,
-  so the answer is unique.
-- comparison: two sides (a named entity or a chain to one), compared on a year ("Which was founded
-  earlier, A or the company that makes the B?"): the sides' hops, then one year hop per side.
-- intersection: the person satisfying two or more constraints ("Which person was born in X and
-  founded a record label headquartered in Y?"); checked against the whole world: exactly one
-  person satisfies them all.
+Chain, comparison and intersection tasks; every ``Hop.question`` names the entity it starts from and
+has a unique answer. See docs/datasets.md.
 """
 
 from __future__ import annotations

@@ -1,21 +1,7 @@
 """The world graph: typed entities, their names and their relations, held in numpy columns.
 
-Entity ``i`` is described by passage ``i``. Each entity has a kind, name components (``a``, ``b``,
-``c``: indices into the name pools, meaning depends on the kind), two relation targets ``t1``/``t2``
-(other entity indices, -1 when unused) and one ``year``. Every relation is a function (one founder,
-one birthplace...), so a chain of relations from a uniquely named entity has exactly one answer.
-
-    kind                t1              t2                year
-    person              born_in city    educated_at univ  birth year
-    city                in_country      -                 founded
-    country             -               -                 independence
-    university          located_in city -                 founded
-    company/studio/     founded_by      headquartered_in  founded
-      publisher/label     person          city
-    product             made_by company -                 introduced
-    film                directed_by     produced_by       released
-    book                written_by      published_by      published
-    album               recorded_by     released_by       released
+Entity ``i`` is described by passage ``i``; every relation is a function, so a chain from a uniquely
+named entity has exactly one answer. See docs/datasets.md for the kinds and relations.
 """
 
 from __future__ import annotations
