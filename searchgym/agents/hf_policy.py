@@ -1,43 +1,8 @@
 """``HFPolicy``: a transformers causal LM as a search agent, with token ids and log-probs for training.
 
-Decoding is a small loop of our own rather than ``model.generate`` because training needs three
-things ``generate`` does not give together: (1) the prompt of a group encoded ONCE and its KV cache
-shared by the ``n`` branches (``DynamicCache.batch_repeat_interleave``), (2) per-token log-probs of
-the sampled tokens under the sampling distribution (logits / temperature, as TRL scores them), and
-(3) stopping each row at the end of an action (``</search>``, ``</open>``, ``</answer>``).
-
-Conventions: ``token_ids`` are the sampled ids, up to and including the token that completes the
-first stop string, or up to and including an EOS that ends the row (an EOS is an action of the policy:
-it is trained and penalised like any other token). ``Completion.text`` is exactly
-``tokenizer.decode(token_ids, skip_special_tokens=True)``: the text is never cut inside a token, so
-the characters the last token carries past the stop stay in it. ``logprobs[i]`` is
-``log p(token_ids[i])`` under ``softmax(logits / temperature)`` (plain logits when
-``temperature == 0``, i.e. greedy). Batches are left-padded. Sampling draws from one seeded
-``torch.Generator``: the same seed and the same calls give the same completions.
-
-Speed: every live row advances in one batched forward per token; sampled ids and log-probs stay on
-the device. Stops are found on token ids: a stop string can first appear in the decoded text only
-at a token whose own text holds the stop's last character (or an incomplete UTF-8 byte), so only
-rows that sampled such a token (a small precomputed set: ``>``-bearing tokens for the default
-stops) are decoded, on the host. On CUDA the host reads each step's ids one step late, through a
-pinned buffer, so it never waits for the forward in flight; a row that ended is dropped from the
-batch (KV cache rows selected) once enough rows have ended for the copy to pay. Prefill computes the
-logits of the last position only (``logits_to_keep=1`` where the model takes it).
-
-Cross-turn KV reuse (``reuse_kv=True``): a multi-turn rollout's next prompt is the previous prompt,
-the sampled turn and the environment's reply, so re-encoding it repeats work that grows with every
-turn. After each call the policy keeps, per generated row, the KV cache of its context (the prompt and
-the sampled tokens but the last, which was never fed), keyed by those ids. A later prompt that shares
-a prefix with a stored key (the longest common prefix counts) only encodes what follows it. Rows of a
-batch have suffixes of different lengths ``S_i``: each row is fed its last ``max S_i`` tokens (a few
-cached tokens are encoded again where its suffix is shorter) over its cached prefix trimmed to the
-rest, left-padded, so the batch has no holes. An entry is dropped once a call used it (the new rows
-extend it) and the store keeps at most ``kv_store_rows`` entries (least recently used go first).
-Entries are only valid for the weights that computed them: the store is cleared when the version
-counters of the first and last trainable parameters moved (in-place optimizer steps and
-``load_state_dict`` bump them; writes through ``.data`` do not: call :meth:`HFPolicy.clear_kv` then),
-or when the device or the autocast setting changed. Models whose cache is not plain full-attention
-``DynamicLayer`` s (sliding windows, linear attention) are not reused.
+Our own batched decode loop: the prompt of a group encoded once and shared by its branches, per-token
+log-probs under the sampling distribution, stops at the end of an action found on token ids, and each
+row's KV cache kept for its next turn. See docs/training.md ("HFPolicy").
 """
 
 from __future__ import annotations

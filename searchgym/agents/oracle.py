@@ -1,24 +1,7 @@
 """``OraclePolicy``: a scripted agent that knows the answer and follows a task's gold hops, using only
-what the env shows it.
-
-For each hop it searches the hop's sub-question (which names the previous hop's entity). When no
-supporting document of the hop is among the results it retries, in order, with the supporting
-paragraph's title, the title with the sub-question, and the title with the hop's entity (the oracle
-knows it); after those it gives up (answers ``unknown``). A supporting document that an earlier
-search already showed is not searched again. When the hop's entity is not visible in the
-truncated passage it opens the document. Finally it answers with the gold answer -- yes/no,
-one of the compared entities, a composite phrase such as "2009 Big 12 Conference" -- stating each
-hop's entity and citing the supporting documents it has seen (never an id it was not shown).
-Its solve rate therefore measures how hard a corpus and a searcher make the gold evidence to reach.
-
-Titles for the retries come from ``documents`` (or a ``TaskSet`` passed as ``tasks``), else from
-``searcher.doc``; without either, an id that slugs a title (``Kiss_and_Tell_1945_film``, as the
-HotpotQA, MuSiQue and 2Wiki loaders make them) is read back as one.
-
-Tasks without gold hops (``qa:`` files) cannot be followed: the oracle answers ``unknown``.
-
-The policy is stateless: each call replays the conversation (the env's ``messages``) to know where
-it stands, so it works with any sampler and with forked envs.
+what the env shows it (stateless: it replays the conversation). Its solve rate measures how hard a
+corpus and a searcher make the gold evidence to reach; its solved episodes are the warm start's
+demonstrations. See docs/training.md ("The oracle").
 """
 
 from __future__ import annotations

@@ -1,15 +1,6 @@
-"""Cold start: a short supervised pass on oracle demonstrations before GRPO.
-
-Why: SmolLM2-135M-Instruct never writes the action grammar on its own (measured: none of 32 turns
-sampled at temperature 1 held an action), so every GRPO group starts with identical, zero rewards
-and the policy gradient is zero. The scripted :class:`~searchgym.agents.oracle.OraclePolicy` plays
-each training task using only what the env shows it; its turns, one row per turn in TRL's
-conversational prompt/completion format, are cloned with TRL's ``SFTTrainer`` (loss on the completion
-only). RL then starts from a policy that searches, opens and answers with citations, and improves on
-it. This is the "cold start" SFT of agentic RL recipes; ``warmstart: false`` turns it off.
-
-The warmed model is saved under ``<output_dir>/warmstart`` with a key of everything that shaped it,
-so a rerun or a resumed run (whose LoRA checkpoints sit on top of it) reuses it instead of retraining.
+"""Cold start: supervised fine-tuning on the oracle's solved episodes before GRPO (TRL's ``SFTTrainer``,
+one row per episode, loss on the agent's turns), saved under ``<output_dir>/warmstart`` with a key of
+everything that shaped it and reused when the key matches. See docs/training.md ("Warm start").
 """
 
 from __future__ import annotations
