@@ -17,6 +17,8 @@ from typing import Any, Literal, get_args, get_type_hints
 
 from trl import GRPOConfig, ModelConfig, TrlParser
 
+from searchgym.errors import SearchgymError
+
 SAMPLERS = ("trajectory", "step")
 
 
@@ -173,7 +175,7 @@ UNSUPPORTED_KEYS = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(SearchgymError, ValueError):
     """A bad ``train`` configuration: unknown key, wrong type or value, or a key searchgym sets itself."""
 
 
