@@ -16,8 +16,9 @@ Training logs read the rollout through public attributes only
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from searchgym import _io
 

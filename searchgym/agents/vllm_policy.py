@@ -16,7 +16,8 @@ the same number of calls.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from searchgym.agents.hf_policy import DEFAULT_STOP, chat_prompt_ids
 from searchgym.agents.policy import Completion, Message

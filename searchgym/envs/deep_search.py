@@ -19,8 +19,9 @@ it back, ``fork()`` copies the env around it. The corpus, index and task list ar
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -155,7 +156,7 @@ class DeepSearchEnv(gym.Env[str, str]):
             raise TypeError(f"restore() takes an EpisodeState from snapshot(), got {type(state).__name__}")
         self._state = state
 
-    def fork(self) -> "DeepSearchEnv":
+    def fork(self) -> DeepSearchEnv:
         """An independent env at the same state, sharing the read-only searcher and tasks."""
         twin = object.__new__(type(self))
         twin.__dict__.update(self.__dict__)

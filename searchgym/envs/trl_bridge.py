@@ -16,7 +16,8 @@ main training path (``searchgym.agents.training``); this bridge is for tool-call
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from searchgym.corpora.records import Task
 from searchgym.grammar import ActionKind, action_text

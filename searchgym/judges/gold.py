@@ -27,7 +27,7 @@ the gold judge never guesses.
 from __future__ import annotations
 
 import asyncio
-from typing import Sequence
+from collections.abc import Sequence
 
 from searchgym.corpora.records import Task
 from searchgym.grammar import ActionKind, agent_actions, strip_citations

@@ -14,7 +14,8 @@ Keyword arguments are passed to the backend (e.g. ``cache=JudgeCache(...)``, ``c
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from searchgym.judges.base import Judge
 from searchgym.registry import Registry

@@ -18,7 +18,7 @@ r_i and skips the group normalisation; we follow the paper's formula above.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from searchgym.rewards.base import RewardResult
 

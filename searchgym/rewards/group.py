@@ -30,8 +30,9 @@ r_think and r_action come from the judge, which sees only what the agent had bef
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from searchgym.records.episode import ANSWER, Trajectory
 from searchgym.rewards.base import RewardResult

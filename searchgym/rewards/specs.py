@@ -12,7 +12,8 @@ Other rewards register with ``register_reward`` or the ``searchgym.rewards`` ent
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from searchgym.registry import Registry, SpecError
 from searchgym.rewards.base import Reward
