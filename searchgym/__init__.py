@@ -1,9 +1,9 @@
 """searchgym: Gymnasium environments, rewards and GRPO training for LLM deep-search agents."""
 
+from searchgym.envs.registration import register_on_gymnasium_import
 from searchgym.errors import SearchgymError
 from searchgym.records import Document, Hop, Step, Task, Trajectory
 from searchgym.search.base import Hit, Searcher
-from searchgym.envs.registration import register_on_gymnasium_import
 
 register_on_gymnasium_import()  # gym.make("searchgym/...") ids, without importing gymnasium here
 

@@ -9,9 +9,10 @@ import shutil
 import tempfile
 import uuid
 import zlib
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator
+from typing import IO, Any
 
 from searchgym.errors import SearchgymError
 

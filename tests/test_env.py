@@ -8,9 +8,9 @@ import time
 
 import gymnasium as gym
 import pytest
+from gymnasium.utils.env_checker import check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from gymnasium.utils.env_checker import check_env
 
 import searchgym  # noqa: F401  (registers the gym ids)
 from searchgym.envs import DeepSearchEnv

@@ -10,8 +10,16 @@ from pathlib import Path
 import pytest
 
 from searchgym import SearchgymError
-from searchgym._io import (JsonlError, atomic_dir, atomic_path, atomic_write_text, cache_root, iter_jsonl, read_jsonl,
-                           write_jsonl)
+from searchgym._io import (
+    JsonlError,
+    atomic_dir,
+    atomic_path,
+    atomic_write_text,
+    cache_root,
+    iter_jsonl,
+    read_jsonl,
+    write_jsonl,
+)
 
 
 def test_cache_root_follows_the_environment(monkeypatch, tmp_path):

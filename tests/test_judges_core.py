@@ -17,7 +17,6 @@ from searchgym.judges.prompts import render_messages
 from searchgym.judges.rules import RulesJudge
 from searchgym.rewards.process import StepJudgeReward, reasoning_of
 
-
 # ---- prompts -------------------------------------------------------------------------------------
 
 def test_prompt_fences_agent_text_and_cannot_be_closed_by_it():

@@ -230,8 +230,8 @@ def test_gold_judge_scores_information_gain():
 
 
 def test_judge_accuracy_on_labelled_steps(world):
-    from searchgym.judges import load_judge
     from searchgym.agents.labelled import judge_accuracy, labelled_steps
+    from searchgym.judges import load_judge
 
     items = labelled_steps(*world, max_tasks=30)
     cases = {i.case for i in items}

@@ -7,8 +7,9 @@ import collections
 import gzip
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -126,7 +127,7 @@ def test_twowiki_real_sample(paths: dict[str, Path]) -> None:
         gold_titles = {t for t, _ in r["supporting_facts"]}
         support_titles = [docs[i].title for h in task.hops for i in h.support]
         assert set(support_titles) == gold_titles, task.id  # every supporting paragraph is used, nothing else
-        for hop, (s, _rel, _o) in zip(task.hops, r["evidences"]):
+        for hop, (_s, _rel, _o) in zip(task.hops, r["evidences"]):
             assert len(hop.support) == 1
         if task.kind == "chain":
             assert task.hops[-1].answer == task.answer

@@ -17,15 +17,6 @@ CONV_B = [{"role": "user", "content": "Hi"}]
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    from transformers import AutoTokenizer
-
-    from searchgym.agents.models import resolve_model
-
-    return AutoTokenizer.from_pretrained(str(resolve_model("smollm2")))
-
-
-@pytest.fixture(scope="module")
 def tiny_model(tokenizer):
     from transformers import LlamaConfig, LlamaForCausalLM
 

@@ -38,15 +38,6 @@ def world():
     return ts, build_searcher("bm25", ts.documents)
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    from transformers import AutoTokenizer
-
-    from searchgym.agents.models import resolve_model
-
-    return AutoTokenizer.from_pretrained(str(resolve_model("smollm2")))
-
-
 def tiny_llama(tokenizer):
     from transformers import LlamaConfig, LlamaForCausalLM
 

@@ -10,7 +10,7 @@ import pytest
 
 from searchgym.corpora.records import Document, Hop, Task
 from searchgym.envs.trajectory import ANSWER, OPEN, SEARCH, Step, Trajectory
-from searchgym.judges.base import Judgment, JudgeError, JudgeRequest
+from searchgym.judges.base import JudgeError, JudgeRequest, Judgment
 from searchgym.rewards.cgrpo import cgrpo_results, cgrpo_rewards
 from searchgym.rewards.outcome import OutcomeReward
 from searchgym.rewards.rubric import (

@@ -22,15 +22,6 @@ def world():
     return ts, build_searcher("bm25", ts.documents)
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    from transformers import AutoTokenizer
-
-    from searchgym.agents.models import resolve_model
-
-    return AutoTokenizer.from_pretrained(str(resolve_model("smollm2")))
-
-
 def make_env(world, max_turns=6):
     from searchgym.envs import DeepSearchEnv
 

@@ -79,7 +79,7 @@ def raw(server, data: bytes, wait: float = 3.0) -> tuple[bytes, bool]:
             while chunk := s.recv(65536):
                 out += chunk
             return out, True
-        except socket.timeout:
+        except TimeoutError:
             return out, False
 
 

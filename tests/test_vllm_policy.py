@@ -14,8 +14,6 @@ import types
 import pytest
 
 pytest.importorskip("torch")
-from test_training import smollm2_tokenizer  # noqa: E402,F401  (session fixture)
-
 from searchgym.agents.config import TrainConfig  # noqa: E402
 from searchgym.agents.vllm_policy import VLLMPolicy, stop_token_count  # noqa: E402
 

@@ -14,7 +14,7 @@ from searchgym.envs.actions import parse_action
 from searchgym.rewards.outcome import exact_match
 
 torch = pytest.importorskip("torch")
-from test_training import smollm2_tokenizer, tiny_llama  # noqa: E402,F401  (fixture and model helper)
+from helpers import tiny_llama  # noqa: E402
 
 WORLD = "synthetic:seed=3,passages=600,tasks=40,hops=2-3"
 LIMITS = dict(max_turns=8, top_k=5, passage_chars=400)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 EPS = 1e-6
 CONTINUATIONS = ("softmax", "greedy", "uniform")

@@ -373,7 +373,7 @@ def _find_repeat_sampler(obj: Any, depth: int = 0) -> Any:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _make_resume_callback_class():
     from transformers import TrainerCallback
 

@@ -7,8 +7,9 @@ during training to ``<output_dir>/episodes/step-N.jsonl``. See docs/training.md.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from searchgym import _io
 

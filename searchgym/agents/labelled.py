@@ -11,8 +11,9 @@ hold the deterministic judges to floors.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from searchgym.grammar import parse_action
 from searchgym.records.episode import ANSWER, OPEN, SEARCH, Trajectory

@@ -6,8 +6,9 @@ import json
 import logging
 import math
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from searchgym._io import atomic_path, iter_jsonl, write_jsonl
 from searchgym.agents.rollout import COMPONENTS_FIELD, REWARD_FIELD, STATS_FIELD

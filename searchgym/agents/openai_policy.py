@@ -8,8 +8,9 @@ are not requested: evaluation needs text only, and training goes through ``HFPol
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any
 
 from searchgym.agents.hf_policy import DEFAULT_STOP, cut_at_stop
 from searchgym.agents.policy import Completion, Message

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from searchgym._io import atomic_path, atomic_write_text
 from searchgym.corpora.records import Task
-
 
 EPISODES_SUFFIX = "_episodes.jsonl"  # <stem>_episodes.jsonl beside <stem>.json
 
@@ -229,10 +229,10 @@ def to_markdown(report: EvalReport, max_rows: int = 20) -> str:
 def write_report(report: EvalReport, out_dir: str | Path, stem: str = "eval") -> dict[str, Path]:
     """Write ``<stem>.json``, ``<stem>.md``, ``<stem>_metrics.png`` / ``<stem>_searches.png``, the
     episodes whole in ``<stem>_episodes.jsonl`` and the self-contained ``<stem>.html`` viewer."""
+    import matplotlib
+
     from searchgym.agents.episode_log import write_jsonl
     from searchgym.agents.report_html import write_eval_html
-
-    import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

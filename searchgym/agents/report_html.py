@@ -10,8 +10,9 @@ import html
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from searchgym._io import atomic_write_text
 from searchgym.agents.episode_log import EPISODES_DIR, read_jsonl, to_json_value

@@ -10,8 +10,9 @@ import math
 import random
 import re
 from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from searchgym.agents.samplers import step_group_position
 from searchgym.agents.samples import Sampler, TrainingSample

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from searchgym.agents.advantages import CONTINUATIONS, choose_continuation, group_zscore
 from searchgym.agents.policy import Completion, Message
@@ -128,7 +129,7 @@ class EpisodeTokens:
         self.mask += [int(trained)] * len(ids)
         self.logprobs += list(logprobs) if len(logprobs) == len(ids) else [0.0] * len(ids)
 
-    def copy(self) -> "EpisodeTokens":
+    def copy(self) -> EpisodeTokens:
         return EpisodeTokens(list(self.prompt), list(self.ids), list(self.mask), list(self.logprobs))
 
 

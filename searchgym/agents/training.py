@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from searchgym.agents import checkpoints
 from searchgym.agents.config import TrainConfig, dump_config
@@ -361,10 +362,9 @@ def make_sampler_factory(config: TrainConfig, tasks: Sequence[Task], searcher: A
 
 def train(config: TrainConfig, *, callbacks: Sequence[Any] = ()) -> TrainResult:
     """``searchgym train``: build everything from the config and run GRPO."""
+    from searchgym.agents.splits import split_tasks
     from searchgym.corpora import load_taskset
     from searchgym.search import build_searcher
-
-    from searchgym.agents.splits import split_tasks
 
     taskset = load_taskset(config.corpus)
     tasks = split_tasks(taskset.tasks, config.split)

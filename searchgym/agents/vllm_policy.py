@@ -6,7 +6,8 @@ Only ``vllm_mode="colocate"`` (or ``server`` with one process) is supported. See
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from searchgym.agents.hf_policy import DEFAULT_STOP, chat_prompt_ids
 from searchgym.agents.policy import Completion, Message

@@ -1,0 +1,1 @@
+"""The ``searchgym`` command line (see ``searchgym.cli.main``)."""

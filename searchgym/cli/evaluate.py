@@ -8,6 +8,7 @@ from searchgym.cli._policy import POLICY_HELP, load_policy, parse_policy_spec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``eval`` verb's options to ``parser``."""
     parser.add_argument("--policy", default="smollm2", help=POLICY_HELP)
     parser.add_argument("--corpus", default="synthetic:seed=0,passages=200,tasks=64,hops=2", help="corpus spec")
     parser.add_argument("--searcher", default="bm25", help="bm25 | dense | hybrid | remote:http://host:port")
@@ -29,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Evaluate a policy on a split, write the report and return the exit status."""
     import sys
 
     from searchgym.agents.report import evaluate, write_report

@@ -8,6 +8,7 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``index`` verb's options to ``parser``."""
     parser.add_argument("--corpus", default="synthetic", help="corpus spec (see searchgym.corpora.load_taskset)")
     parser.add_argument("--searcher", default="bm25",
                         help="bm25[:k1=..,b=..] | dense[:encoder] | hybrid (default: bm25)")
@@ -16,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Build (or load) the cached index for a corpus and return the exit status."""
     from searchgym._io import cache_root
     from searchgym.corpora import load_taskset
     from searchgym.search import build_searcher

@@ -17,6 +17,7 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``searchgym`` parser with one sub-command per verb in ``COMMANDS``."""
     parser = argparse.ArgumentParser(prog="searchgym", description=__doc__)
     verbs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for verb, (module_name, help_text) in COMMANDS.items():
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``searchgym`` command line on ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args, rest = build_parser().parse_known_args(argv)
     if args._own_arguments:

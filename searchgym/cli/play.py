@@ -8,6 +8,7 @@ from searchgym.cli._policy import POLICY_HELP, load_policy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``play`` verb's options to ``parser``."""
     parser.add_argument("--corpus", default="synthetic", help="corpus spec, e.g. synthetic:passages=2000,hops=2")
     parser.add_argument("--searcher", default="bm25", help="bm25 | dense | hybrid | remote:http://host:port")
     parser.add_argument("--policy", default="oracle", help=POLICY_HELP)
@@ -68,13 +69,14 @@ def print_episode(console, number: int, info: dict, reward: float, full: bool = 
 
 
 def run(args: argparse.Namespace) -> int:
+    """Play episodes with a policy, print them and return the exit status."""
     import sys
 
     from rich.console import Console
 
-    from searchgym.rewards.outcome import exact_match
     from searchgym.envs.deep_search import DeepSearchEnv
     from searchgym.envs.factory import resolve_searcher, resolve_taskset
+    from searchgym.rewards.outcome import exact_match
 
     console = Console()
     try:

@@ -23,6 +23,7 @@ def make_parser():
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train with GRPO from the config and flags after the verb; return the exit status."""
     import sys
     import warnings
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``view`` verb's options to ``parser``."""
     parser.add_argument("run_dir", metavar="RUN_DIR", help="an eval --out directory or a train output_dir")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: any free port)")
     parser.add_argument("--no-serve", action="store_true", help="write the HTML report(s) and exit")
@@ -83,6 +84,7 @@ def make_server(directory: str | Path, port: int = 0) -> ThreadingHTTPServer:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Build a run's HTML report(s), serve them unless ``--no-serve``, and return the exit status."""
     import sys
 
     try:

@@ -9,12 +9,13 @@ import json
 import os
 import re
 import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from searchgym._io import GZIP_ERRORS as _GZIP_ERRORS
-from searchgym._io import iter_jsonl
 from searchgym._io import gzip_problem as _gzip_problem
+from searchgym._io import iter_jsonl
 from searchgym._io import undecodable as _undecodable
 from searchgym.corpora.records import Document, Task
 from searchgym.corpora.taskset import TaskSet

@@ -8,17 +8,18 @@ paragraphs. See docs/datasets.md.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from searchgym.corpora._common import (
     CorpusFormatError,
     DocumentPool,
     facts_of,
     hop_templates_entry,
-    tasks_from_rows,
     paragraphs_of,
     read_records,
     record_error,
+    tasks_from_rows,
 )
 from searchgym.corpora.records import Hop, Task
 from searchgym.corpora.taskset import TaskSet

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from searchgym._io import atomic_write_lines
 from searchgym.corpora._common import CorpusFormatError, check_file, iter_json_lines

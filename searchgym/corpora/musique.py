@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from searchgym.corpora._common import (
     CorpusFormatError,
     DocumentPool,
     fill_references,
     hop_templates_entry,
-    tasks_from_rows,
     read_records,
     record_error,
+    tasks_from_rows,
 )
 from searchgym.corpora.records import Hop, Task
 from searchgym.corpora.taskset import TaskSet

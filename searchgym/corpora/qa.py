@@ -10,14 +10,15 @@ import csv
 import io
 import json
 import os
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from searchgym.corpora._common import (
     CorpusFormatError,
     check_file,
-    read_text,
     read_records,
+    read_text,
     record_error,
 )
 from searchgym.corpora.records import Task

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from searchgym.corpora._common import CorpusFileNotFoundError, CorpusFormatError
 from searchgym.corpora.taskset import TaskSet

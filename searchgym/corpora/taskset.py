@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from searchgym.corpora.records import Document, Task
 from searchgym.sharing import SharedOnCopy
@@ -11,6 +11,8 @@ from searchgym.sharing import SharedOnCopy
 
 @dataclass(frozen=True)
 class TaskSet(SharedOnCopy):
+    """A data set's tasks and the documents they are answered from (document ids are unique)."""
+
     name: str
     tasks: Sequence[Task]
     documents: Sequence[Document]

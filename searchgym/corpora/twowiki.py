@@ -7,7 +7,8 @@ mapping. All row shapes go through :func:`twowiki_from_rows`. See docs/datasets.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from searchgym.corpora import hotpotqa
 from searchgym.corpora._common import (
@@ -15,10 +16,10 @@ from searchgym.corpora._common import (
     DocumentPool,
     facts_of,
     hop_templates_entry,
-    tasks_from_rows,
     paragraphs_of,
     read_records,
     record_error,
+    tasks_from_rows,
     triples_of,
 )
 from searchgym.corpora.records import Hop, Task

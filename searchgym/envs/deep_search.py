@@ -7,8 +7,9 @@ immutable ``EpisodeState`` (``snapshot``/``restore``/``fork``). See docs/archite
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -143,7 +144,7 @@ class DeepSearchEnv(gym.Env[str, str]):
             raise TypeError(f"restore() takes an EpisodeState from snapshot(), got {type(state).__name__}")
         self._state = state
 
-    def fork(self) -> "DeepSearchEnv":
+    def fork(self) -> DeepSearchEnv:
         """An independent env at the same state, sharing the read-only searcher and tasks."""
         twin = object.__new__(type(self))
         twin.__dict__.update(self.__dict__)

@@ -9,8 +9,9 @@ in (a ``TaskSet``, a searcher, a judge-backed reward) are shared by the copies `
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from searchgym.corpora.records import Task
 

@@ -8,7 +8,7 @@ lines; an opened document is ``[doc_id] Title\\nfull text``.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from searchgym.corpora.records import Document
 from searchgym.search.base import Hit

@@ -6,7 +6,8 @@ See docs/training.md.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from searchgym.corpora.records import Task
 from searchgym.grammar import ActionKind, action_text

@@ -6,7 +6,7 @@ or a registered backend. See docs/rewards.md.
 
 from __future__ import annotations
 
-from searchgym.judges.base import JudgeError, JudgeRequest, Judgment, Judge
+from searchgym.judges.base import Judge, JudgeError, JudgeRequest, Judgment
 from searchgym.judges.specs import ENTRY_POINT_GROUP, available_judges, load_judge, register_judge
 
 __all__ = ["Judge", "JudgeError", "JudgeRequest", "Judgment", "load_judge", "register_judge",

@@ -6,9 +6,10 @@ judge it without a model, and model backends render it with ``searchgym.judges.p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from searchgym.corpora.records import Document, Task
 from searchgym.errors import SearchgymError

@@ -15,9 +15,10 @@ import os
 import sqlite3
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from searchgym._io import cache_root
 from searchgym.judges.base import JudgeError, Judgment
@@ -135,7 +136,7 @@ class JudgeCache(SharedOnCopy):
                 self._setup()
 
     def _move_aside(self, exc: BaseException) -> None:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{os.getpid()}")
         os.replace(self.path, target)
         for suffix in _SIDECARS:

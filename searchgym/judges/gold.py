@@ -7,7 +7,7 @@ EFFECT, unlike model judges; without a task it raises ``JudgeError``. See docs/r
 from __future__ import annotations
 
 import asyncio
-from typing import Sequence
+from collections.abc import Sequence
 
 from searchgym.corpora.records import Task
 from searchgym.grammar import ActionKind, agent_actions, strip_citations

@@ -15,14 +15,13 @@ import contextvars
 import logging
 import threading
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from searchgym.judges.base import JudgeError, JudgeRequest, Judgment
 from searchgym.judges.cache import JudgeCache, cache_key
 from searchgym.judges.parsing import UnparseableJudgment, parse_judgment
 from searchgym.judges.prompts import PROMPT_VERSION, render_messages, render_text
 from searchgym.sharing import SharedOnCopy
-
 
 log = logging.getLogger(__name__)
 

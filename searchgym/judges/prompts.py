@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from searchgym.judges.base import ANSWER, OPEN, QUERY, SUPPORT, THINK, JudgeRequest
 

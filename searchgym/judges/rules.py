@@ -7,7 +7,7 @@ agent text can only lower a score. See docs/rewards.md for the thresholds.
 from __future__ import annotations
 
 import asyncio
-from typing import Sequence
+from collections.abc import Sequence
 
 from searchgym.grammar import ActionKind, agent_actions, strip_citations, strip_placeholders
 from searchgym.judges.base import ANSWER, OPEN, QUERY, SUPPORT, JudgeError, JudgeRequest, Judgment
@@ -32,6 +32,7 @@ def content_tokens(text: str) -> set[str]:
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
+    """Jaccard similarity of two token sets (1.0 when both are empty)."""
     return len(a & b) / len(a | b) if a | b else 1.0
 
 

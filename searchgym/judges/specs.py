@@ -5,7 +5,8 @@ See docs/rewards.md (Judges) for the specs.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from searchgym.judges.base import Judge
 from searchgym.registry import Registry

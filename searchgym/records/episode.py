@@ -58,7 +58,7 @@ class Trajectory:
     steps: tuple[Step, ...] = ()
     seen: tuple[Document, ...] = ()
 
-    def extend(self, step: Step, newly_seen: tuple[Document, ...] = ()) -> "Trajectory":
+    def extend(self, step: Step, newly_seen: tuple[Document, ...] = ()) -> Trajectory:
         known = self.seen_ids
         fresh = tuple(d for d in newly_seen if d.id not in known)
         return replace(self, steps=self.steps + (step,), seen=self.seen + fresh)
@@ -69,7 +69,7 @@ class Trajectory:
             return step.hits
         return (step.doc_id,) if step.kind == OPEN and step.doc_id else ()
 
-    def prefix(self, n: int) -> "Trajectory":
+    def prefix(self, n: int) -> Trajectory:
         """The episode as it stood after its first ``n`` steps, with only the documents seen by then.
 
         Documents no step accounts for (shown by other means) count as seen from the start.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from searchgym.grammar import fill_placeholders, is_placeholder_key, placeholders_in
 

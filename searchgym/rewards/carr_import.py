@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from searchgym.corpora.records import Document, Task
+from searchgym.errors import SearchgymError
 from searchgym.records.episode import ANSWER, INVALID, OPEN, SEARCH, Step, Trajectory
 from searchgym.rewards.rubric import Rubric, placeholders
-from searchgym.errors import SearchgymError
 
 _SEARCH_BLOCK = re.compile(
     r"\[(\d+)\]\sTitle:\s(.+?)\s*\[\1\]\sURL\sSource:\s(\S+)\s*\[\1\]\sDescription:\s(.*?)\s*"

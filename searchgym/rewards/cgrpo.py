@@ -7,7 +7,7 @@ as the paper writes it. See docs/rewards.md.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from searchgym.rewards.base import RewardResult
 

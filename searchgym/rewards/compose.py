@@ -9,8 +9,9 @@ NaN, so that it cannot enter an advantage by accident.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from searchgym.records.episode import Trajectory
 from searchgym.rewards.base import Reward, RewardResult

@@ -7,8 +7,9 @@ See docs/rewards.md for the formulas.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from searchgym.records.episode import ANSWER, Trajectory
 from searchgym.rewards.base import RewardResult

@@ -7,13 +7,14 @@ See docs/rewards.md for the formulas.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from searchgym.grammar import AGENT_PREFIX, ENV_PREFIX
 from searchgym.judges.base import ANSWER, OPEN, QUERY, THINK, JudgeError, JudgeRequest, Judgment
 from searchgym.records.episode import ANSWER as ANSWER_STEP
-from searchgym.records.episode import INVALID, OPEN as OPEN_STEP
-from searchgym.records.episode import SEARCH, Step, Trajectory
+from searchgym.records.episode import INVALID, SEARCH, Step, Trajectory
+from searchgym.records.episode import OPEN as OPEN_STEP
 from searchgym.rewards.base import RewardResult
 
 REFERENCE_SEP = " || "

@@ -6,7 +6,8 @@ See docs/rewards.md.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from searchgym.registry import Registry, SpecError
 from searchgym.rewards.base import Reward

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from searchgym._lazy import lazy_exports
-from searchgym.search.base import Hit, SearchError, Searcher
+from searchgym.search.base import Hit, Searcher, SearchError
 from searchgym.search.specs import available_searchers, build_searcher, register_searcher
 
 if TYPE_CHECKING:

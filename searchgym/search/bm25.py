@@ -9,13 +9,14 @@ import subprocess
 import tempfile
 import time
 import unicodedata
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Sequence, TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
+from searchgym._io import cache_root
 from searchgym.corpora.records import Document
 from searchgym.search.base import Hit
-from searchgym._io import cache_root
 from searchgym.search.cache import atomic_dir, cache_key, corpus_fingerprint, is_complete
 from searchgym.search.java import anserini_jar, import_pyserini, java_binary, jvm_options
 from searchgym.sharing import SharedOnCopy

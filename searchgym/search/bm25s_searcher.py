@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
+from searchgym._io import cache_root
 from searchgym.corpora.records import Document
 from searchgym.search.base import Hit
 from searchgym.search.bm25 import clean_query
-from searchgym._io import cache_root
 from searchgym.search.cache import atomic_dir, cache_key, corpus_fingerprint, is_complete
 from searchgym.sharing import SharedOnCopy
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from searchgym import _io
 from searchgym._io import atomic_write_bytes, cache_root
 from searchgym.corpora.records import Document
-
 
 default_cache_dir = cache_root  # the name this module gave it before searchgym._io
 

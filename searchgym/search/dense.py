@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
+from searchgym._io import atomic_write_bytes, cache_root
 from searchgym.corpora.records import Document
 from searchgym.search.base import Hit
-from searchgym._io import atomic_write_bytes, cache_root
 from searchgym.search.cache import cache_key, corpus_fingerprint
 from searchgym.search.encoders import TransformerEncoder
 from searchgym.sharing import SharedOnCopy

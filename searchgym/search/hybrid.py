@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from searchgym.corpora.records import Document
 from searchgym.search.base import Hit, Searcher

@@ -14,7 +14,8 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -134,7 +135,7 @@ class RemoteSearcher(SharedOnCopy):
                 return await asyncio.wait_for(self._attempt(method, path, body), remaining)
             except RemoteSearchError:
                 raise
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise RemoteSearchError(
                     f"retrieval server {self.url}{path} gave no complete answer within {self.timeout:g} s") from None
             except (httpx.HTTPError, _Retryable, OSError) as exc:

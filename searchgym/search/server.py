@@ -14,13 +14,14 @@ import math
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
-from typing import Any, Sequence
+from typing import Any
 
 from searchgym.corpora.records import Document
-from searchgym.search.base import Hit, Searcher
 from searchgym.errors import SearchgymError
+from searchgym.search.base import Hit, Searcher
 
 ALLOWED_KEYS = frozenset({"queries", "topk", "return_scores"})
 DEFAULT_TOPK = 3  # Search-R1's retriever default
@@ -70,6 +71,8 @@ class ServerLimits:
 
 
 class BadRequest(SearchgymError):
+    """A request the server rejects with HTTP ``status`` and ``message``."""
+
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
@@ -77,7 +80,7 @@ class BadRequest(SearchgymError):
 
 def document_json(doc: Document | Any) -> dict[str, str]:
     """The wire form of a document or hit: Search-R1's ``id``/``contents`` plus ``title``/``text``."""
-    doc_id = getattr(doc, "id", None) or getattr(doc, "doc_id")
+    doc_id = getattr(doc, "id", None) or doc.doc_id
     contents = f"{doc.title}\n{doc.text}" if doc.title else doc.text
     return {"id": doc_id, "contents": contents, "title": doc.title, "text": doc.text}
 
@@ -185,7 +188,7 @@ class _Batcher:
                 # more requests are being read or parsed right now: give them a moment to join
                 try:
                     item = await asyncio.wait_for(self.queue.get(), wait)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
             else:
                 break
@@ -298,7 +301,7 @@ def build_app(searcher: Searcher, limits: ServerLimits | None = None):
 
         try:
             await asyncio.wait_for(pull(), limits.body_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise BadRequest(408, f"the body did not arrive within {limits.body_timeout:g} s") from None
         return b"".join(chunks)
 
@@ -469,7 +472,7 @@ class RetrievalServer:
         b = self.app.state.batcher
         return {"batches": b.batches, "batched_requests": b.batched_requests}
 
-    def start(self) -> "RetrievalServer":
+    def start(self) -> RetrievalServer:
         """Serve in a daemon thread; returns once the server accepts connections."""
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True,
                                         name="searchgym-retrieval-server")
@@ -491,7 +494,7 @@ class RetrievalServer:
             self._thread.join(timeout=10)
         self.socket.close()
 
-    def __enter__(self) -> "RetrievalServer":
+    def __enter__(self) -> RetrievalServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -508,6 +511,7 @@ def add_server_arguments(ap: Any) -> None:
 
 
 def limits_from_args(args: Any) -> ServerLimits:
+    """``ServerLimits`` from parsed arguments named like its fields."""
     return ServerLimits(**{f.name: getattr(args, f.name) for f in fields(ServerLimits)})
 
 

@@ -98,7 +98,7 @@ class FakeRetrievalServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> "FakeRetrievalServer":
+    def __enter__(self) -> FakeRetrievalServer:
         self._thread.start()
         return self
 

@@ -46,7 +46,7 @@ class LlamaServer:
         self._timeout = startup_timeout
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "LlamaServer":
+    def start(self) -> LlamaServer:
         self.log = open(os.devnull, "wb")
         self.proc = subprocess.Popen(self._args, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self._timeout
@@ -71,7 +71,7 @@ class LlamaServer:
                 self.proc.kill()
                 self.proc.wait()
 
-    def __enter__(self) -> "LlamaServer":
+    def __enter__(self) -> LlamaServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

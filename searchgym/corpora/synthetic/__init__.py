@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from searchgym.corpora.synthetic.config import WorldConfig
 from searchgym.corpora.synthetic.questions import make_tasks
 from searchgym.corpora.synthetic.render import WorldDocuments, render_passage
-from searchgym.corpora.synthetic.world import World, stable_seed, build_world
+from searchgym.corpora.synthetic.world import World, build_world, stable_seed
 from searchgym.corpora.taskset import TaskSet
 
 

@@ -7,15 +7,15 @@ has a unique answer. See docs/datasets.md.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from searchgym.corpora.records import Hop, Task
 from searchgym.corpora.synthetic import names as N
 from searchgym.corpora.synthetic.config import WorldConfig
-from searchgym.corpora.synthetic.world import K, KINDS, ORGS, WORKS, World
+from searchgym.corpora.synthetic.world import KINDS, ORGS, WORKS, K, World
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ in sentences that never state one of the relations questions ask about.
 from __future__ import annotations
 
 import random
-from typing import Iterator, Sequence, overload
+from collections.abc import Iterator, Sequence
+from typing import overload
 
 from searchgym.corpora.records import Document
 from searchgym.corpora.synthetic import names as N
@@ -25,6 +26,7 @@ def doc_id(seed: int, i: int, width: int) -> str:
 
 
 def id_width(n: int) -> int:
+    """Digits in a document id of a world with ``n`` passages (at least 6)."""
     return max(6, len(str(n - 1)))
 
 

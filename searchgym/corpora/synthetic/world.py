@@ -38,6 +38,8 @@ def stable_seed(*parts: int) -> int:
 
 @dataclass
 class Pools:
+    """Name pools a world draws its entities' names from."""
+
     given: list[str]
     surname: list[str]
     place: list[str]
