@@ -10,7 +10,8 @@ from __future__ import annotations
 import inspect
 import weakref
 from collections import OrderedDict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from searchgym.agents.policy import Completion, Message
 
@@ -87,7 +88,7 @@ class HFPolicy:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str = "smollm2", *, device: str | None = None, dtype: Any = None,
-                        **kwargs: Any) -> "HFPolicy":
+                        **kwargs: Any) -> HFPolicy:
         """Load a model (``"smollm2"``, HF id or path, via ``resolve_model``); float32 on CPU by default."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -388,7 +389,7 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-_CANDIDATES: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+_CANDIDATES: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
 
 
 def stop_candidates(tokenizer: Any, stops: Sequence[str], vocab: int) -> Any:
@@ -399,7 +400,6 @@ def stop_candidates(tokenizer: Any, stops: Sequence[str], vocab: int) -> Any:
     when that character is not complete in one token, at a token whose text alone is an incomplete
     UTF-8 sequence (decoded as U+FFFD). Special tokens decode to nothing and are never candidates.
     """
-
     try:  # decoding the whole vocabulary takes a second: once per tokenizer and stop set
         memo = _CANDIDATES.setdefault(tokenizer, {})
     except TypeError:  # an object without weak references: no memo

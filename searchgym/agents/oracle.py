@@ -7,8 +7,9 @@ demonstrations. See docs/training.md ("The oracle").
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from searchgym.agents.policy import Completion, Message
 from searchgym.corpora.records import Document, Hop, Task
