@@ -1,6 +1,6 @@
 """Does GRPO make a better search agent? Held-out figures before and after, per reward design, at equal cost.
 
-    python benchmarks/bench_learning.py --quick            # one seed per arm, CPU: about 45 minutes on 2 cores
+    python benchmarks/bench_learning.py --quick            # one seed per arm, CPU (an arm: ~24 min on a busy 2-core CPU)
     python benchmarks/bench_learning.py --seeds 3          # the full run (a GPU when present: bf16, larger groups)
 
 From ONE shared warm start (oracle demonstrations cloned with SFT, `searchgym.agents.warmstart`), each arm
