@@ -70,7 +70,7 @@ def _fmt(row: dict[str, float]) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="one seed per arm, CPU-sized budgets (~45 min on 2 cores)")
+    p.add_argument("--quick", action="store_true", help="one seed per arm, CPU-sized budgets (an arm: ~24 min on a busy 2-core CPU)")
     p.add_argument("--seeds", type=int, default=None)
     p.add_argument("--arms", default="a,b,c", help="comma-separated arms (a, b, c, d)")
     p.add_argument("--llm-judge", default=None, help="judge spec for arm d, e.g. openai:smollm2@http://127.0.0.1:8000/v1")
