@@ -25,7 +25,8 @@ SCRIPT = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     from transformers import AutoTokenizer
     import importlib.util
-    from test_training import GGUF_NAME, make_trainer, toy_config
+    from helpers import GGUF_NAME
+    from test_training import make_trainer, toy_config
     from searchgym.agents.training import run_training
     from pathlib import Path
 

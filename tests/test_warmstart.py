@@ -139,8 +139,8 @@ def test_nothing_to_imitate_is_a_clear_error(world, tmp_path, smollm2_tokenizer)
 def test_warm_start_lowers_the_loss_saves_and_is_reused(world, tmp_path, smollm2_tokenizer, monkeypatch):
     taskset, searcher = world
     tasks = taskset.tasks[:20]
-    # short observations and few rows: on CPU TRL's chunked log-prob kernel dominates a tiny model's step
-    config = TrainConfig(model="tiny", output_dir=str(tmp_path / "run"), warmstart_max_rows=8,
+    # short observations and a few episodes (one row each): 2 optimizer steps per epoch
+    config = TrainConfig(model="tiny", output_dir=str(tmp_path / "run"), warmstart_max_rows=24,
                          warmstart_epochs=4, warmstart_learning_rate=1e-2, seed=0,
                          max_turns=8, top_k=3, passage_chars=150)
     model = tiny_llama(smollm2_tokenizer, max_positions=2048)
@@ -149,7 +149,7 @@ def test_warm_start_lowers_the_loss_saves_and_is_reused(world, tmp_path, smollm2
 
     record = json.loads((folder / "warmstart.json").read_text())
     assert record["key"] == warmstart_key(config, tasks)
-    assert record["rows"] >= 8 and record["solved"] > 0
+    assert record["rows"] >= 24 and record["solved"] > 0
     assert record["loss_last"] < 0.8 * record["loss_first"], record
     assert (folder / "model" / "config.json").exists()
     assert not (folder / "model.tmp").exists()

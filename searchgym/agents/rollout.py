@@ -141,6 +141,11 @@ class SamplerRollout:
 
     # TRL calls this
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, list]:
+        policy = getattr(self.sampler, "policy", None)
+        if hasattr(policy, "clear_kv"):
+            # KV caches are reused across the turns of one rollout, never across optimizer steps: a prefix
+            # cached before a checkpoint would make a resumed run's draws differ (in the last bits)
+            policy.clear_kv()
         if self.sampler is None:
             self.sampler = self.sampler_factory(trainer)
             if self.pending_rng_state is not None:  # a resumed run continues the saved random streams

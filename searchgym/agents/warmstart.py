@@ -162,9 +162,9 @@ def warm_start(config: TrainConfig, model: Any, tokenizer: Any, tasks: Sequence[
         report_to=[],
         seed=config.seed,
         use_cpu=not on_gpu,
-        # bf16 autocast: 1.7x faster SFT on a CPU with native bf16 (AVX512-BF16/AMX, measured), and the
-        # GPU default; fp32 master weights either way
-        bf16=on_gpu or cpu_has_bf16(),
+        # bf16 autocast on GPU, and on a CPU with native bf16 when the config asks (--bf16 true): 1.7x faster SFT
+        # (measured); fp32 master weights either way
+        bf16=on_gpu or (bool(getattr(config, "bf16", False)) and cpu_has_bf16()),
         disable_tqdm=False,
         dataloader_num_workers=0,
         gradient_checkpointing=False,  # a 135M model needs no activation recomputation
