@@ -126,7 +126,7 @@ def main(argv=None) -> int:
                   max_new_tokens=args.max_new_tokens, group_size=group, tasks_per_step=per_step, groups_per_task=2,
                   lora=False, learning_rate=learning_rate, save_steps=10_000,
                   max_steps=10_000, max_generated_tokens=budget)
-    # --quick clones ~80 of the training episodes (11 min of SFT on 2 cores); the full run clones them all
+    # --quick clones ~80 of the training episodes (256 turns); the full run clones them all
     warm_rows = args.warm_rows or (256 if args.quick and not gpu else None)
     evaluate = lambda path: evaluate_model(  # noqa: E731
         path, test_tasks, taskset, searcher, max_turns=args.max_turns, top_k=3, passage_chars=200,

@@ -118,5 +118,8 @@ def test_valid_turns_pool_all_turns_and_the_comparison_shows_each_change():
     assert lines[0].startswith("| policy | episodes | em |") and len(lines) == 4
     assert "| warm start | 2 | 0.500 |" in lines[2]
     assert "1.000 (+0.500)" in lines[3] and "0.750 (+0.350)" in lines[3]
+    # a zero baseline is a value, not a missing one: the change from it is shown
+    zero = comparison_table({"base": {"episodes": 1, "em": 0.0}, "trained": {"episodes": 1, "em": 1.0}}, ("em",))
+    assert zero.splitlines()[3] == "| trained | 1 | 1.000 (+1.000) |"
     with pytest.raises(ValueError):
         comparison_table({})

@@ -137,6 +137,10 @@ def comparison_table(summaries: Mapping[str, Mapping[str, float]], metrics: Sequ
     names = list(summaries)
     if not names:
         raise ValueError("nothing to compare")
+    def metric(row: Mapping[str, float], m: str) -> float:
+        value = row.get(m)
+        return float("nan") if value is None else float(value)
+
     first = summaries[names[0]]
     head = "| policy | episodes | " + " | ".join(metrics) + " |"
     lines = [head, "|" + "---|" * (len(metrics) + 2)]
@@ -144,11 +148,10 @@ def comparison_table(summaries: Mapping[str, Mapping[str, float]], metrics: Sequ
         row = summaries[name]
         cells = []
         for m in metrics:
-            value = row.get(m, float("nan"))
-            value = float("nan") if value is None else float(value)
+            value, base = metric(row, m), metric(first, m)
             cell = _fmt(value)
-            if name != names[0] and not math.isnan(value) and not math.isnan(float(first.get(m) or float("nan"))):
-                cell += f" ({value - float(first[m]):+.3f})"
+            if name != names[0] and not math.isnan(value) and not math.isnan(base):
+                cell += f" ({value - base:+.3f})"
             cells.append(cell)
         lines.append(f"| {name} | {int(row.get('episodes', 0))} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
