@@ -369,3 +369,50 @@ def test_default_reward_scores_an_oracle_episode_with_every_component():
     assert c["em"] == 1.0 and c["rubric"] == 1.0 and c["outcome"] == 1.0  # group of one: rho / max rho = 1
     assert c["process.r_think"] > 0 and c["process"] > 0  # the oracle's steps are judged good
     assert reward(trajectory).value == pytest.approx(1.0 + 0.2 * c["process"])
+
+
+class FlatAfterFirstCallSampler(ToyTwoTurnSampler):
+    """The toy task's reward on the first rollout, then one reward for every episode (no advantage)."""
+
+    calls = 0
+
+    def sample(self, tasks):
+        samples = super().sample(tasks)
+        self.calls += 1
+        if self.calls == 1:
+            return samples
+        from dataclasses import replace
+
+        return [replace(s, reward=0.5) for s in samples]
+
+
+@pytest.mark.parametrize("skip", [True, False])
+def test_batches_without_advantage_leave_the_weights_alone(tmp_path, smollm2_tokenizer, skip):
+    """After one real update, zero-advantage batches must not move the policy: Adam's momentum would keep
+    stepping in the first update's direction (it did, and broke a warm start: README)."""
+    from searchgym.agents.training import build_trainer, run_training
+
+    config = toy_config(tmp_path, max_steps=3, skip_empty_steps=skip)
+
+    def factory(trainer):
+        return FlatAfterFirstCallSampler(trainer, smollm2_tokenizer, config.group_size)
+
+    from transformers import TrainerCallback
+
+    weights: list[torch.Tensor] = []
+
+    class RecordWeights(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            weights.append(torch.cat([p.detach().flatten().clone() for p in model.parameters()]))
+
+    model = tiny_llama(smollm2_tokenizer, seed=0)
+    trainer = build_trainer(config, model, smollm2_tokenizer, toy_tasks(), factory, callbacks=[RecordWeights()])
+    result = run_training(trainer, config)
+    assert len(weights) == 3
+    moved_later = not torch.equal(weights[0], weights[2])
+    if skip:
+        assert not moved_later, "a zero-advantage batch changed the weights"
+        records = [json.loads(line) for line in result.metrics_path.read_text().splitlines()]
+        assert [r["skipped_steps"] for r in records if "skipped_steps" in r] == [0.0, 1.0, 2.0]
+    else:
+        assert moved_later  # the drift the guard exists for: without it Adam keeps moving

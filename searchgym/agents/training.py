@@ -16,6 +16,7 @@ from typing import Any
 
 from searchgym.agents import checkpoints
 from searchgym.agents.config import TrainConfig, dump_config
+from searchgym.agents.empty_steps import skip_empty_steps_callback
 from searchgym.agents.episode_log import make_episode_log_callback
 from searchgym.agents.metrics import make_metrics_callback, make_reward_func, plot_reward_curve, read_jsonl
 from searchgym.agents.rollout import SamplerRollout, task_prompt
@@ -127,6 +128,7 @@ def build_trainer(
     if config.max_generated_tokens:
         callbacks = [*callbacks, generated_token_budget(rollout, config.max_generated_tokens)]
     callbacks = [*callbacks, make_episode_log_callback(rollout, args.output_dir, config.log_episodes_every)]
+    skip_empty = skip_empty_steps_callback() if config.skip_empty_steps else None
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=[make_reward_func()],
@@ -135,8 +137,12 @@ def build_trainer(
         processing_class=tokenizer,
         peft_config=lora_config(config),
         rollout_func=rollout,
-        callbacks=[make_metrics_callback(metrics_path), checkpoints.make_resume_callback(rollout), *callbacks],
+        # first, so that its skipped_steps is in the logs the metrics callback writes
+        callbacks=[*([skip_empty] if skip_empty else []), make_metrics_callback(metrics_path),
+                   checkpoints.make_resume_callback(rollout), *callbacks],
     )
+    if skip_empty is not None:
+        skip_empty.trainer = trainer
     trainer.searchgym_rollout = rollout
     from searchgym.agents.fast_logprobs import install_compact_lm_head
 
