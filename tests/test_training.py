@@ -416,3 +416,50 @@ def test_batches_without_advantage_leave_the_weights_alone(tmp_path, smollm2_tok
         assert [r["skipped_steps"] for r in records if "skipped_steps" in r] == [0.0, 1.0, 2.0]
     else:
         assert moved_later  # the drift the guard exists for: without it Adam keeps moving
+
+
+def test_zero_advantage_rows_are_left_out_of_the_loss_forward_with_the_same_gradient(tmp_path, smollm2_tokenizer):
+    """The signal-only loss drops zero-advantage rows (and all-padding completion columns) from the forward;
+    the loss and every gradient must equal TRL's on the whole micro-batch."""
+    from searchgym.agents.empty_steps import rows_with_signal
+    from searchgym.agents.rollout import task_prompt
+
+    config = toy_config(tmp_path, tasks_per_step=2)
+    trainer = make_trainer(config, smollm2_tokenizer)
+    assert trainer._compute_loss._searchgym_signal_only
+    full_loss = trainer._compute_loss.__wrapped__
+    trainer.current_gradient_accumulation_steps = trainer.args.gradient_accumulation_steps  # set by train()
+    tasks = toy_tasks()[:2]
+    batch = trainer._generate_and_score_completions(
+        [{"prompt": task_prompt(t)} for t in tasks for _ in range(config.group_size)])
+    advantages = torch.zeros_like(batch["advantages"])  # the first group scored alike
+    advantages[config.group_size:] = torch.tensor([0.9, -0.3, -0.6, 0.0])  # the second did not (one at its mean)
+    batch["advantages"] = advantages
+    # pad the completions further, as a longer row elsewhere in the generation batch would
+    width = batch["completion_ids"].size(1)
+    for key, value in list(batch.items()):
+        if key.startswith(("completion", "tool", "old_per", "sampling_per")) and torch.is_tensor(value) \
+                and value.dim() == 2 and value.size(1) == width:
+            batch[key] = torch.nn.functional.pad(value, (0, 5))
+    kept = rows_with_signal(batch)
+    assert kept["completion_ids"].size(0) == 3
+    assert kept["completion_ids"].size(1) < batch["completion_ids"].size(1)
+
+    model = trainer.model
+    grads = []
+    for compute in (full_loss, trainer._compute_loss):
+        model.zero_grad()
+        torch.manual_seed(0)
+        loss = compute(model, dict(batch))
+        loss.backward()
+        grads.append((loss.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    (loss_a, grads_a), (loss_b, grads_b) = grads
+    torch.testing.assert_close(loss_b, loss_a, rtol=1e-5, atol=1e-7)
+    assert len(grads_a) == len(grads_b) and grads_a
+    for a, b in zip(grads_a, grads_b):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+
+    # no row with signal: no forward at all, a zero loss
+    batch["advantages"] = torch.zeros_like(advantages)
+    assert rows_with_signal(batch) is None
+    assert float(trainer._compute_loss(model, dict(batch))) == 0.0

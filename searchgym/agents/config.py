@@ -71,8 +71,9 @@ class SearchgymArgs:
     judge_on_error: Literal["raise", "skip"] = field(default="raise", metadata={
         "help": "a judge failure raises, or skips the sample (left out of the loss and counted)"})
     skip_empty_steps: bool = field(default=True, metadata={
-        "help": "skip the optimizer step of a batch with no gradient (every group scored alike): Adam's momentum "
-                "would otherwise move every weight on it (agents.empty_steps)"})
+        "help": "skip work without gradient: the forward of zero-advantage rows (same loss) and the optimizer "
+                "step of a batch with no gradient, where Adam's momentum would still move every weight "
+                "(agents.empty_steps)"})
     micro_batch_size: int = field(default=2, metadata={
         "help": "rows per forward/backward of the loss: an optimizer step's rows are split into micro-batches "
                 "of at most this size (the same update; activation memory grows with it, ~1.2 GB per "

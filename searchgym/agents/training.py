@@ -16,7 +16,7 @@ from typing import Any
 
 from searchgym.agents import checkpoints
 from searchgym.agents.config import TrainConfig, dump_config
-from searchgym.agents.empty_steps import skip_empty_steps_callback
+from searchgym.agents.empty_steps import install_signal_only_loss, skip_empty_steps_callback
 from searchgym.agents.episode_log import make_episode_log_callback
 from searchgym.agents.metrics import make_metrics_callback, make_reward_func, plot_reward_curve, read_jsonl
 from searchgym.agents.rollout import SamplerRollout, task_prompt
@@ -147,6 +147,8 @@ def build_trainer(
     from searchgym.agents.fast_logprobs import install_compact_lm_head
 
     install_compact_lm_head(trainer)  # CPU: TRL's fused LM head scores only completion positions
+    if config.skip_empty_steps:
+        install_signal_only_loss(trainer)  # the same gradient without the forward of zero-advantage rows
     if vllm_on_cpu and config.use_vllm and getattr(trainer, "vllm_generation", None) is not None:
         _sync_only_before_the_first_update(trainer)
     return trainer
