@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
 
-from trl import GRPOConfig, ModelConfig, TrlParser
+# trl exports these lazily (its _LazyModule); pyright only sees the submodules that define them
+from trl import GRPOConfig, ModelConfig, TrlParser  # pyright: ignore[reportPrivateImportUsage]
 
 from searchgym.errors import SearchgymError
 
@@ -254,7 +255,8 @@ class SearchgymParser(TrlParser):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("prog", "searchgym train")
         kwargs.setdefault("allow_abbrev", False)  # a typo must not prefix-match one of TRL's many flags
-        super().__init__((SearchgymArgs, SearchgymGRPOConfig, ModelConfig), **kwargs)
+        # DataClassType is a NewType over Any in transformers, so no class type-checks as one
+        super().__init__((SearchgymArgs, SearchgymGRPOConfig, ModelConfig), **kwargs)  # pyright: ignore[reportArgumentType]
         self.set_defaults(**{k: _as_default(v) for k, v in {**TRL_DEFAULTS, **_machine_defaults()}.items()})
         # the defaults as parsed values (argparse converts text defaults only while parsing)
         self._initial_defaults = vars(argparse.ArgumentParser.parse_known_args(self, [])[0])

@@ -158,7 +158,7 @@ class OraclePolicy:
                 hop = task.hops[progress.hop]
                 if not any(d in shown for d in hop.support):
                     progress.attempt += 1
-            elif action.kind == "open" and action.doc_id == progress.pending_open:
+            elif action.kind == "open" and action.doc_id is not None and action.doc_id == progress.pending_open:
                 progress.pending_open = None
                 if action.doc_id not in shown:  # the open failed: search again
                     progress.unreadable.add(action.doc_id)

@@ -198,7 +198,7 @@ def evaluate(policy: Any, make_env: Callable[[], Any], tasks: Sequence[Task], *,
                       records=tuple(r for _, r in scored))
 
 
-def _fmt(value: float) -> str:
+def _fmt(value: float | None) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
 

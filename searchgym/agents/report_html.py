@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from searchgym._io import atomic_write_text
 from searchgym.agents.episode_log import EPISODES_DIR, read_jsonl, to_json_value
@@ -27,7 +27,7 @@ PALETTE = ("#3b6fb6", "#e07b39", "#3a9a5b", "#c44e52", "#8172b3", "#937860", "#d
 # SVG plots
 
 
-def _finite(v: Any) -> bool:
+def _finite(v: Any) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 

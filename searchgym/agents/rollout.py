@@ -142,7 +142,7 @@ class SamplerRollout:
     # TRL calls this
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, list]:
         policy = getattr(self.sampler, "policy", None)
-        if hasattr(policy, "clear_kv"):
+        if policy is not None and hasattr(policy, "clear_kv"):
             # KV caches are reused across the turns of one rollout, never across optimizer steps: a prefix
             # cached before a checkpoint would make a resumed run's draws differ (in the last bits)
             policy.clear_kv()
@@ -175,6 +175,7 @@ class SamplerRollout:
         return self._pack(rows, stats)
 
     def _trajectory_rows(self, runs: list[tuple[str, int]]) -> tuple[list[TrainingSample | None], dict[str, float]]:
+        assert self.sampler is not None, "__call__ builds the sampler first"
         tasks = [self.tasks_by_id[tid] for tid, _ in runs]
         groups = group_samples(self.sampler.sample(tasks))
         if len(groups) != len(tasks):
@@ -204,6 +205,7 @@ class SamplerRollout:
         the other episodes' surplus groups, and only then are rows padded. Groups not kept are counted
         (``groups_dropped``), as is padding (``rollout_padding``).
         """
+        assert self.sampler is not None, "__call__ builds the sampler first"
         slots = [n for _, n in runs]
         n_tasks = max(1, math.ceil(len(slots) / self.groups_per_task))
         distinct = list(dict.fromkeys(tid for tid, _ in runs))

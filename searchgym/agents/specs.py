@@ -54,6 +54,7 @@ def _openai(arg: str | None, *, max_new_tokens: int = 64, temperature: float = 0
 def _hf(arg: str | None, *, max_new_tokens: int = 64, temperature: float = 0.0, seed: int = 0, **_: Any) -> Any:
     from searchgym.agents.hf_policy import HFPolicy
 
+    assert arg is not None, "registered with arg='required'"
     return HFPolicy.from_pretrained(arg, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
 
 

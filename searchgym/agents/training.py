@@ -71,7 +71,7 @@ def grpo_args(config: TrainConfig, *, world_size: int | None = None, vllm_on_cpu
 
 def lora_config(config: TrainConfig):
     """PEFT ``LoraConfig`` for the config (TRL's ``get_peft_config``), or ``None`` for full fine-tuning."""
-    from trl import get_peft_config
+    from trl import get_peft_config  # pyright: ignore[reportPrivateImportUsage]  (trl exports it lazily)
 
     return get_peft_config(config.model_args)
 
@@ -105,12 +105,13 @@ def build_trainer(
     sync raises.
     """
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is "experimental" in TRL 1.x
-    from trl import GRPOTrainer
+    from trl import GRPOTrainer  # pyright: ignore[reportPrivateImportUsage]  (trl exports it lazily)
 
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     args = grpo_args(config, vllm_on_cpu=vllm_on_cpu, **grpo_overrides)
+    assert args.output_dir is not None, "grpo_args always sets output_dir"
     rollout = SamplerRollout(
         tasks,
         sampler_factory,
@@ -137,7 +138,7 @@ def build_trainer(
         rollout_func=rollout,
         callbacks=[make_metrics_callback(metrics_path), checkpoints.make_resume_callback(rollout), *callbacks],
     )
-    trainer.searchgym_rollout = rollout
+    trainer.searchgym_rollout = rollout  # pyright: ignore[reportAttributeAccessIssue]  (ours, on TRL's trainer)
     from searchgym.agents.fast_logprobs import install_compact_lm_head
 
     install_compact_lm_head(trainer)  # CPU: TRL's fused LM head scores only completion positions

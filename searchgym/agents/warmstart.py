@@ -129,7 +129,7 @@ def warm_start(config: TrainConfig, model: Any, tokenizer: Any, tasks: Sequence[
     import time
 
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig, SFTTrainer  # pyright: ignore[reportPrivateImportUsage]  (trl exports them lazily)
 
     from searchgym.agents.fast_logprobs import install_compact_lm_head
     from searchgym.agents.hf_policy import cpu_has_bf16

@@ -70,7 +70,8 @@ def check_report_to(report_to) -> None:
     """Unknown ``report_to`` integrations, and TensorBoard without its package, fail before training starts."""
     import importlib.util
 
-    from transformers.integrations import get_reporting_integration_callbacks
+    # transformers exports it lazily; pyright only sees the submodule that defines it
+    from transformers.integrations import get_reporting_integration_callbacks  # pyright: ignore[reportPrivateImportUsage]
 
     get_reporting_integration_callbacks(report_to)  # raises ValueError naming the supported integrations
     if "tensorboard" in (report_to or ()) and not any(

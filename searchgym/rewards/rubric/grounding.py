@@ -33,7 +33,10 @@ class Grounding:
 class Grounder(Protocol):
     """Decides, in a batch, whether cited evidence supports filled rubrics."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The grounder's name (read-only here, so frozen dataclasses implement it)."""
+        ...
 
     def ground(self, queries: Sequence[GroundingQuery]) -> list[Grounding]: ...
 
