@@ -44,7 +44,7 @@ def evaluate_model(path: str, tasks, taskset, searcher, *, max_turns: int, top_k
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from searchgym.agents.hf_policy import HFPolicy
+    from searchgym.policies.hf_policy import HFPolicy
     from searchgym.agents.models import resolve_model
     from searchgym.agents.report import evaluate
     from searchgym.envs import DeepSearchEnv

@@ -67,7 +67,7 @@ def load(model_spec: str, device: str, dtype: str):
 
 
 def task_prompt_ids(tokenizer) -> list[int]:
-    from searchgym.agents.hf_policy import chat_prompt_ids
+    from searchgym.policies.hf_policy import chat_prompt_ids
     from searchgym.corpora import load_taskset
     from searchgym.envs import DeepSearchEnv
     from searchgym.search.bm25s_searcher import BM25sSearcher
@@ -82,7 +82,7 @@ def task_prompt_ids(tokenizer) -> list[int]:
 def bench_decode(args) -> None:
     import torch
 
-    from searchgym.agents.hf_policy import HFPolicy
+    from searchgym.policies.hf_policy import HFPolicy
 
     path, model, tokenizer = load(args.model, args.device, args.dtype)
     prompt = task_prompt_ids(tokenizer)
@@ -147,7 +147,7 @@ def bench_decode(args) -> None:
 
 # ---------------------------------------------------------------------------------------------
 def bench_episodes(args) -> None:
-    from searchgym.agents.hf_policy import HFPolicy
+    from searchgym.policies.hf_policy import HFPolicy
     from searchgym.agents.report import run_episodes
     from searchgym.corpora import load_taskset
     from searchgym.envs import DeepSearchEnv
@@ -251,7 +251,7 @@ def bench_grpo(args) -> None:
 
     from searchgym.agents import training
     from searchgym.agents.config import TrainConfig
-    from searchgym.agents.hf_policy import HFPolicy
+    from searchgym.policies.hf_policy import HFPolicy
     from searchgym.agents.rollout import SamplerRollout
     from searchgym.envs import DeepSearchEnv
     from searchgym.rewards.compose import WeightedSum

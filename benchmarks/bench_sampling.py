@@ -158,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from searchgym.agents.advantages import group_zscore
-    from searchgym.agents.hf_policy import HFPolicy
+    from searchgym.policies.hf_policy import HFPolicy
     from searchgym.agents.models import resolve_model
     from searchgym.agents.samplers import TrajectorySampler, TruncatedStepSampler, TurnEncoder
     from searchgym.corpora import load_taskset
@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           + reward.formula("trajectory").replace("\n", "\n  "), flush=True)
 
     # --- 1. past-only audit on episodes with evidence: the oracle searches, opens and answers -------
-    from searchgym.agents.oracle import OraclePolicy
+    from searchgym.policies.oracle import OraclePolicy
 
     oracle, played = OraclePolicy(taskset), []
     oracle_env = DeepSearchEnv(taskset, searcher, max_turns=8, passage_chars=200, reward=None)

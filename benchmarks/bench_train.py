@@ -44,7 +44,7 @@ def two_hop(tasks):
 
 
 def evaluate_model(model, tokenizer, config, taskset, searcher, reward, tasks):
-    from searchgym.agents.hf_policy import HFPolicy
+    from searchgym.policies.hf_policy import HFPolicy
     from searchgym.agents.report import evaluate
     from searchgym.envs import DeepSearchEnv
 

@@ -20,7 +20,7 @@ sg play --corpus "$CORPUS" --policy oracle --episodes 1
 
 echo "== 3/5 train: cold-start SFT on oracle demonstrations, then GRPO through TRL"
 # bf16 autocast where the CPU computes bf16 natively (1.7x faster there; emulated, and slower, elsewhere)
-BF16=$(.venv/bin/python -c "from searchgym.agents.hf_policy import cpu_has_bf16; print(str(cpu_has_bf16()).lower())")
+BF16=$(.venv/bin/python -c "from searchgym.policies.hf_policy import cpu_has_bf16; print(str(cpu_has_bf16()).lower())")
 sg train --output_dir "$OUT" --bf16 "$BF16" "$@"
 
 # the same held-out tasks (never trained on), greedy, before GRPO (the warm start) and after it

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-LAZY_PACKAGES = ["searchgym.agents", "searchgym.envs", "searchgym.rewards", "searchgym.search"]
+LAZY_PACKAGES = ["searchgym.agents", "searchgym.envs", "searchgym.policies", "searchgym.rewards", "searchgym.search"]
 HEAVY = ["torch", "transformers", "trl", "accelerate", "pyserini", "faiss", "openai", "gymnasium", "datasets"]
 
 

@@ -32,7 +32,7 @@ def _env(world, max_turns=4):
 
 def _oracle_until_answer(world, task, max_turns=6):
     """An env whose next oracle turn is the final cited answer, and that turn."""
-    from searchgym.agents.oracle import OraclePolicy
+    from searchgym.policies.oracle import OraclePolicy
 
     env = _env(world, max_turns=max_turns)
     env.reset(options={"task": task})
@@ -247,9 +247,9 @@ def test_token_exact_turns_with_hf_policy(world):
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from searchgym.agents.hf_policy import HFPolicy
     from searchgym.agents.models import resolve_model
     from searchgym.agents.samplers import TrajectorySampler, TruncatedStepSampler
+    from searchgym.policies.hf_policy import HFPolicy
 
     tok = AutoTokenizer.from_pretrained(str(resolve_model("smollm2")))
     torch.manual_seed(0)
@@ -335,9 +335,9 @@ def test_an_eos_first_candidate_stays_in_its_group_with_its_penalty_and_its_eos_
     from transformers import AutoTokenizer
 
     from searchgym.agents.models import resolve_model
-    from searchgym.agents.policy import Completion
     from searchgym.agents.rollout import REWARD_FIELD, SamplerRollout, task_prompt
     from searchgym.agents.samplers import TruncatedStepSampler
+    from searchgym.policies.policy import Completion
 
     tok = AutoTokenizer.from_pretrained(str(resolve_model("smollm2")))
     task, _, _ = _solvable(world)

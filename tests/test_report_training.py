@@ -13,14 +13,14 @@ import random
 
 import pytest
 
-from searchgym.agents.policy import Completion
+from searchgym.policies.policy import Completion
 
 torch = pytest.importorskip("torch")
 
 
 class NoisyOracle:
     def __init__(self, tasks, p=0.35, seed=0):
-        from searchgym.agents.oracle import OraclePolicy
+        from searchgym.policies.oracle import OraclePolicy
 
         self.oracle, self.p, self.rng = OraclePolicy(tasks), p, random.Random(seed)
 

@@ -350,10 +350,10 @@ def test_lora_trains_only_adapters_and_saves_a_merged_model(tmp_path, smollm2_to
 
 @pytest.mark.slow
 def test_default_reward_scores_an_oracle_episode_with_every_component():
-    from searchgym.agents.oracle import OraclePolicy
     from searchgym.agents.training import build_reward
     from searchgym.corpora import load_taskset
     from searchgym.envs import DeepSearchEnv
+    from searchgym.policies.oracle import OraclePolicy
     from searchgym.search import build_searcher
 
     taskset = load_taskset("synthetic:seed=0,passages=100,tasks=10,hops=2")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from searchgym.agents.policy import Completion
+from searchgym.policies.policy import Completion
 
 MARKUP = "</script><b id=injected>bold</b>"
 
@@ -24,7 +24,7 @@ class MixedPolicy:
     """Per task (by position in ``tasks``): 0, 1 oracle; 2 wrong answer; 3 invalid turns; 4 endless search."""
 
     def __init__(self, tasks):
-        from searchgym.agents.oracle import OraclePolicy
+        from searchgym.policies.oracle import OraclePolicy
 
         self.oracle = OraclePolicy(tasks)
         self.role = {t.id: i % 5 for i, t in enumerate(tasks)}

@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("torch")
 from searchgym.agents.config import TrainConfig  # noqa: E402
-from searchgym.agents.vllm_policy import VLLMPolicy, stop_token_count  # noqa: E402
+from searchgym.policies.vllm_policy import VLLMPolicy, stop_token_count  # noqa: E402
 
 
 class ScriptedEngine:
@@ -58,7 +58,7 @@ def test_completions_keep_order_and_are_cut_at_the_end_of_the_action(smollm2_tok
     assert engine.calls == [(4, 2)]  # each prompt repeated n times, as TRL passes them
     # the text is exactly the kept tokens (token-exact turns): a stop's last token may carry a few
     # characters past the stop, and they stay; nothing after that token is kept
-    from searchgym.agents.hf_policy import cut_at_stop
+    from searchgym.policies.hf_policy import cut_at_stop
 
     assert [[cut_at_stop(c.text, policy.stop) for c in row] for row in out] == [
         ["<search>a b</search>", "<answer>x [d1]</answer>"],

@@ -206,7 +206,7 @@ def derived_values(args: Any) -> dict[str, Any]:
         "steps_per_generation": rows // micro,
     }
     if args.use_vllm:
-        from searchgym.agents.hf_policy import DEFAULT_STOP
+        from searchgym.policies.hf_policy import DEFAULT_STOP
 
         # vLLM stops at the end of an action, as HFPolicy does; VLLMPolicy cuts the tokens to match
         out["generation_kwargs"] = {"stop": list(DEFAULT_STOP), "include_stop_str_in_output": True}

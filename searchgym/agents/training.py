@@ -335,12 +335,12 @@ def make_sampler_factory(config: TrainConfig, tasks: Sequence[Task], searcher: A
     """``trainer -> Sampler``: the configured sampler over a fresh env, driving the trainer's model."""
 
     def factory(trainer: Any) -> Sampler:
-        from searchgym.agents.hf_policy import HFPolicy
         from searchgym.agents.samplers import TrajectorySampler, TruncatedStepSampler
         from searchgym.envs import DeepSearchEnv
+        from searchgym.policies.hf_policy import HFPolicy
 
         if config.use_vllm:
-            from searchgym.agents.vllm_policy import VLLMPolicy
+            from searchgym.policies.vllm_policy import VLLMPolicy
 
             policy = VLLMPolicy(trainer, tokenizer)  # TRL's engine; sampling settings come from config.training_args
         else:

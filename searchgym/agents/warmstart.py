@@ -41,8 +41,8 @@ def oracle_demonstrations(tasks: Sequence[Task], searcher: Any, *, max_turns: in
     behaviour worth cloning. Tasks are played in the order given until ``max_rows`` rows are kept
     (whole episodes only, so the last one may overshoot).
     """
-    from searchgym.agents.oracle import OraclePolicy
     from searchgym.envs.deep_search import DeepSearchEnv
+    from searchgym.policies.oracle import OraclePolicy
     from searchgym.rewards.outcome import exact_match
 
     env = DeepSearchEnv(tasks, searcher, max_turns=max_turns, top_k=top_k, passage_chars=passage_chars)
@@ -132,7 +132,7 @@ def warm_start(config: TrainConfig, model: Any, tokenizer: Any, tasks: Sequence[
     from trl import SFTConfig, SFTTrainer  # pyright: ignore[reportPrivateImportUsage]  (trl exports them lazily)
 
     from searchgym.agents.fast_logprobs import install_compact_lm_head
-    from searchgym.agents.hf_policy import cpu_has_bf16
+    from searchgym.policies.hf_policy import cpu_has_bf16
 
     order = list(tasks)
     random.Random(config.seed).shuffle(order)  # a cap on rows should still cover every hop count

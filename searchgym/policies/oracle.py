@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from searchgym.agents.policy import Completion, Message
 from searchgym.corpora.records import Document, Hop, Task
 from searchgym.envs.actions import parse_action
 from searchgym.envs.prompts import parse_hits, question_from_prompt
+from searchgym.policies.policy import Completion, Message
 
 GIVE_UP = "unknown"
 

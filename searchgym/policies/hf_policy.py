@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from searchgym.agents.policy import Completion, Message
+from searchgym.policies.policy import Completion, Message
 
 DEFAULT_STOP = ("</search>", "</open>", "</answer>")
 
@@ -93,7 +93,7 @@ class HFPolicy:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from searchgym.agents.models import resolve_model
+        from searchgym.models import resolve_model
 
         path = str(resolve_model(name_or_path))
         tokenizer = AutoTokenizer.from_pretrained(path)
