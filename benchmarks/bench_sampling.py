@@ -157,10 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from searchgym.agents.advantages import group_zscore
+    from searchgym.train.advantages import group_zscore
     from searchgym.policies.hf_policy import HFPolicy
-    from searchgym.agents.models import resolve_model
-    from searchgym.agents.samplers import TrajectorySampler, TruncatedStepSampler, TurnEncoder
+    from searchgym.models import resolve_model
+    from searchgym.train.samplers import TrajectorySampler, TruncatedStepSampler, TurnEncoder
     from searchgym.corpora import load_taskset
     from searchgym.envs import DeepSearchEnv
     from searchgym.judges import load_judge

@@ -10,7 +10,7 @@ bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 OUT=${OUT:-runs/quickstart}
 sg() { .venv/bin/searchgym "$@"; }
-CORPUS=$(.venv/bin/python -c "from searchgym.agents.config import TrainConfig; print(TrainConfig().corpus)")
+CORPUS=$(.venv/bin/python -c "from searchgym.train.config import TrainConfig; print(TrainConfig().corpus)")
 
 echo "== 1/5 index: BM25 over the synthetic world ($CORPUS)"
 sg index --corpus "$CORPUS" --searcher bm25
@@ -33,7 +33,7 @@ sg eval --policy "hf:$OUT/final" "${EVAL[@]}" --out "$OUT/eval"
 .venv/bin/python - "$OUT" <<'PY'
 import json, sys
 from pathlib import Path
-from searchgym.agents.report import comparison_table
+from searchgym.eval.report import comparison_table
 
 out = Path(sys.argv[1])
 before = json.loads((out / "eval-before" / "eval.json").read_text())["summary"]

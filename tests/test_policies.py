@@ -191,14 +191,14 @@ def test_ignore_stops_runs_every_row_to_the_limit(tiny_model, tokenizer):
 
 
 def test_compact_lm_head_matches_trl_exactly(tokenizer):
-    """searchgym.agents.fast_logprobs: TRL's fused LM head fed only labelled positions gives TRL's log-probs,
+    """searchgym.train.fast_logprobs: TRL's fused LM head fed only labelled positions gives TRL's log-probs,
     entropies, loss and gradients (CPU)."""
     import types
 
     from transformers import LlamaConfig, LlamaForCausalLM
     from trl.trainer.utils import add_fused_lm_head
 
-    from searchgym.agents.fast_logprobs import install_compact_lm_head
+    from searchgym.train.fast_logprobs import install_compact_lm_head
 
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=3000, hidden_size=32, intermediate_size=64, num_hidden_layers=2,

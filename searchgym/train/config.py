@@ -31,7 +31,7 @@ class SearchgymArgs:
     corpus: str = field(default="synthetic:seed=0,passages=200,tasks=64,hops=2",
                         metadata={"help": "corpus spec: synthetic:..., hotpotqa:..., a local JSONL, ..."})
     split: Literal["all", "train", "test"] = field(
-        default="train", metadata={"help": "tasks trained on: the deterministic hash split of agents.splits"})
+        default="train", metadata={"help": "tasks trained on: the deterministic hash split of train.splits"})
     searcher: str = field(default="bm25", metadata={"help": "bm25 | bm25s | dense | hybrid | remote:http://host:port"})
     max_turns: int = field(default=4, metadata={"help": "agent turns per episode (the SLATE budget B)"})
     top_k: int = field(default=3, metadata={"help": "search hits shown per search (TRL's sampling top_k is unused)"})
@@ -41,7 +41,7 @@ class SearchgymArgs:
     max_new_tokens: int = field(default=96, metadata={
         "help": "tokens per agent turn (the oracle's cited answers run to 77 tokens; with use_vllm also TRL's "
                 "max_completion_length)"})
-    # cold start: clone oracle turns with SFT before GRPO (see agents.warmstart)
+    # cold start: clone oracle turns with SFT before GRPO (see train.warmstart)
     warmstart: bool = field(default=True, metadata={"help": "clone oracle turns with SFT before GRPO"})
     warmstart_epochs: float = field(default=2.0, metadata={"help": "warm start: SFT epochs"})
     warmstart_max_rows: int = field(default=512, metadata={
@@ -479,7 +479,7 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
 
 DEFAULT_YAML_HEADER = """\
 # searchgym train: the embedded defaults (tests/test_training.py checks this file against them; regenerate it
-# with `python -m searchgym.agents.config > configs/default.yaml`).
+# with `python -m searchgym.train.config > configs/default.yaml`).
 # Synthetic world, BM25, SmolLM2-135M-Instruct (resolved offline) with LoRA, C-GRPO (EM + citation rubric) +
 # gold-judge process rewards. Sized so that a short run finishes in minutes on a 2-core CPU.
 # Keys are searchgym's (SearchgymArgs) and TRL's (GRPOConfig, ModelConfig); every other TRL key works too.

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from searchgym.agents import checkpoints
-from searchgym.agents.config import TrainConfig, dump_config
-from searchgym.agents.episode_log import make_episode_log_callback
-from searchgym.agents.metrics import make_metrics_callback, make_reward_func, plot_reward_curve, read_jsonl
-from searchgym.agents.rollout import SamplerRollout, task_prompt
-from searchgym.agents.samples import Sampler
 from searchgym.corpora.records import Task
+from searchgym.train import checkpoints
+from searchgym.train.config import TrainConfig, dump_config
+from searchgym.train.episode_log import make_episode_log_callback
+from searchgym.train.metrics import make_metrics_callback, make_reward_func, plot_reward_curve, read_jsonl
+from searchgym.train.rollout import SamplerRollout, task_prompt
+from searchgym.train.samples import Sampler
 
 METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "reward_curve.png"
@@ -139,7 +139,7 @@ def build_trainer(
         callbacks=[make_metrics_callback(metrics_path), checkpoints.make_resume_callback(rollout), *callbacks],
     )
     trainer.searchgym_rollout = rollout  # pyright: ignore[reportAttributeAccessIssue]  (ours, on TRL's trainer)
-    from searchgym.agents.fast_logprobs import install_compact_lm_head
+    from searchgym.train.fast_logprobs import install_compact_lm_head
 
     install_compact_lm_head(trainer)  # CPU: TRL's fused LM head scores only completion positions
     if vllm_on_cpu and config.use_vllm and getattr(trainer, "vllm_generation", None) is not None:
@@ -194,7 +194,7 @@ def generated_token_budget(rollout: SamplerRollout, tokens: int):
 
 
 def latest_checkpoint(output_dir: str | Path) -> Path | None:
-    """The newest complete ``checkpoint-N`` directory under ``output_dir`` (see ``agents.checkpoints``)."""
+    """The newest complete ``checkpoint-N`` directory under ``output_dir`` (see ``train.checkpoints``)."""
     return checkpoints.latest_checkpoint(output_dir)
 
 
@@ -264,7 +264,7 @@ def load_model_and_tokenizer(spec: str, model_args: Any = None):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from searchgym.agents.models import resolve_model
+    from searchgym.models import resolve_model
 
     dtype = getattr(model_args, "dtype", None) or "float32"
     kwargs: dict[str, Any] = {"dtype": dtype if dtype == "auto" else getattr(torch, dtype)}
@@ -335,9 +335,9 @@ def make_sampler_factory(config: TrainConfig, tasks: Sequence[Task], searcher: A
     """``trainer -> Sampler``: the configured sampler over a fresh env, driving the trainer's model."""
 
     def factory(trainer: Any) -> Sampler:
-        from searchgym.agents.samplers import TrajectorySampler, TruncatedStepSampler
         from searchgym.envs import DeepSearchEnv
         from searchgym.policies.hf_policy import HFPolicy
+        from searchgym.train.samplers import TrajectorySampler, TruncatedStepSampler
 
         if config.use_vllm:
             from searchgym.policies.vllm_policy import VLLMPolicy
@@ -363,9 +363,9 @@ def make_sampler_factory(config: TrainConfig, tasks: Sequence[Task], searcher: A
 
 def train(config: TrainConfig, *, callbacks: Sequence[Any] = ()) -> TrainResult:
     """``searchgym train``: build everything from the config and run GRPO."""
-    from searchgym.agents.splits import split_tasks
     from searchgym.corpora import load_taskset
     from searchgym.search import build_searcher
+    from searchgym.train.splits import split_tasks
 
     taskset = load_taskset(config.corpus)
     tasks = split_tasks(taskset.tasks, config.split)
@@ -373,7 +373,7 @@ def train(config: TrainConfig, *, callbacks: Sequence[Any] = ()) -> TrainResult:
     reward = build_reward(config, tasks)
     model, tokenizer = load_model_and_tokenizer(config.model, config.model_args)
     if config.warmstart:
-        from searchgym.agents.warmstart import load_or_warm_start
+        from searchgym.train.warmstart import load_or_warm_start
 
         model = load_or_warm_start(config, model, tokenizer, tasks, searcher)
     factory = make_sampler_factory(config, tasks, searcher, reward, tokenizer)

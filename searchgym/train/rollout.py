@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from searchgym.agents.samplers import step_group_position
-from searchgym.agents.samples import Sampler, TrainingSample
 from searchgym.corpora.records import Task
 from searchgym.grammar import ActionKind, parse_action
+from searchgym.train.samplers import step_group_position
+from searchgym.train.samples import Sampler, TrainingSample
 
 _PROMPT_RE = re.compile(r"^\[task (?P<id>[^\]\s]+)\] ")
 
@@ -149,7 +149,7 @@ class SamplerRollout:
         if self.sampler is None:
             self.sampler = self.sampler_factory(trainer)
             if self.pending_rng_state is not None:  # a resumed run continues the saved random streams
-                from searchgym.agents.checkpoints import apply_rollout_rng_state
+                from searchgym.train.checkpoints import apply_rollout_rng_state
 
                 apply_rollout_rng_state(self.sampler, self.pending_rng_state)
                 self.pending_rng_state = None

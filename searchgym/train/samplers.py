@@ -13,13 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from searchgym.agents.advantages import CONTINUATIONS, choose_continuation, group_zscore
-from searchgym.agents.samples import TrainingSample
 from searchgym.corpora.records import Task
 from searchgym.envs.trajectory import ANSWER, SEARCH, Trajectory
 from searchgym.policies.policy import Completion, Message
 from searchgym.rewards.base import RewardResult
 from searchgym.rewards.outcome import exact_match
+from searchgym.train.advantages import CONTINUATIONS, choose_continuation, group_zscore
+from searchgym.train.samples import TrainingSample
 
 STEP_GROUP = re.compile(r"#e(?P<episode>\d+)/t(?P<step>\d+)$")
 
