@@ -68,7 +68,7 @@ def recall_at_k(searcher: Any, queries: Sequence[str], golds: Sequence[Sequence[
 def oracle_run(taskset: Any, searcher: Any, *, max_turns: int = 24, top_k: int = 5,
                passage_chars: int = 400) -> tuple[float, float, list[str]]:
     """(EM, searches per episode, failure notes) of the oracle over every task."""
-    from searchgym.agents.oracle import OraclePolicy
+    from searchgym.policies.oracle import OraclePolicy
     from searchgym.envs import DeepSearchEnv
     from searchgym.rewards.outcome import exact_match
 

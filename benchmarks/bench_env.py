@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     p.add_argument("--solve-sizes", default="2000,20000", help="world sizes for the oracle solve rates")
     args = p.parse_args(argv)
 
-    from searchgym.agents.oracle import OraclePolicy
+    from searchgym.policies.oracle import OraclePolicy
     from searchgym.envs import DeepSearchEnv
     from searchgym.envs.factory import resolve_searcher, resolve_taskset
 

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # loopback server helpers and the adver
 from searchgym.judges import load_judge  # noqa: E402
 from searchgym.judges.base import JudgeError, JudgeRequest  # noqa: E402
 from searchgym.judges.cache import JudgeCache  # noqa: E402
-from searchgym.agents.labelled import LabelledStep, judge_accuracy, labelled_steps  # noqa: E402
+from searchgym.eval.labelled import LabelledStep, judge_accuracy, labelled_steps  # noqa: E402
 from searchgym.rewards.process import StepJudgeReward  # noqa: E402
 
 WORLD = "synthetic:seed=0,passages=300,tasks=40,hops=2"

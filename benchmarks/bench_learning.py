@@ -3,10 +3,10 @@
     python benchmarks/bench_learning.py --quick            # one seed per arm, CPU (an arm: ~24 min on a busy 2-core CPU)
     python benchmarks/bench_learning.py --seeds 3          # the full run (a GPU when present: bf16, larger groups)
 
-From ONE shared warm start (oracle demonstrations cloned with SFT, `searchgym.agents.warmstart`), each arm
-trains with `searchgym.agents.training.train` (TRL's GRPOTrainer) until it has generated the same number of
+From ONE shared warm start (oracle demonstrations cloned with SFT, `searchgym.train.warmstart`), each arm
+trains with `searchgym.train.training.train` (TRL's GRPOTrainer) until it has generated the same number of
 policy tokens (`max_generated_tokens`), then every model is evaluated greedily on the held-out split
-(`agents.splits`: one task in five, never trained or tuned on):
+(`train.splits`: one task in five, never trained or tuned on):
 
   (a) trajectory groups + outcome (exact match): the Search-R1 baseline
   (b) trajectory groups + C-GRPO (exact match gated, citation rubric bonus, CaRR)
@@ -44,9 +44,9 @@ def evaluate_model(path: str, tasks, taskset, searcher, *, max_turns: int, top_k
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from searchgym.agents.hf_policy import HFPolicy
-    from searchgym.agents.models import resolve_model
-    from searchgym.agents.report import evaluate
+    from searchgym.policies.hf_policy import HFPolicy
+    from searchgym.models import resolve_model
+    from searchgym.eval.report import evaluate
     from searchgym.envs import DeepSearchEnv
 
     resolved = str(resolve_model(path))
@@ -91,10 +91,10 @@ def main(argv=None) -> int:
 
     import torch
 
-    from searchgym.agents.config import TrainConfig
-    from searchgym.agents.splits import split_tasks
-    from searchgym.agents.training import load_model_and_tokenizer, train
-    from searchgym.agents.warmstart import load_or_warm_start
+    from searchgym.train.config import TrainConfig
+    from searchgym.train.splits import split_tasks
+    from searchgym.train.training import load_model_and_tokenizer, train
+    from searchgym.train.warmstart import load_or_warm_start
     from searchgym.corpora import load_taskset
     from searchgym.search import build_searcher
 
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     # full fine-tuning. 3e-5 collapsed the warm start in 7 CPU steps while zero-gradient steps still moved the
     # weights (Adam's momentum); with those steps skipped (skip_empty_steps), 1e-5 held it steady over 7 (README)
     learning_rate = args.learning_rate or 2e-5
-    from searchgym.agents.hf_policy import cpu_has_bf16
+    from searchgym.policies.hf_policy import cpu_has_bf16
 
     # bf16 autocast where the hardware computes it natively (a GPU; AMX/AVX512-bf16 CPUs: 1.7x faster there)
     bf16 = gpu or cpu_has_bf16()

@@ -58,7 +58,7 @@ def load(model_spec: str, device: str, dtype: str):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from searchgym.agents.models import resolve_model
+    from searchgym.models import resolve_model
 
     path = str(resolve_model(model_spec))
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -67,7 +67,7 @@ def load(model_spec: str, device: str, dtype: str):
 
 
 def task_prompt_ids(tokenizer) -> list[int]:
-    from searchgym.agents.hf_policy import chat_prompt_ids
+    from searchgym.policies.hf_policy import chat_prompt_ids
     from searchgym.corpora import load_taskset
     from searchgym.envs import DeepSearchEnv
     from searchgym.search.bm25s_searcher import BM25sSearcher
@@ -82,7 +82,7 @@ def task_prompt_ids(tokenizer) -> list[int]:
 def bench_decode(args) -> None:
     import torch
 
-    from searchgym.agents.hf_policy import HFPolicy
+    from searchgym.policies.hf_policy import HFPolicy
 
     path, model, tokenizer = load(args.model, args.device, args.dtype)
     prompt = task_prompt_ids(tokenizer)
@@ -147,8 +147,8 @@ def bench_decode(args) -> None:
 
 # ---------------------------------------------------------------------------------------------
 def bench_episodes(args) -> None:
-    from searchgym.agents.hf_policy import HFPolicy
-    from searchgym.agents.report import run_episodes
+    from searchgym.policies.hf_policy import HFPolicy
+    from searchgym.eval.report import run_episodes
     from searchgym.corpora import load_taskset
     from searchgym.envs import DeepSearchEnv
     from searchgym.search import build_searcher
@@ -249,10 +249,10 @@ def bench_grpo(args) -> None:
     import torch
     from transformers import TrainerCallback
 
-    from searchgym.agents import training
-    from searchgym.agents.config import TrainConfig
-    from searchgym.agents.hf_policy import HFPolicy
-    from searchgym.agents.rollout import SamplerRollout
+    from searchgym.train import training
+    from searchgym.train.config import TrainConfig
+    from searchgym.policies.hf_policy import HFPolicy
+    from searchgym.train.rollout import SamplerRollout
     from searchgym.envs import DeepSearchEnv
     from searchgym.rewards.compose import WeightedSum
     from searchgym.rewards.process import StepJudgeReward
@@ -285,7 +285,7 @@ def bench_grpo(args) -> None:
                   flush=True)
 
     from searchgym.corpora import load_taskset
-    from searchgym.agents.splits import split_tasks
+    from searchgym.train.splits import split_tasks
     from searchgym.search import build_searcher
 
     taskset = load_taskset(config.corpus)
@@ -294,7 +294,7 @@ def bench_grpo(args) -> None:
     reward = training.build_reward(config)
     model, tokenizer = training.load_model_and_tokenizer(config.model)
     if config.warmstart:
-        from searchgym.agents.warmstart import load_or_warm_start
+        from searchgym.train.warmstart import load_or_warm_start
 
         model = load_or_warm_start(config, model, tokenizer, tasks, searcher)
     factory = training.make_sampler_factory(config, tasks, searcher, reward, tokenizer)

@@ -157,10 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from searchgym.agents.advantages import group_zscore
-    from searchgym.agents.hf_policy import HFPolicy
-    from searchgym.agents.models import resolve_model
-    from searchgym.agents.samplers import TrajectorySampler, TruncatedStepSampler, TurnEncoder
+    from searchgym.train.advantages import group_zscore
+    from searchgym.policies.hf_policy import HFPolicy
+    from searchgym.models import resolve_model
+    from searchgym.train.samplers import TrajectorySampler, TruncatedStepSampler, TurnEncoder
     from searchgym.corpora import load_taskset
     from searchgym.envs import DeepSearchEnv
     from searchgym.judges import load_judge
@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           + reward.formula("trajectory").replace("\n", "\n  "), flush=True)
 
     # --- 1. past-only audit on episodes with evidence: the oracle searches, opens and answers -------
-    from searchgym.agents.oracle import OraclePolicy
+    from searchgym.policies.oracle import OraclePolicy
 
     oracle, played = OraclePolicy(taskset), []
     oracle_env = DeepSearchEnv(taskset, searcher, max_turns=8, passage_chars=200, reward=None)

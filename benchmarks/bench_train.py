@@ -44,8 +44,8 @@ def two_hop(tasks):
 
 
 def evaluate_model(model, tokenizer, config, taskset, searcher, reward, tasks):
-    from searchgym.agents.hf_policy import HFPolicy
-    from searchgym.agents.report import evaluate
+    from searchgym.policies.hf_policy import HFPolicy
+    from searchgym.eval.report import evaluate
     from searchgym.envs import DeepSearchEnv
 
     policy = HFPolicy(model, tokenizer, max_new_tokens=config.max_new_tokens, temperature=0.0)
@@ -64,11 +64,11 @@ def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
-    from searchgym.agents.config import load_config
-    from searchgym.agents.metrics import read_jsonl
-    from searchgym.agents.splits import split_tasks
-    from searchgym.agents.warmstart import load_or_warm_start
-    from searchgym.agents.training import build_reward, build_trainer, load_model_and_tokenizer, make_sampler_factory, run_training
+    from searchgym.train.config import load_config
+    from searchgym.train.metrics import read_jsonl
+    from searchgym.train.splits import split_tasks
+    from searchgym.train.warmstart import load_or_warm_start
+    from searchgym.train.training import build_reward, build_trainer, load_model_and_tokenizer, make_sampler_factory, run_training
     from searchgym.corpora import load_taskset
     from searchgym.search import build_searcher
 

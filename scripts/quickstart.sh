@@ -10,7 +10,7 @@ bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 OUT=${OUT:-runs/quickstart}
 sg() { .venv/bin/searchgym "$@"; }
-CORPUS=$(.venv/bin/python -c "from searchgym.agents.config import TrainConfig; print(TrainConfig().corpus)")
+CORPUS=$(.venv/bin/python -c "from searchgym.train.config import TrainConfig; print(TrainConfig().corpus)")
 
 echo "== 1/5 index: BM25 over the synthetic world ($CORPUS)"
 sg index --corpus "$CORPUS" --searcher bm25
@@ -20,7 +20,7 @@ sg play --corpus "$CORPUS" --policy oracle --episodes 1
 
 echo "== 3/5 train: cold-start SFT on oracle demonstrations, then GRPO through TRL"
 # bf16 autocast where the CPU computes bf16 natively (1.7x faster there; emulated, and slower, elsewhere)
-BF16=$(.venv/bin/python -c "from searchgym.agents.hf_policy import cpu_has_bf16; print(str(cpu_has_bf16()).lower())")
+BF16=$(.venv/bin/python -c "from searchgym.policies.hf_policy import cpu_has_bf16; print(str(cpu_has_bf16()).lower())")
 sg train --output_dir "$OUT" --bf16 "$BF16" "$@"
 
 # the same held-out tasks (never trained on), greedy, before GRPO (the warm start) and after it
@@ -33,7 +33,7 @@ sg eval --policy "hf:$OUT/final" "${EVAL[@]}" --out "$OUT/eval"
 .venv/bin/python - "$OUT" <<'PY'
 import json, sys
 from pathlib import Path
-from searchgym.agents.report import comparison_table
+from searchgym.eval.report import comparison_table
 
 out = Path(sys.argv[1])
 before = json.loads((out / "eval-before" / "eval.json").read_text())["summary"]

@@ -6,8 +6,7 @@ bash scripts/setup.sh || exit 1
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 # Lint and type check first (settings in pyproject.toml's [tool.ruff] and [tool.pyright]).
 .venv/bin/python -m ruff check searchgym tests || { echo "ruff found problems (see above)" >&2; exit 1; }
-# pyright (basic mode, [tool.pyright]) is installed with the test extra but not yet a gate: it still reports
-# 70 errors in searchgym/ (`.venv/bin/python -m pyright --pythonpath .venv/bin/python`); gate it once clean.
+.venv/bin/python -m pyright --pythonpath .venv/bin/python || { echo "pyright found type errors (see above)" >&2; exit 1; }
 .venv/bin/python -m pytest -p no:cacheprovider "$@"
 status=$?
 if [ "$status" -eq 5 ]; then

@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from searchgym.errors import SearchgymError
 
@@ -82,7 +82,7 @@ def atomic_write_lines(path: str | os.PathLike[str], lines: Iterable[str]) -> Pa
     (with a zero timestamp, so equal content gives equal bytes)."""
     p = Path(path).expanduser()
     with atomic_path(p) as tmp, tmp.open("xb") as raw:
-        sink: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if p.suffix == ".gz" else raw
+        sink = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if p.suffix == ".gz" else raw
         with sink:
             for line in lines:
                 sink.write(line.encode("utf-8"))

@@ -54,7 +54,7 @@ def dequantise_smollm2(target: Path | None = None) -> Path:
         # dequantised, float32) weights into a plain model of the same config
         config = loaded.config
         if hasattr(config, "quantization_config"):
-            del config.quantization_config
+            delattr(config, "quantization_config")  # set at load time; not a declared config attribute
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
         missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
         if unexpected or [k for k in missing if "lm_head" not in k]:

@@ -37,6 +37,6 @@ def tokenizer():
     """SmolLM2's tokenizer as ``resolve_model("smollm2")`` finds it; one per test module (tests may mutate it)."""
     from transformers import AutoTokenizer
 
-    from searchgym.agents.models import resolve_model
+    from searchgym.models import resolve_model
 
     return AutoTokenizer.from_pretrained(str(resolve_model("smollm2")))

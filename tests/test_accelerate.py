@@ -27,7 +27,7 @@ SCRIPT = textwrap.dedent(
     import importlib.util
     from helpers import GGUF_NAME
     from test_training import make_trainer, toy_config
-    from searchgym.agents.training import run_training
+    from searchgym.train.training import run_training
     from pathlib import Path
 
     tok = AutoTokenizer.from_pretrained(

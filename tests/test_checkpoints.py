@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from searchgym.agents import checkpoints
-from searchgym.agents.config import TrainConfig
-from searchgym.agents.metrics import append_jsonl, read_jsonl, repair_jsonl, resume_metrics
+from searchgym.train import checkpoints
+from searchgym.train.config import TrainConfig
+from searchgym.train.metrics import append_jsonl, read_jsonl, repair_jsonl, resume_metrics
 
 torch = pytest.importorskip("torch")
 
@@ -72,7 +72,7 @@ def test_latest_falls_back_to_the_newest_complete_checkpoint_and_says_so(tmp_pat
     newest = _fake_checkpoint(tmp_path, 6)
     DAMAGE[damage](newest)
     assert not checkpoints.inspect_checkpoint(newest, world_size=1).complete
-    with caplog.at_level(logging.WARNING, logger="searchgym.agents.checkpoints"):
+    with caplog.at_level(logging.WARNING, logger="searchgym.train.checkpoints"):
         chosen = checkpoints.resolve_resume("latest", tmp_path, world_size=1)
     assert Path(chosen).name == "checkpoint-4"
     assert "skipping incomplete checkpoint" in caplog.text and "checkpoint-6" in caplog.text
@@ -83,7 +83,7 @@ def test_latest_falls_back_to_the_newest_complete_checkpoint_and_says_so(tmp_pat
 
 
 def test_the_trainings_resume_functions_use_the_checks(tmp_path):
-    from searchgym.agents.training import latest_checkpoint, resolve_resume
+    from searchgym.train.training import latest_checkpoint, resolve_resume
 
     _fake_checkpoint(tmp_path, 1)
     (_fake_checkpoint(tmp_path, 2) / "scheduler.pt").unlink()
@@ -99,7 +99,7 @@ def test_missing_optimizer_is_an_error_unless_reset_is_asked_for(tmp_path, caplo
         checkpoints.resolve_resume(str(only), tmp_path, world_size=1)
     with pytest.raises(FileNotFoundError, match="resume_reset_optimizer=true"):
         checkpoints.resolve_resume("latest", tmp_path, world_size=1)
-    with caplog.at_level(logging.WARNING, logger="searchgym.agents.checkpoints"):
+    with caplog.at_level(logging.WARNING, logger="searchgym.train.checkpoints"):
         assert checkpoints.resolve_resume("latest", tmp_path, reset_optimizer=True, world_size=1) == str(only)
     assert "without optimizer state" in caplog.text
     # resetting the optimizer does not excuse any other missing part
@@ -153,7 +153,7 @@ def test_a_torn_last_line_is_repaired_before_appending(tmp_path, caplog):
     append_jsonl(path, {"step": 1, "reward": 0.5})
     with path.open("a") as fh:
         fh.write('{"step": 2, "rew')  # a crash while writing step 2
-    with caplog.at_level(logging.WARNING, logger="searchgym.agents.metrics"):
+    with caplog.at_level(logging.WARNING, logger="searchgym.train.metrics"):
         append_jsonl(path, {"step": 2, "reward": 0.25})
     assert "torn" in caplog.text
     assert read_jsonl(path) == [{"step": 1, "reward": 0.5}, {"step": 2, "reward": 0.25}]
@@ -226,9 +226,9 @@ class _CrcJudge:
 def tiny_setup():
     from transformers import AutoTokenizer
 
-    from searchgym.agents.models import resolve_model
     from searchgym.corpora.synthetic import WorldConfig, generate_world
     from searchgym.judges import register_judge
+    from searchgym.models import resolve_model
 
     register_judge("crc-test", lambda arg, **kw: _CrcJudge())
     tokenizer = AutoTokenizer.from_pretrained(str(resolve_model("smollm2")))
@@ -257,7 +257,7 @@ def _run(setup, out: Path, max_steps: int, resume: str | None = None, record: di
          **overrides):
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from searchgym.agents.training import build_reward, build_trainer, make_sampler_factory, run_training
+    from searchgym.train.training import build_reward, build_trainer, make_sampler_factory, run_training
 
     tokenizer, world = setup
     config = TrainConfig(model="tiny", output_dir=str(out), sampler="step", group_size=2, tasks_per_step=2,
@@ -351,7 +351,7 @@ def test_a_resumed_run_continues_the_interrupted_one(tmp_path, tiny_setup, caplo
 
 
 def test_world_size_comes_from_the_launcher_environment(monkeypatch, tmp_path):
-    from searchgym.agents.training import num_processes
+    from searchgym.train.training import num_processes
 
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     assert num_processes() == checkpoints.env_world_size() == 1

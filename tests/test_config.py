@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from searchgym.agents.config import (
+from searchgym.train.config import (
     DEFAULT_YAML_HEADER,
     TRL_DEFAULTS,
     ConfigError,
@@ -31,7 +31,7 @@ def write_yaml(tmp_path: Path, values: dict) -> Path:
 
 def test_the_shipped_yaml_is_the_generated_defaults():
     assert REPO_DEFAULT.read_text(encoding="utf-8") == DEFAULT_YAML_HEADER + config_yaml(TrainConfig()), (
-        "configs/default.yaml is stale: python -m searchgym.agents.config > configs/default.yaml")
+        "configs/default.yaml is stale: python -m searchgym.train.config > configs/default.yaml")
     assert load_config(REPO_DEFAULT) == TrainConfig()
     shown = yaml.safe_load(REPO_DEFAULT.read_text(encoding="utf-8"))
     assert set(shown) == {f.name for f in dataclasses.fields(SearchgymArgs)} | set(TRL_DEFAULTS)
@@ -138,7 +138,7 @@ def test_attribute_access_reads_every_key_from_its_part():
 
 
 def test_lora_comes_from_trls_model_config():
-    from searchgym.agents.training import lora_config
+    from searchgym.train.training import lora_config
 
     lora = lora_config(TrainConfig(lora_r=4, lora_alpha=8))
     assert (lora.r, lora.lora_alpha, set(lora.target_modules)) == (4, 8, {"q_proj", "k_proj", "v_proj", "o_proj"})

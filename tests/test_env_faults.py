@@ -161,7 +161,7 @@ def test_env_recovers_when_the_server_comes_back():
 
 
 def test_samplers_leave_failed_episodes_out_and_never_score_them():
-    from searchgym.agents.samplers import score_all
+    from searchgym.train.samplers import score_all
 
     env = DeepSearchEnv([TASK], Exploding(RuntimeError("down")))
     env.reset(options={"task_index": 0})

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from searchgym.agents.report import EpisodeScore, EvalReport, citation_scores, summarize, to_markdown, write_report
-from searchgym.agents.splits import split_tasks
 from searchgym.corpora.records import Task
+from searchgym.eval.report import EpisodeScore, EvalReport, citation_scores, summarize, to_markdown, write_report
+from searchgym.train.splits import split_tasks
 
 
 def test_citation_precision_and_recall():
@@ -103,7 +103,7 @@ def test_eval_cli_rejects_a_bad_policy_spec(tmp_path, capsys):
 
 
 def test_valid_turns_pool_all_turns_and_the_comparison_shows_each_change():
-    from searchgym.agents.report import EpisodeScore, comparison_table, summarize
+    from searchgym.eval.report import EpisodeScore, comparison_table, summarize
 
     def score(steps: int, invalid: int, em: float) -> EpisodeScore:
         return EpisodeScore("t", "q", ("a",), "a" if em else None, em, em, 0.0, None, None, 1, steps, invalid)

@@ -31,8 +31,8 @@ def test_cache_root_follows_the_environment(monkeypatch, tmp_path):
 
 
 def test_every_cache_user_shares_the_root(monkeypatch, tmp_path):
-    from searchgym.agents.models import cache_root as models_root
     from searchgym.judges.cache import default_cache_path
+    from searchgym.models import cache_root as models_root
     from searchgym.search.cache import default_cache_dir
 
     monkeypatch.setenv("SEARCHGYM_CACHE", str(tmp_path))

@@ -161,7 +161,7 @@ def test_transformers_judge_generation_is_bounded_by_its_timeout():
     torch = pytest.importorskip("torch")
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from searchgym.agents.models import resolve_model
+    from searchgym.models import resolve_model
 
     tok = AutoTokenizer.from_pretrained(str(resolve_model("smollm2")))
     torch.manual_seed(0)

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-LAZY_PACKAGES = ["searchgym.agents", "searchgym.envs", "searchgym.rewards", "searchgym.search"]
+LAZY_PACKAGES = ["searchgym.agents", "searchgym.envs", "searchgym.eval", "searchgym.policies", "searchgym.rewards",
+                 "searchgym.search", "searchgym.train"]
 HEAVY = ["torch", "transformers", "trl", "accelerate", "pyserini", "faiss", "openai", "gymnasium", "datasets"]
 
 

@@ -32,7 +32,7 @@ def _env(world, max_turns=4):
 
 def _oracle_until_answer(world, task, max_turns=6):
     """An env whose next oracle turn is the final cited answer, and that turn."""
-    from searchgym.agents.oracle import OraclePolicy
+    from searchgym.policies.oracle import OraclePolicy
 
     env = _env(world, max_turns=max_turns)
     env.reset(options={"task": task})
@@ -54,7 +54,7 @@ def _candidates(env, turns):
 
 
 def _solvable(world):
-    from searchgym.agents.labelled import _derivable
+    from searchgym.eval.labelled import _derivable
 
     for task in world[0].tasks:
         if task.kind == "chain" and _derivable(task):
@@ -230,7 +230,7 @@ def test_gold_judge_scores_information_gain():
 
 
 def test_judge_accuracy_on_labelled_steps(world):
-    from searchgym.agents.labelled import judge_accuracy, labelled_steps
+    from searchgym.eval.labelled import judge_accuracy, labelled_steps
     from searchgym.judges import load_judge
 
     items = labelled_steps(*world, max_tasks=30)
@@ -247,9 +247,9 @@ def test_token_exact_turns_with_hf_policy(world):
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from searchgym.agents.hf_policy import HFPolicy
-    from searchgym.agents.models import resolve_model
-    from searchgym.agents.samplers import TrajectorySampler, TruncatedStepSampler
+    from searchgym.models import resolve_model
+    from searchgym.policies.hf_policy import HFPolicy
+    from searchgym.train.samplers import TrajectorySampler, TruncatedStepSampler
 
     tok = AutoTokenizer.from_pretrained(str(resolve_model("smollm2")))
     torch.manual_seed(0)
@@ -285,10 +285,10 @@ def test_real_path_through_trl(world, tmp_path, sampler, lora):
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from searchgym.agents.config import TrainConfig
-    from searchgym.agents.models import resolve_model
-    from searchgym.agents.rollout import REWARD_FIELD
-    from searchgym.agents.training import build_reward, build_trainer, make_sampler_factory
+    from searchgym.models import resolve_model
+    from searchgym.train.config import TrainConfig
+    from searchgym.train.rollout import REWARD_FIELD
+    from searchgym.train.training import build_reward, build_trainer, make_sampler_factory
 
     ts, searcher = world
     tasks = [t for t in ts.tasks if t.hops][:6]
@@ -334,10 +334,10 @@ def test_real_path_through_trl(world, tmp_path, sampler, lora):
 def test_an_eos_first_candidate_stays_in_its_group_with_its_penalty_and_its_eos_is_trained(world):
     from transformers import AutoTokenizer
 
-    from searchgym.agents.models import resolve_model
-    from searchgym.agents.policy import Completion
-    from searchgym.agents.rollout import REWARD_FIELD, SamplerRollout, task_prompt
-    from searchgym.agents.samplers import TruncatedStepSampler
+    from searchgym.models import resolve_model
+    from searchgym.policies.policy import Completion
+    from searchgym.train.rollout import REWARD_FIELD, SamplerRollout, task_prompt
+    from searchgym.train.samplers import TruncatedStepSampler
 
     tok = AutoTokenizer.from_pretrained(str(resolve_model("smollm2")))
     task, _, _ = _solvable(world)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from searchgym.agents.models import resolve_model, smollm2_gguf
+from searchgym.models import resolve_model, smollm2_gguf
 
 
 @pytest.fixture(scope="session")

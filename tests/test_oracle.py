@@ -6,9 +6,9 @@ from collections import defaultdict
 
 import pytest
 
-from searchgym.agents.oracle import GIVE_UP, OraclePolicy
-from searchgym.agents.policy import Policy
 from searchgym.envs import DeepSearchEnv
+from searchgym.policies.oracle import GIVE_UP, OraclePolicy
+from searchgym.policies.policy import Policy
 
 WORLD = "synthetic:seed=0,passages=2000,tasks=300,hops=2-4"
 

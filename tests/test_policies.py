@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from searchgym.agents.policy import Completion, Policy  # noqa: E402
+from searchgym.policies.policy import Completion, Policy  # noqa: E402
 
 CONV_A = [{"role": "system", "content": "You search."}, {"role": "user", "content": "Who wrote Ballad of the Shadow?"}]
 CONV_B = [{"role": "user", "content": "Hi"}]
@@ -30,7 +30,7 @@ def tiny_model(tokenizer):
 
 
 def make(tiny_model, tokenizer, **kw):
-    from searchgym.agents.hf_policy import HFPolicy
+    from searchgym.policies.hf_policy import HFPolicy
 
     kw.setdefault("max_new_tokens", 12)
     return HFPolicy(tiny_model, tokenizer, **kw)
@@ -100,7 +100,7 @@ def test_stop_candidates_find_every_first_stop(tokenizer):
     sequences built from pieces that split stop strings and multi-byte characters across tokens."""
     import random
 
-    from searchgym.agents.hf_policy import DEFAULT_STOP, stop_candidates
+    from searchgym.policies.hf_policy import DEFAULT_STOP, stop_candidates
 
     stops = (*DEFAULT_STOP, "»", "日本")
     cand = stop_candidates(tokenizer, stops, len(tokenizer))
@@ -191,14 +191,14 @@ def test_ignore_stops_runs_every_row_to_the_limit(tiny_model, tokenizer):
 
 
 def test_compact_lm_head_matches_trl_exactly(tokenizer):
-    """searchgym.agents.fast_logprobs: TRL's fused LM head fed only labelled positions gives TRL's log-probs,
+    """searchgym.train.fast_logprobs: TRL's fused LM head fed only labelled positions gives TRL's log-probs,
     entropies, loss and gradients (CPU)."""
     import types
 
     from transformers import LlamaConfig, LlamaForCausalLM
     from trl.trainer.utils import add_fused_lm_head
 
-    from searchgym.agents.fast_logprobs import install_compact_lm_head
+    from searchgym.train.fast_logprobs import install_compact_lm_head
 
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=3000, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
@@ -236,7 +236,7 @@ def test_compact_lm_head_matches_trl_exactly(tokenizer):
 
 
 def testcut_at_stop():
-    from searchgym.agents.hf_policy import cut_at_stop
+    from searchgym.policies.hf_policy import cut_at_stop
 
     text = "think <search>a b</search> more <answer>x</answer>"
     assert cut_at_stop(text, ("</answer>", "</search>")) == "think <search>a b</search>"
@@ -280,7 +280,7 @@ def chat_server():
 
 
 def test_openai_policy_against_a_chat_server(chat_server):
-    from searchgym.agents.openai_policy import OpenAIPolicy
+    from searchgym.policies.openai_policy import OpenAIPolicy
 
     policy = OpenAIPolicy("tiny", base_url=chat_server, max_tokens=32, temperature=0.5, timeout=5, max_retries=0)
     assert isinstance(policy, Policy)
@@ -297,7 +297,7 @@ def test_openai_policy_against_a_chat_server(chat_server):
 def test_openai_policy_surfaces_connection_errors():
     import openai
 
-    from searchgym.agents.openai_policy import OpenAIPolicy
+    from searchgym.policies.openai_policy import OpenAIPolicy
 
     policy = OpenAIPolicy("tiny", base_url="http://127.0.0.1:9/v1", timeout=1, max_retries=0)
     with pytest.raises(openai.APIConnectionError):

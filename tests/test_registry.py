@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from searchgym.agents.specs import POLICIES, parse_policy_spec
 from searchgym.corpora import CorpusFormatError, parse_spec
 from searchgym.corpora.spec import CORPORA
 from searchgym.judges.specs import JUDGES
+from searchgym.policies.specs import POLICIES, parse_policy_spec
 from searchgym.registry import Registry, SpecError
 from searchgym.rewards import load_reward
 from searchgym.rewards.specs import REWARDS

@@ -13,14 +13,14 @@ import random
 
 import pytest
 
-from searchgym.agents.policy import Completion
+from searchgym.policies.policy import Completion
 
 torch = pytest.importorskip("torch")
 
 
 class NoisyOracle:
     def __init__(self, tasks, p=0.35, seed=0):
-        from searchgym.agents.oracle import OraclePolicy
+        from searchgym.policies.oracle import OraclePolicy
 
         self.oracle, self.p, self.rng = OraclePolicy(tasks), p, random.Random(seed)
 
@@ -49,10 +49,10 @@ def tiny_llama(tokenizer):
 
 
 def train_run(world, tokenizer, out, sampler, **kw):
-    from searchgym.agents.config import TrainConfig
-    from searchgym.agents.samplers import TrajectorySampler, TruncatedStepSampler
-    from searchgym.agents.training import build_reward, build_trainer, run_training
     from searchgym.envs import DeepSearchEnv
+    from searchgym.train.config import TrainConfig
+    from searchgym.train.samplers import TrajectorySampler, TruncatedStepSampler
+    from searchgym.train.training import build_reward, build_trainer, run_training
 
     ts, searcher = world
     # few rows per step: the cost is TRL's log-probs over SmolLM2's 49k-token vocabulary for every token

@@ -572,7 +572,7 @@ def test_oracle_policy_in_the_real_env_earns_full_credit(world):
     DeepSearchEnv = getattr(envs, "DeepSearchEnv", None)
     if DeepSearchEnv is None:
         pytest.skip("searchgym.envs.DeepSearchEnv has not landed yet")
-    from searchgym.agents.oracle import OraclePolicy
+    from searchgym.policies.oracle import OraclePolicy
 
     searcher, policy = TitleSearcher({d.id: d for d in world.documents}), OraclePolicy(world)
     kinds = set()

@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
-from searchgym.agents.advantages import choose_continuation, group_zscore, softmax
-from searchgym.agents.policy import Completion
+from searchgym.policies.policy import Completion
 from searchgym.rewards.base import RewardResult
+from searchgym.train.advantages import choose_continuation, group_zscore, softmax
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ class NoisyOracle:
     """The oracle's turn, or (with probability ``p``, seeded) a wrong answer: diverse candidates."""
 
     def __init__(self, tasks, p=0.4, seed=0):
-        from searchgym.agents.oracle import OraclePolicy
+        from searchgym.policies.oracle import OraclePolicy
 
         self.oracle, self.p, self.rng = OraclePolicy(tasks), p, random.Random(seed)
 
@@ -58,8 +58,8 @@ def progress_reward(traj):
 
 
 def test_trajectory_sampler_masks_environment_tokens(world, tokenizer):
-    from searchgym.agents.oracle import OraclePolicy
-    from searchgym.agents.samplers import TrajectorySampler
+    from searchgym.policies.oracle import OraclePolicy
+    from searchgym.train.samplers import TrajectorySampler
 
     ts, _ = world
     env = make_env(world)
@@ -94,7 +94,7 @@ def sampler_messages(sampler, env, task):
 
 
 def test_trajectory_sampler_group_zscores_and_unscored(world, tokenizer):
-    from searchgym.agents.samplers import TrajectorySampler
+    from searchgym.train.samplers import TrajectorySampler
 
     ts, _ = world
     calls = []
@@ -115,7 +115,7 @@ def test_trajectory_sampler_group_zscores_and_unscored(world, tokenizer):
 
 
 def test_step_sampler_groups_and_advantages(world, tokenizer):
-    from searchgym.agents.samplers import TruncatedStepSampler
+    from searchgym.train.samplers import TruncatedStepSampler
 
     ts, _ = world
     k, T = 5, 4
@@ -146,10 +146,10 @@ def test_step_sampler_groups_and_advantages(world, tokenizer):
 
 
 def test_step_sampler_is_deterministic_and_scores_groups_on_one_scale(world, tokenizer):
-    from searchgym.agents.samplers import TruncatedStepSampler
     from searchgym.judges.gold import GoldJudge
     from searchgym.rewards.group import GroupReward
     from searchgym.rewards.rubric import CitationRubricReward
+    from searchgym.train.samplers import TruncatedStepSampler
 
     ts, _ = world
 
@@ -173,7 +173,7 @@ def test_step_sampler_is_deterministic_and_scores_groups_on_one_scale(world, tok
 
 
 def test_step_sampler_leaves_unscored_out(world, tokenizer):
-    from searchgym.agents.samplers import TruncatedStepSampler
+    from searchgym.train.samplers import TruncatedStepSampler
 
     ts, _ = world
     count = [0]
@@ -191,8 +191,8 @@ def test_step_sampler_leaves_unscored_out(world, tokenizer):
 
 
 def test_samples_say_whether_they_finished(world, tokenizer):
-    from searchgym.agents.oracle import OraclePolicy
-    from searchgym.agents.samplers import TrajectorySampler, TruncatedStepSampler
+    from searchgym.policies.oracle import OraclePolicy
+    from searchgym.train.samplers import TrajectorySampler, TruncatedStepSampler
 
     ts, _ = world
     oracle = OraclePolicy(ts.tasks)
@@ -233,8 +233,8 @@ def test_step_sampler_with_hf_policy_keeps_tokens(world, tokenizer):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from searchgym.agents.hf_policy import HFPolicy
-    from searchgym.agents.samplers import TruncatedStepSampler, TurnEncoder
+    from searchgym.policies.hf_policy import HFPolicy
+    from searchgym.train.samplers import TruncatedStepSampler, TurnEncoder
 
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,

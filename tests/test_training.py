@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from helpers import tiny_llama
-from searchgym.agents.config import TrainConfig
-from searchgym.agents.samples import TrainingSample
 from searchgym.corpora.records import Task
+from searchgym.train.config import TrainConfig
+from searchgym.train.samples import TrainingSample
 
 torch = pytest.importorskip("torch")
 
@@ -82,7 +82,7 @@ def toy_config(tmp_path: Path, **kw) -> TrainConfig:
 
 
 def make_trainer(config, tokenizer, **grpo_overrides):
-    from searchgym.agents.training import build_trainer
+    from searchgym.train.training import build_trainer
 
     model = tiny_llama(tokenizer, seed=config.seed)
     return build_trainer(
@@ -94,7 +94,7 @@ def make_trainer(config, tokenizer, **grpo_overrides):
 
 @pytest.mark.slow
 def test_grpo_reward_rises_and_outputs_are_written(tmp_path, smollm2_tokenizer):
-    from searchgym.agents.training import run_training
+    from searchgym.train.training import run_training
 
     config = toy_config(tmp_path)
     trainer = make_trainer(config, smollm2_tokenizer)
@@ -143,7 +143,7 @@ def test_env_tokens_are_masked_out_of_the_loss(tmp_path, smollm2_tokenizer):
 
 @pytest.mark.slow
 def test_checkpoint_resumes(tmp_path, smollm2_tokenizer):
-    from searchgym.agents.training import latest_checkpoint, run_training
+    from searchgym.train.training import latest_checkpoint, run_training
 
     config = toy_config(tmp_path, max_steps=2, save_steps=1)
     run_training(make_trainer(config, smollm2_tokenizer), config)
@@ -159,7 +159,7 @@ def test_checkpoint_resumes(tmp_path, smollm2_tokenizer):
 
 
 def test_resume_latest_without_checkpoint_is_a_clear_error(tmp_path):
-    from searchgym.agents.training import resolve_resume
+    from searchgym.train.training import resolve_resume
 
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         resolve_resume(toy_config(tmp_path, resume_from_checkpoint="latest"))
@@ -198,7 +198,7 @@ class ToyStepSampler:
 
 @pytest.mark.slow
 def test_step_sampler_groups_map_to_trl_groups_and_learn(tmp_path, smollm2_tokenizer):
-    from searchgym.agents.training import build_trainer, run_training
+    from searchgym.train.training import build_trainer, run_training
 
     config = toy_config(tmp_path, sampler="step", tasks_per_step=1, groups_per_task=2, max_steps=10)
     trainer = build_trainer(
@@ -238,21 +238,21 @@ class ScriptedSampler:
 
 
 def _rollout(sampler, mode="step", k=2, groups_per_task=1, seed=0):
-    from searchgym.agents.rollout import SamplerRollout
+    from searchgym.train.rollout import SamplerRollout
 
     return SamplerRollout(toy_tasks(), lambda trainer: sampler, mode=mode, group_size=k, pad_token_id=0,
                           groups_per_task=groups_per_task, seed=seed)
 
 
 def _prompts(task_ids, k):
-    from searchgym.agents.rollout import task_prompt
+    from searchgym.train.rollout import task_prompt
 
     tasks = {t.id: t for t in toy_tasks()}
     return [task_prompt(tasks[tid]) for tid in task_ids for _ in range(k)]
 
 
 def test_step_rollout_plays_tasks_per_step_and_keeps_groups_per_task():
-    from searchgym.agents.rollout import REWARD_FIELD
+    from searchgym.train.rollout import REWARD_FIELD
 
     # 4 slots of k=2, groups_per_task=2: two episodes are played, each keeps two of its step groups
     sampler = ScriptedSampler({"toy-0": 3, "toy-1": 2, "toy-2": 1, "toy-3": 3}, k=2, max_steps=3)
@@ -291,7 +291,7 @@ def test_every_step_has_the_same_chance_to_be_trained():
 
 
 def test_finished_samples_end_with_an_untrained_eos_so_trl_can_tell_clipped_ones():
-    from searchgym.agents.rollout import SamplerRollout
+    from searchgym.train.rollout import SamplerRollout
 
     class TwoEpisodes:
         def sample(self, tasks):
@@ -321,7 +321,7 @@ def test_rollout_rejects_prompts_it_did_not_make():
 
 
 def test_policy_segments_count_agent_turns():
-    from searchgym.agents.rollout import policy_segments
+    from searchgym.train.rollout import policy_segments
 
     s = TrainingSample(group_id="g", prompt_ids=(1,), completion_ids=(1, 2, 3, 4, 5, 6),
                        completion_mask=(1, 1, 0, 0, 1, 0), logprobs=(), reward=0.0)
@@ -332,7 +332,7 @@ def test_policy_segments_count_agent_turns():
 def test_lora_trains_only_adapters_and_saves_a_merged_model(tmp_path, smollm2_tokenizer):
     from transformers import AutoModelForCausalLM
 
-    from searchgym.agents.training import run_training
+    from searchgym.train.training import run_training
 
     config = toy_config(tmp_path, use_peft=True, lora_r=4, max_steps=2, learning_rate=1e-2)
     trainer = make_trainer(config, smollm2_tokenizer)
@@ -350,11 +350,11 @@ def test_lora_trains_only_adapters_and_saves_a_merged_model(tmp_path, smollm2_to
 
 @pytest.mark.slow
 def test_default_reward_scores_an_oracle_episode_with_every_component():
-    from searchgym.agents.oracle import OraclePolicy
-    from searchgym.agents.training import build_reward
     from searchgym.corpora import load_taskset
     from searchgym.envs import DeepSearchEnv
+    from searchgym.policies.oracle import OraclePolicy
     from searchgym.search import build_searcher
+    from searchgym.train.training import build_reward
 
     taskset = load_taskset("synthetic:seed=0,passages=100,tasks=10,hops=2")
     env = DeepSearchEnv(taskset.tasks, build_searcher("bm25", taskset.documents), max_turns=8, top_k=3)
@@ -390,7 +390,7 @@ class FlatAfterFirstCallSampler(ToyTwoTurnSampler):
 def test_batches_without_advantage_leave_the_weights_alone(tmp_path, smollm2_tokenizer, skip):
     """After one real update, zero-advantage batches must not move the policy: Adam's momentum would keep
     stepping in the first update's direction (it did, and broke a warm start: README)."""
-    from searchgym.agents.training import build_trainer, run_training
+    from searchgym.train.training import build_trainer, run_training
 
     config = toy_config(tmp_path, max_steps=3, skip_empty_steps=skip)
 
@@ -421,8 +421,8 @@ def test_batches_without_advantage_leave_the_weights_alone(tmp_path, smollm2_tok
 def test_zero_advantage_rows_are_left_out_of_the_loss_forward_with_the_same_gradient(tmp_path, smollm2_tokenizer):
     """The signal-only loss drops zero-advantage rows (and all-padding completion columns) from the forward;
     the loss and every gradient must equal TRL's on the whole micro-batch."""
-    from searchgym.agents.empty_steps import rows_with_signal
-    from searchgym.agents.rollout import task_prompt
+    from searchgym.train.empty_steps import rows_with_signal
+    from searchgym.train.rollout import task_prompt
 
     config = toy_config(tmp_path, tasks_per_step=2)
     trainer = make_trainer(config, smollm2_tokenizer)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from searchgym.agents.policy import Completion
+from searchgym.policies.policy import Completion
 
 MARKUP = "</script><b id=injected>bold</b>"
 
@@ -24,7 +24,7 @@ class MixedPolicy:
     """Per task (by position in ``tasks``): 0, 1 oracle; 2 wrong answer; 3 invalid turns; 4 endless search."""
 
     def __init__(self, tasks):
-        from searchgym.agents.oracle import OraclePolicy
+        from searchgym.policies.oracle import OraclePolicy
 
         self.oracle = OraclePolicy(tasks)
         self.role = {t.id: i % 5 for i, t in enumerate(tasks)}
@@ -69,10 +69,10 @@ def make_env(world, max_turns=4):
 
 @pytest.fixture(scope="module")
 def eval_dir(world, tmp_path_factory):
-    from searchgym.agents.config import TrainConfig
-    from searchgym.agents.report import evaluate, write_report
-    from searchgym.agents.training import build_reward
+    from searchgym.eval.report import evaluate, write_report
     from searchgym.rewards.rubric import CitationRubricReward
+    from searchgym.train.config import TrainConfig
+    from searchgym.train.training import build_reward
 
     ts, _ = world
     report = evaluate(MixedPolicy(ts.tasks), lambda: make_env(world), ts.tasks, policy_name="mixed", corpus="synthetic",
@@ -162,7 +162,7 @@ def test_view_builds_rebuilds_and_rejects(eval_dir, tmp_path, capsys):
 
 
 def test_old_eval_json_without_episode_records_still_renders(eval_dir, tmp_path):
-    from searchgym.agents.report_html import write_eval_html
+    from searchgym.train.report_html import write_eval_html
 
     (tmp_path / "eval.json").write_text((eval_dir / "eval.json").read_text())
     page = write_eval_html(tmp_path / "eval.json").read_text()
@@ -291,8 +291,8 @@ def test_view_serves_on_loopback_and_prints_the_url(eval_dir):
 def test_episode_log_callback_writes_chosen_steps_and_tolerates_missing_fields(world, tmp_path):
     from types import SimpleNamespace
 
-    from searchgym.agents.episode_log import logs_episodes_at, make_episode_log_callback
-    from searchgym.agents.samples import TrainingSample
+    from searchgym.train.episode_log import logs_episodes_at, make_episode_log_callback
+    from searchgym.train.samples import TrainingSample
 
     ts, _ = world
     env = make_env(world)

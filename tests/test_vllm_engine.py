@@ -35,13 +35,13 @@ def _on_cpu() -> bool:
 @pytest.mark.slow
 @pytest.mark.parametrize("sampler", ["trajectory", "step"])
 def test_one_grpo_step_generates_through_trls_vllm_engine(tmp_path, sampler):
-    from searchgym.agents import training as T
-    from searchgym.agents.config import TrainConfig
-    from searchgym.agents.splits import split_tasks
-    from searchgym.agents.vllm_policy import VLLMPolicy
     from searchgym.corpora import load_taskset
     from searchgym.envs.trajectory import ANSWER, OPEN, SEARCH
+    from searchgym.policies.vllm_policy import VLLMPolicy
     from searchgym.search import build_searcher
+    from searchgym.train import training as T
+    from searchgym.train.config import TrainConfig
+    from searchgym.train.splits import split_tasks
 
     cpu = _on_cpu()
     config = TrainConfig(

@@ -14,8 +14,8 @@ import types
 import pytest
 
 pytest.importorskip("torch")
-from searchgym.agents.config import TrainConfig  # noqa: E402
-from searchgym.agents.vllm_policy import VLLMPolicy, stop_token_count  # noqa: E402
+from searchgym.policies.vllm_policy import VLLMPolicy, stop_token_count  # noqa: E402
+from searchgym.train.config import TrainConfig  # noqa: E402
 
 
 class ScriptedEngine:
@@ -58,7 +58,7 @@ def test_completions_keep_order_and_are_cut_at_the_end_of_the_action(smollm2_tok
     assert engine.calls == [(4, 2)]  # each prompt repeated n times, as TRL passes them
     # the text is exactly the kept tokens (token-exact turns): a stop's last token may carry a few
     # characters past the stop, and they stay; nothing after that token is kept
-    from searchgym.agents.hf_policy import cut_at_stop
+    from searchgym.policies.hf_policy import cut_at_stop
 
     assert [[cut_at_stop(c.text, policy.stop) for c in row] for row in out] == [
         ["<search>a b</search>", "<answer>x [d1]</answer>"],
@@ -120,7 +120,7 @@ def test_a_trainer_without_vllm_is_a_clear_error(smollm2_tokenizer):
 
 
 def test_grpo_args_pass_action_stops_to_vllm_and_refuse_server_mode_across_processes(tmp_path):
-    from searchgym.agents.training import grpo_args
+    from searchgym.train.training import grpo_args
 
     args = grpo_args(TrainConfig(use_vllm=True, output_dir=str(tmp_path)), world_size=1, vllm_on_cpu=True)
     assert args.use_vllm and set(args.generation_kwargs["stop"]) == {"</search>", "</open>", "</answer>"}
@@ -135,7 +135,7 @@ def test_grpo_args_pass_action_stops_to_vllm_and_refuse_server_mode_across_proce
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="the CPU refusal needs a machine without a GPU")
 def test_use_vllm_without_a_gpu_is_a_clear_error(tmp_path):
-    from searchgym.agents.training import grpo_args
+    from searchgym.train.training import grpo_args
 
     with pytest.raises(ValueError, match="use_vllm needs a GPU"):
         grpo_args(TrainConfig(use_vllm=True, output_dir=str(tmp_path)), world_size=1)
@@ -152,7 +152,7 @@ def test_train_cli_refuses_use_vllm_without_a_gpu_before_loading_anything(tmp_pa
 
 
 def test_on_the_vllm_cpu_backend_only_the_first_sync_is_skipped():
-    from searchgym.agents.training import _sync_only_before_the_first_update
+    from searchgym.train.training import _sync_only_before_the_first_update
 
     trainer = trainer_with(ScriptedEngine(None, {}), step=0)
     _sync_only_before_the_first_update(trainer)

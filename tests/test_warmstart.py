@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from searchgym.agents import warmstart
-from searchgym.agents.config import TrainConfig
-from searchgym.agents.warmstart import load_or_warm_start, oracle_demonstrations, warm_start, warmstart_key
 from searchgym.envs.actions import parse_action
 from searchgym.rewards.outcome import exact_match
+from searchgym.train import warmstart
+from searchgym.train.config import TrainConfig
+from searchgym.train.warmstart import load_or_warm_start, oracle_demonstrations, warm_start, warmstart_key
 
 torch = pytest.importorskip("torch")
 from helpers import tiny_llama  # noqa: E402
@@ -85,7 +85,7 @@ def test_later_searches_restate_the_fact_found_with_its_citation(world):
 
 
 def test_an_episode_example_trains_the_agents_turns_in_the_context_it_had(world, smollm2_tokenizer):
-    from searchgym.agents.warmstart import episode_example
+    from searchgym.train.warmstart import episode_example
 
     taskset, searcher = world
     demos = oracle_demonstrations(taskset.tasks[:6], searcher, **LIMITS)

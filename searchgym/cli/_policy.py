@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from searchgym.agents.specs import POLICY_HELP, load_policy, parse_policy_spec
+from searchgym.policies.specs import POLICY_HELP, load_policy, parse_policy_spec
 
 __all__ = ["POLICY_HELP", "load_policy", "parse_policy_spec"]

@@ -33,9 +33,9 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate a policy on a split, write the report and return the exit status."""
     import sys
 
-    from searchgym.agents.report import evaluate, write_report
-    from searchgym.agents.splits import split_tasks
     from searchgym.corpora import load_taskset
+    from searchgym.eval.report import evaluate, write_report
+    from searchgym.train.splits import split_tasks
 
     try:
         parse_policy_spec(args.policy)
@@ -145,7 +145,7 @@ def training_reward(config_spec: str | None, tasks=()):
     config is named); ``judge: auto`` resolves on ``tasks``."""
     if not config_spec:
         return None
-    from searchgym.agents.config import load_config
-    from searchgym.agents.training import build_reward
+    from searchgym.train.config import load_config
+    from searchgym.train.training import build_reward
 
     return build_reward(load_config(None if config_spec == "default" else config_spec), tasks)

@@ -14,7 +14,7 @@ OWN_ARGUMENTS = True
 
 def make_parser():
     """The ``searchgym train`` parser: the config keys plus ``--print-config``."""
-    from searchgym.agents.config import make_parser as config_parser
+    from searchgym.train.config import make_parser as config_parser
 
     parser = config_parser(description="Train a search agent with GRPO. YAML values (--config) replace the "
                                        "defaults; flags replace both.")
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import warnings
 
-    from searchgym.agents.config import translate_set_args
+    from searchgym.train.config import translate_set_args
 
     try:
         with warnings.catch_warnings():
@@ -37,14 +37,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"searchgym train: {exc}", file=sys.stderr)
         return 2
     if extra is not None and extra.print_config:
-        from searchgym.agents.config import config_yaml
-        from searchgym.agents.training import describe_reward
+        from searchgym.train.config import config_yaml
+        from searchgym.train.training import describe_reward
 
         print(config_yaml(config), end="")
         print("# reward:\n" + "\n".join(f"#   {line}" for line in describe_reward(config).splitlines()))
         return 0
 
-    from searchgym.agents.training import grpo_args, train
+    from searchgym.train.training import grpo_args, train
 
     try:  # searchgym's checks (use_vllm without a GPU, ...) before any model is loaded
         check_report_to(grpo_args(config).report_to)
@@ -70,7 +70,8 @@ def check_report_to(report_to) -> None:
     """Unknown ``report_to`` integrations, and TensorBoard without its package, fail before training starts."""
     import importlib.util
 
-    from transformers.integrations import get_reporting_integration_callbacks
+    # transformers exports it lazily; pyright only sees the submodule that defines it
+    from transformers.integrations import get_reporting_integration_callbacks  # pyright: ignore[reportPrivateImportUsage]
 
     get_reporting_integration_callbacks(report_to)  # raises ValueError naming the supported integrations
     if "tensorboard" in (report_to or ()) and not any(

@@ -46,9 +46,9 @@ def build_reports(run_dir: str | Path, *, rebuild: bool = False) -> list[Path]:
     Raises ``FileNotFoundError`` for a missing directory and ``ValueError`` when it holds neither an
     eval report nor a training run.
     """
-    from searchgym.agents.episode_log import EPISODES_DIR
-    from searchgym.agents.report import EPISODES_SUFFIX
-    from searchgym.agents.report_html import TRAIN_HTML, write_eval_html, write_train_html
+    from searchgym.eval.report import EPISODES_SUFFIX
+    from searchgym.train.episode_log import EPISODES_DIR
+    from searchgym.train.report_html import TRAIN_HTML, write_eval_html, write_train_html
 
     root = Path(run_dir)
     if not root.is_dir():

@@ -113,11 +113,18 @@ _WS = re.compile(r"[ \t\n\r]*")
 _SURROGATE = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of undecodable bytes
 
 
+def _skip_ws(text: str, pos: int) -> int:
+    """The offset of the first non-whitespace character at or after ``pos`` (or the end)."""
+    match = _WS.match(text, pos)
+    assert match is not None, "_WS matches the empty string"
+    return match.end()
+
+
 def _iter_json_array(path: Path, text: str, *, bad_at: int | None = None, cut: str | None = None) -> Iterator[Any]:
     """The elements of a JSON array, parsed one at a time so that a broken file names its broken
     record. ``bad_at``: offset of the first undecodable byte; ``cut``: why the text ends early."""
     decoder = json.JSONDecoder()
-    pos = _WS.match(text, text.index("[") + 1).end()
+    pos = _skip_ws(text, text.index("[") + 1)
     index = 0
     last_id: Any = None
 
@@ -149,9 +156,9 @@ def _iter_json_array(path: Path, text: str, *, bad_at: int | None = None, cut: s
                 rid = value.get("_id", value.get("id"))
                 last_id = rid if isinstance(rid, (str, int)) and not isinstance(rid, bool) else None
             index += 1
-            pos = _WS.match(text, end).end()
+            pos = _skip_ws(text, end)
             if text.startswith(",", pos):
-                pos = _WS.match(text, pos + 1).end()
+                pos = _skip_ws(text, pos + 1)
                 continue
             if text.startswith("]", pos):
                 pos += 1

@@ -249,6 +249,7 @@ def _hub(parsed: Spec, limit: int | None) -> TaskSet:
 def _load_dataset(repo: str, config: str | None, split: str, kind: str) -> Any:
     try:
         import datasets
+        from datasets.exceptions import DatasetsError
     except ImportError as exc:  # pragma: no cover - datasets is a dependency
         raise HubUnavailableError(
             f"loading {repo!r} from the Hugging Face Hub needs the 'datasets' package ({exc}); "
@@ -256,7 +257,7 @@ def _load_dataset(repo: str, config: str | None, split: str, kind: str) -> Any:
         ) from exc
     try:
         return datasets.load_dataset(repo, config, split=split)
-    except (OSError, ValueError, datasets.exceptions.DatasetsError) as exc:
+    except (OSError, ValueError, DatasetsError) as exc:
         # ConnectionError (offline), DatasetNotFoundError (no such repo), unknown split/config
         local = "hotpotqa:/path/hotpot_dev_distractor_v1.json" if kind in ("hf", "hotpotqa") else f"{kind}:/path/to/file"
         raise HubUnavailableError(

@@ -7,7 +7,7 @@ immutable ``EpisodeState`` (``snapshot``/``restore``/``fork``). See docs/archite
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +87,7 @@ class DeepSearchEnv(gym.Env[str, str]):
         self.action_space = UnicodeText(MAX_TURN_CHARS)
         self._task_index: dict[str, int] | None = None  # built on first lookup by id, shared by forks
         self._state: EpisodeState | None = None
-        self._rng_state: dict[str, Any] | None = None  # a fork's pending copy of its source's RNG
+        self._rng_state: Mapping[str, Any] | None = None  # a fork's pending copy of its source's RNG
 
     # --- Gymnasium API -------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
@@ -161,12 +161,12 @@ class DeepSearchEnv(gym.Env[str, str]):
             bit_generator = getattr(np.random, self._rng_state["bit_generator"])()
             bit_generator.state = self._rng_state
             self._np_random, self._rng_state = np.random.Generator(bit_generator), None
-        return gym.Env.np_random.fget(self)
+        return super().np_random
 
     @np_random.setter
     def np_random(self, value: np.random.Generator) -> None:
         self._rng_state = None
-        gym.Env.np_random.fset(self, value)
+        gym.Env.np_random.__set__(self, value)
 
     # --- views ---------------------------------------------------------------------------------
     @property
@@ -257,6 +257,8 @@ class DeepSearchEnv(gym.Env[str, str]):
 
     def _info(self, parse_error: str | None) -> dict[str, Any]:
         state = self._state
+        if state is None:
+            raise RuntimeError("no episode yet: call reset() first")
         trajectory = state.trajectory
         seen = trajectory.seen_ids
         cited = trajectory.cited_ids

@@ -144,7 +144,7 @@ def use_chatml_tool_template(tokenizer: Any) -> Any:
 
 def tool_schemas(env: DeepSearchToolEnv) -> list[dict]:
     """The JSON schemas transformers (hence TRL) derives from the tool methods' signatures and docstrings."""
-    from transformers.utils import get_json_schema
+    from transformers.utils import get_json_schema  # pyright: ignore[reportPrivateImportUsage]  (a lazy export)
 
     return [get_json_schema(getattr(env, name)) for name in ("search", "open", "answer")]
 

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from typing import overload
 
 from searchgym.judges.base import JudgeError, JudgeRequest, Judgment
 from searchgym.judges.cache import JudgeCache, cache_key
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 CALL_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("judge_call_deadline", default=None)
 
 
+@overload
+def time_left(default: float) -> float: ...
+@overload
+def time_left(default: None = None) -> float | None: ...
 def time_left(default: float | None = None) -> float | None:
     """Seconds left before the current judge call's deadline (``default`` when it has none)."""
     at = CALL_DEADLINE.get()

@@ -85,7 +85,7 @@ class OpenAIJudge(ModelJudge):
         return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
 
     async def _call(self, client, messages: list[dict], mode: str, attempt: int) -> str:
-        kwargs = dict(model=self.model, messages=messages, max_tokens=self.max_tokens,
+        kwargs: dict[str, object] = dict(model=self.model, messages=messages, max_tokens=self.max_tokens,
                       temperature=self.temperature if attempt == 0 else max(self.temperature, 0.7))
         fmt = _format(mode)
         if fmt is not None:

@@ -46,7 +46,7 @@ def parse_rubrics(reply: str, task: Task) -> list:
         items = obj.get("rubrics")
         if not isinstance(items, list):
             continue
-        entities = obj.get("entities") if isinstance(obj.get("entities"), dict) else {}
+        entities = found if isinstance(found := obj.get("entities"), dict) else {}
         names = {"E0": tuple(task.answers)}
         for key, value in entities.items():
             key = str(key).strip("<>")
@@ -97,7 +97,7 @@ def generate_rubrics(task: Task, judge, cache_dir: str | os.PathLike | None = No
         except JudgeError as exc:
             error = exc
     else:
-        raise error
+        raise error or JudgeError(f"no rubrics written: retries={retries} allows no attempt")
     if path is not None:
         record = {"task_id": task.id, "question": task.question, "model": getattr(judge, "model", ""),
                   "rubrics": _dump(rubrics)}

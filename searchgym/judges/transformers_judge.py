@@ -7,6 +7,7 @@ See docs/rewards.md.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from searchgym.judges.base import JudgeError
 from searchgym.judges.cache import JudgeCache
@@ -40,7 +41,8 @@ class TransformersJudge(ModelJudge):
         self.model = model
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
-        self._tok, self._lm = tokenizer, hf_model
+        self._tok: Any = tokenizer  # loaded on first use when None
+        self._lm: Any = hf_model
 
     def _ensure(self):
         if self._lm is None:

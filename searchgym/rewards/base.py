@@ -28,6 +28,9 @@ class RewardResult:
 class Reward(Protocol):
     """Maps a finished (or partial) trajectory to a ``RewardResult``."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The reward's name (read-only here, so frozen dataclasses implement it)."""
+        ...
 
     def __call__(self, trajectory: Trajectory) -> RewardResult: ...

@@ -39,6 +39,11 @@ def clean_url(url: str) -> str:
     return url
 
 
+def _forms(value: str | Sequence[str]) -> tuple[str, ...]:
+    """A placeholder's accepted names: one name (a str) or several."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def parse_rubrics(data: Any, names: Mapping[str, Sequence[str]] | None = None) -> tuple[Rubric, ...]:
     """Rubrics from ``{"rubrics": [...]}`` or a list of strings (or of ``{"rubric": ...}`` objects).
 
@@ -54,7 +59,7 @@ def parse_rubrics(data: Any, names: Mapping[str, Sequence[str]] | None = None) -
         if not isinstance(text, str) or not text.strip():
             raise CarrFormatError(f"rubric {i}: expected a non-empty string, got {item!r}")
         used = placeholders(text)
-        given = tuple((p, names[p]) for p in used if names and p in names)  # Rubric accepts a str or a list
+        given = tuple((p, _forms(names[p])) for p in used if names and p in names)
         out.append(Rubric(text=text.strip(), names=given, hop=None))
     return tuple(out)
 

@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import Any
 
-from searchgym.corpora.records import Document
 from searchgym.errors import SearchgymError
 from searchgym.search.base import Hit, Searcher
 
@@ -78,7 +77,7 @@ class BadRequest(SearchgymError):
         self.status = status
 
 
-def document_json(doc: Document | Any) -> dict[str, str]:
+def document_json(doc: Any) -> dict[str, str]:
     """The wire form of a document or hit: Search-R1's ``id``/``contents`` plus ``title``/``text``."""
     doc_id = getattr(doc, "id", None) or doc.doc_id
     contents = f"{doc.title}\n{doc.text}" if doc.title else doc.text
@@ -344,7 +343,8 @@ def build_app(searcher: Searcher, limits: ServerLimits | None = None):
     async def health(request: Request) -> Response:
         return ok({"ok": True, "documents": num_docs})
 
-    async def http_error(request: Request, exc: HTTPException) -> Response:
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException), "registered for HTTPException only"
         message = {404: f"unknown path {request.url.path}; routes: POST /retrieve, GET /doc/<id>, GET /health",
                    405: f"method {request.method} not allowed on {request.url.path}"}.get(exc.status_code, exc.detail)
         response = _error(exc.status_code, message)
@@ -454,7 +454,7 @@ class RetrievalServer:
         self.socket.set_inheritable(True)
         config = uvicorn.Config(
             self.app, http=_guarded_protocol(self.limits.header_timeout), loop="asyncio", lifespan="on",
-            limit_concurrency=self.limits.max_connections, timeout_keep_alive=self.limits.keep_alive_timeout,
+            limit_concurrency=self.limits.max_connections, timeout_keep_alive=self.limits.keep_alive_timeout,  # pyright: ignore[reportArgumentType]  (uvicorn takes float seconds; its hint says int)
             h11_max_incomplete_event_size=self.limits.max_header_bytes, access_log=False, log_level="warning",
             server_header=False, timeout_graceful_shutdown=5,
         )

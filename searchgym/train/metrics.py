@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from searchgym._io import atomic_path, iter_jsonl, write_jsonl
-from searchgym.agents.rollout import COMPONENTS_FIELD, REWARD_FIELD, STATS_FIELD
+from searchgym.train.rollout import COMPONENTS_FIELD, REWARD_FIELD, STATS_FIELD
 
 log = logging.getLogger(__name__)
 

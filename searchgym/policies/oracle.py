@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from searchgym.agents.policy import Completion, Message
 from searchgym.corpora.records import Document, Hop, Task
 from searchgym.envs.actions import parse_action
 from searchgym.envs.prompts import parse_hits, question_from_prompt
+from searchgym.policies.policy import Completion, Message
 
 GIVE_UP = "unknown"
 
@@ -158,7 +158,7 @@ class OraclePolicy:
                 hop = task.hops[progress.hop]
                 if not any(d in shown for d in hop.support):
                     progress.attempt += 1
-            elif action.kind == "open" and action.doc_id == progress.pending_open:
+            elif action.kind == "open" and action.doc_id is not None and action.doc_id == progress.pending_open:
                 progress.pending_open = None
                 if action.doc_id not in shown:  # the open failed: search again
                     progress.unreadable.add(action.doc_id)

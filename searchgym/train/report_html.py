@@ -12,10 +12,10 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from searchgym._io import atomic_write_text
-from searchgym.agents.episode_log import EPISODES_DIR, read_jsonl, to_json_value
+from searchgym.train.episode_log import EPISODES_DIR, EPISODES_SUFFIX, read_jsonl, to_json_value
 
 EVAL_SUFFIX = ".html"
 TRAIN_HTML = "report.html"
@@ -27,7 +27,7 @@ PALETTE = ("#3b6fb6", "#e07b39", "#3a9a5b", "#c44e52", "#8172b3", "#937860", "#d
 # SVG plots
 
 
-def _finite(v: Any) -> bool:
+def _finite(v: Any) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -158,7 +158,7 @@ def _status_counts(episodes: Sequence[Mapping[str, Any]]) -> list[tuple[str, flo
 
 def _record_from_score(score: Mapping[str, Any]) -> dict[str, Any]:
     """A minimal episode record for an eval JSON written before episodes were kept whole."""
-    from searchgym.agents.episode_log import episode_status
+    from searchgym.train.episode_log import episode_status
 
     pred = score.get("prediction")
     return {"task": {"id": score.get("task_id", ""), "question": score.get("question", ""),
@@ -216,7 +216,7 @@ TRAIN_PLOT_KEYS = ("reward", "reward_std", "loss", "kl", "entropy", "completions
 def train_page_data(run_dir: str | Path, title: str = "") -> dict[str, Any]:
     """The page data of a training run directory: ``metrics.jsonl``, ``config.yaml`` and
     ``episodes/step-N.jsonl``."""
-    from searchgym.agents.metrics import read_jsonl as read_metrics
+    from searchgym.train.metrics import read_jsonl as read_metrics
 
     root = Path(run_dir)
     metrics_path = root / "metrics.jsonl"
@@ -296,8 +296,6 @@ def render_html(data: Mapping[str, Any]) -> str:
 
 def write_eval_html(json_path: str | Path, out_path: str | Path | None = None) -> Path:
     """(Re)build ``<stem>.html`` from ``<stem>.json`` and ``<stem>_episodes.jsonl`` (when present)."""
-    from searchgym.agents.report import EPISODES_SUFFIX
-
     json_path = Path(json_path)
     try:
         payload = json.loads(json_path.read_text(encoding="utf-8"))

@@ -75,6 +75,7 @@ def _compact_forward(trl_forward: Any, temperature: float, cast_fp32: bool, chun
         # masked_scatter keeps an all-masked batch connected to the graph (a zero, not a backward error)
         log_probs, entropy, log_sum_sq_probs, mean_logits, is_top1 = (
             None if x is None else x.new_zeros(mask.shape).masked_scatter(mask, x) for x in per_token)
+        assert log_probs is not None, "ChunkedLogProbFunction always returns the log-probabilities"
         loss = -log_probs.sum() / (mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch)
         return FusedCausalLMOutput(loss=loss, log_probs=log_probs, entropy=entropy,
                                    log_sum_sq_probs=log_sum_sq_probs, mean_logits=mean_logits, is_top1=is_top1,

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from searchgym.agents.hf_policy import DEFAULT_STOP, cut_at_stop
-from searchgym.agents.policy import Completion, Message
+from searchgym.policies.hf_policy import DEFAULT_STOP, cut_at_stop
+from searchgym.policies.policy import Completion, Message
 
 
 class OpenAIPolicy:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from searchgym.agents.hf_policy import DEFAULT_STOP, chat_prompt_ids
-from searchgym.agents.policy import Completion, Message
+from searchgym.policies.hf_policy import DEFAULT_STOP, chat_prompt_ids
+from searchgym.policies.policy import Completion, Message
 
 
 class VLLMPolicy:

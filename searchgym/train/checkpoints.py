@@ -430,6 +430,7 @@ def _make_resume_callback_class():
                 _continue_schedule(path / SCHEDULER, lr_scheduler, optimizer)
 
         def on_save(self, args, state, control, **kwargs):
+            assert args.output_dir is not None, "the Trainer saves checkpoints under args.output_dir"
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             folder.mkdir(parents=True, exist_ok=True)
             save_rollout_rng(folder / rollout_rng_file(args.process_index, args.world_size), self.rollout,

@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from searchgym.agents.samplers import step_group_position
-from searchgym.agents.samples import Sampler, TrainingSample
 from searchgym.corpora.records import Task
 from searchgym.grammar import ActionKind, parse_action
+from searchgym.train.samplers import step_group_position
+from searchgym.train.samples import Sampler, TrainingSample
 
 _PROMPT_RE = re.compile(r"^\[task (?P<id>[^\]\s]+)\] ")
 
@@ -142,14 +142,14 @@ class SamplerRollout:
     # TRL calls this
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, list]:
         policy = getattr(self.sampler, "policy", None)
-        if hasattr(policy, "clear_kv"):
+        if policy is not None and hasattr(policy, "clear_kv"):
             # KV caches are reused across the turns of one rollout, never across optimizer steps: a prefix
             # cached before a checkpoint would make a resumed run's draws differ (in the last bits)
             policy.clear_kv()
         if self.sampler is None:
             self.sampler = self.sampler_factory(trainer)
             if self.pending_rng_state is not None:  # a resumed run continues the saved random streams
-                from searchgym.agents.checkpoints import apply_rollout_rng_state
+                from searchgym.train.checkpoints import apply_rollout_rng_state
 
                 apply_rollout_rng_state(self.sampler, self.pending_rng_state)
                 self.pending_rng_state = None
@@ -175,6 +175,7 @@ class SamplerRollout:
         return self._pack(rows, stats)
 
     def _trajectory_rows(self, runs: list[tuple[str, int]]) -> tuple[list[TrainingSample | None], dict[str, float]]:
+        assert self.sampler is not None, "__call__ builds the sampler first"
         tasks = [self.tasks_by_id[tid] for tid, _ in runs]
         groups = group_samples(self.sampler.sample(tasks))
         if len(groups) != len(tasks):
@@ -204,6 +205,7 @@ class SamplerRollout:
         the other episodes' surplus groups, and only then are rows padded. Groups not kept are counted
         (``groups_dropped``), as is padding (``rollout_padding``).
         """
+        assert self.sampler is not None, "__call__ builds the sampler first"
         slots = [n for _, n in runs]
         n_tasks = max(1, math.ceil(len(slots) / self.groups_per_task))
         distinct = list(dict.fromkeys(tid for tid, _ in runs))

@@ -60,8 +60,8 @@ def _derivable(task: Any) -> bool:
 def labelled_steps(taskset: Any, searcher: Any, *, max_tasks: int = 30, top_k: int = 3, passage_chars: int = 200,
                    max_turns: int = 8, seed: int = 0) -> list[LabelledStep]:
     """Oracle steps (good) and their perturbations (bad) on up to ``max_tasks`` tasks (module doc)."""
-    from searchgym.agents.oracle import OraclePolicy
     from searchgym.envs import DeepSearchEnv
+    from searchgym.policies.oracle import OraclePolicy
 
     rng = random.Random(seed)
     tasks = [t for t in taskset.tasks if t.hops and _derivable(t)][:max_tasks]

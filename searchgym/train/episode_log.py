@@ -14,6 +14,7 @@ from typing import Any
 from searchgym import _io
 
 EPISODES_DIR = "episodes"
+EPISODES_SUFFIX = "_episodes.jsonl"  # an eval report's episodes: <stem>_episodes.jsonl beside <stem>.json
 MAX_DOC_CHARS = 2000  # per seen document kept in a record: enough to check a citation, bounded in size
 
 SOLVED, WRONG, TRUNCATED = "solved", "wrong", "truncated"
@@ -262,7 +263,7 @@ def make_episode_log_callback(rollout: Any, output_dir: str | Path, every: int, 
     """A ``TrainerCallback`` writing ``episodes/step-N.jsonl`` from ``rollout`` (the trainer's
     ``SamplerRollout``) at step 1, every ``every`` steps and the last step (``every`` <= 0: never),
     and, at the end of training, the run's HTML report (``report.html``, see
-    :func:`searchgym.agents.report_html.write_train_html`). Only the main process writes; its records
+    :func:`searchgym.train.report_html.write_train_html`). Only the main process writes; its records
     are its own rollout's (other processes sample other tasks)."""
     from transformers import TrainerCallback
 
@@ -295,7 +296,7 @@ def make_episode_log_callback(rollout: Any, output_dir: str | Path, every: int, 
             if every > 0 and state.global_step > 0:
                 self._write(int(state.global_step))  # a run stopped early (max_seconds) still logs its last step
             if html:
-                from searchgym.agents.report_html import write_train_html
+                from searchgym.train.report_html import write_train_html
 
                 write_train_html(root, title=title)
 

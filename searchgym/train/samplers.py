@@ -9,17 +9,17 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from searchgym.agents.advantages import CONTINUATIONS, choose_continuation, group_zscore
-from searchgym.agents.policy import Completion, Message
-from searchgym.agents.samples import TrainingSample
 from searchgym.corpora.records import Task
 from searchgym.envs.trajectory import ANSWER, SEARCH, Trajectory
+from searchgym.policies.policy import Completion, Message
 from searchgym.rewards.base import RewardResult
 from searchgym.rewards.outcome import exact_match
+from searchgym.train.advantages import CONTINUATIONS, choose_continuation, group_zscore
+from searchgym.train.samples import TrainingSample
 
 STEP_GROUP = re.compile(r"#e(?P<episode>\d+)/t(?P<step>\d+)$")
 
@@ -37,7 +37,7 @@ def as_result(value: Any) -> RewardResult:
 
 
 def _without_failed_searches(trajectories: Sequence[Trajectory],
-                              score: Callable[[list[Trajectory]], Sequence[Any]]) -> list[RewardResult]:
+                              score: Callable[[list[Trajectory]], Any]) -> list[RewardResult]:
     """``score`` applied to the trajectories whose search backend never failed; the others are unscored
     (left out of training and of any group statistic) and never sent to a reward or judge."""
     from searchgym.envs.deep_search import SEARCH_FAILED, search_failed
@@ -159,7 +159,7 @@ def _generate(policy: Any, contexts: Sequence[EpisodeTokens] | None, conversatio
 
 
 def _reward_metrics(reward: Any) -> dict[str, float]:
-    metrics = getattr(reward, "metrics", None)
+    metrics: Callable[[], Mapping[str, float]] | None = getattr(reward, "metrics", None)
     return dict(metrics()) if callable(metrics) else {}
 
 
@@ -217,7 +217,7 @@ class TrajectorySampler:
                 envs[i].step(comp.text)
                 ids, logps = _turn_ids(comp, self.encoder)
                 generated += len(ids)
-                if tokens is not None:
+                if tokens is not None and self.encoder is not None:  # tokens are kept iff there is an encoder
                     tokens[i].add(ids, logps, trained=True)
                     if not envs[i].done:
                         tokens[i].add(self.encoder.glue(envs[i].messages, ids), (), trained=False)
@@ -308,7 +308,7 @@ class TruncatedStepSampler:
                     per_episode[i].append(self._sample(f"{task.id}#e{ep}/t{t}", prompt, comp.text, ids, logps,
                                                        fork, res, a, t, j == chosen))
                 env.restore(forks[chosen].snapshot())
-                if tokens is not None:
+                if tokens is not None and self.encoder is not None:  # tokens are kept iff there is an encoder
                     ids, logps = turns[chosen]
                     tokens.add(ids, logps, trained=True)
                     if not env.done:

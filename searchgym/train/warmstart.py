@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from searchgym.agents.config import TrainConfig
 from searchgym.corpora.records import Task
+from searchgym.train.config import TrainConfig
 
 WARMSTART_DIR = "warmstart"
 KEY_FILE = "warmstart.json"
@@ -41,8 +41,8 @@ def oracle_demonstrations(tasks: Sequence[Task], searcher: Any, *, max_turns: in
     behaviour worth cloning. Tasks are played in the order given until ``max_rows`` rows are kept
     (whole episodes only, so the last one may overshoot).
     """
-    from searchgym.agents.oracle import OraclePolicy
     from searchgym.envs.deep_search import DeepSearchEnv
+    from searchgym.policies.oracle import OraclePolicy
     from searchgym.rewards.outcome import exact_match
 
     env = DeepSearchEnv(tasks, searcher, max_turns=max_turns, top_k=top_k, passage_chars=passage_chars)
@@ -77,9 +77,9 @@ def episode_example(conversation: Sequence[dict[str, str]], tokenizer: Any) -> d
     One row per episode instead of one per turn: every turn keeps exactly the context it had (causal
     attention), while each prefix is read once instead of once per later turn -- about half the tokens
     for a 3-turn episode, at the same loss. Turns are tokenized as the samplers tokenize them
-    (:class:`~searchgym.agents.samplers.TurnEncoder`): the generation prompt, then the turn on its own.
+    (:class:`~searchgym.train.samplers.TurnEncoder`): the generation prompt, then the turn on its own.
     """
-    from searchgym.agents.samplers import EpisodeTokens, TurnEncoder
+    from searchgym.train.samplers import EpisodeTokens, TurnEncoder
 
     if len(conversation) < 3 or [m["role"] for m in conversation[:2]] != ["system", "user"]:
         raise ValueError("an episode conversation starts with the system prompt and the question, then a turn")
@@ -129,10 +129,10 @@ def warm_start(config: TrainConfig, model: Any, tokenizer: Any, tasks: Sequence[
     import time
 
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig, SFTTrainer  # pyright: ignore[reportPrivateImportUsage]  (trl exports them lazily)
 
-    from searchgym.agents.fast_logprobs import install_compact_lm_head
-    from searchgym.agents.hf_policy import cpu_has_bf16
+    from searchgym.policies.hf_policy import cpu_has_bf16
+    from searchgym.train.fast_logprobs import install_compact_lm_head
 
     order = list(tasks)
     random.Random(config.seed).shuffle(order)  # a cap on rows should still cover every hop count

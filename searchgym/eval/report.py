@@ -15,8 +15,7 @@ from typing import Any
 
 from searchgym._io import atomic_path, atomic_write_text
 from searchgym.corpora.records import Task
-
-EPISODES_SUFFIX = "_episodes.jsonl"  # <stem>_episodes.jsonl beside <stem>.json
+from searchgym.train.episode_log import EPISODES_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -70,8 +69,8 @@ def score_trajectory(trajectory: Any, rubric_reward: Callable[[Any], Any] | None
 def score_episode(trajectory: Any, rubric_reward: Callable[[Any], Any] | None = None,
                   reward: Callable[[Any], Any] | None = None) -> tuple[EpisodeScore, dict[str, Any]]:
     """The episode's scores and its whole record (``episode_record``) for the HTML report."""
-    from searchgym.agents.episode_log import episode_record
     from searchgym.rewards.outcome import exact_match, f1_score
+    from searchgym.train.episode_log import episode_record
 
     task: Task = trajectory.task
     prediction = trajectory.final_answer
@@ -198,7 +197,7 @@ def evaluate(policy: Any, make_env: Callable[[], Any], tasks: Sequence[Task], *,
                       records=tuple(r for _, r in scored))
 
 
-def _fmt(value: float) -> str:
+def _fmt(value: float | None) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
 
@@ -234,8 +233,8 @@ def write_report(report: EvalReport, out_dir: str | Path, stem: str = "eval") ->
     episodes whole in ``<stem>_episodes.jsonl`` and the self-contained ``<stem>.html`` viewer."""
     import matplotlib
 
-    from searchgym.agents.episode_log import write_jsonl
-    from searchgym.agents.report_html import write_eval_html
+    from searchgym.train.episode_log import write_jsonl
+    from searchgym.train.report_html import write_eval_html
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -39,21 +39,22 @@ def parse_policy_spec(spec: str) -> tuple[str, str, str | None]:
 
 
 def _oracle(arg: str | None, *, tasks: Any = None, searcher: Any = None, **_: Any) -> Any:
-    from searchgym.agents.oracle import OraclePolicy
+    from searchgym.policies.oracle import OraclePolicy
 
     return OraclePolicy(tasks, searcher=searcher)
 
 
 def _openai(arg: str | None, *, max_new_tokens: int = 64, temperature: float = 0.0, **_: Any) -> Any:
-    from searchgym.agents.openai_policy import OpenAIPolicy
+    from searchgym.policies.openai_policy import OpenAIPolicy
 
     model, _sep, base_url = (arg or "").partition("@")
     return OpenAIPolicy(model, base_url=base_url or None, max_tokens=max_new_tokens, temperature=temperature)
 
 
 def _hf(arg: str | None, *, max_new_tokens: int = 64, temperature: float = 0.0, seed: int = 0, **_: Any) -> Any:
-    from searchgym.agents.hf_policy import HFPolicy
+    from searchgym.policies.hf_policy import HFPolicy
 
+    assert arg is not None, "registered with arg='required'"
     return HFPolicy.from_pretrained(arg, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
 
 

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from searchgym.agents.policy import Completion, Message
+from searchgym.policies.policy import Completion, Message
 
 DEFAULT_STOP = ("</search>", "</open>", "</answer>")
 
@@ -93,12 +93,13 @@ class HFPolicy:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from searchgym.agents.models import resolve_model
+        from searchgym.models import resolve_model
 
         path = str(resolve_model(name_or_path))
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or torch.float32)
-        model.to(device or "cpu").eval()
+        # transformers types from_pretrained's result so that its nn.Module methods do not bind
+        model.to(device or "cpu").eval()  # pyright: ignore[reportArgumentType]
         return cls(model, tokenizer, **kwargs)
 
     # ------------------------------------------------------------------------------------------
@@ -219,7 +220,8 @@ class HFPolicy:
         import torch
 
         dev, max_new = self.device, self.max_new_tokens
-        hits = hits if hits is not None else [None] * len(prompts)
+        if hits is None:
+            hits = [None for _ in prompts]
         lens = [len(p) for p in prompts]
         # layout: [cached prefix, left-padded to C | last `fed` tokens, left-padded | generated tokens]
         fed = max(length - (h[1] if h is not None else 0) for length, h in zip(lens, hits))
@@ -239,7 +241,7 @@ class HFPolicy:
         copies = n if not self.shared_prefix and n > 1 else 1
         self.encoded_tokens += copies * sum(min(length, fed) for length in lens)
         self.reused_tokens += copies * sum(kept)
-        cache = self._prefix_cache(hits, kept) if cached > 0 else None
+        cache: Any = self._prefix_cache(hits, kept) if cached > 0 else None
         ids, mask = ids.to(dev), mask.to(dev)
         if copies > 1:  # baseline: every branch encodes its own copy of the prompt
             ids, mask = ids.repeat_interleave(n, 0), mask.repeat_interleave(n, 0)

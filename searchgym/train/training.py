@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from searchgym.agents import checkpoints
-from searchgym.agents.config import TrainConfig, dump_config
-from searchgym.agents.empty_steps import install_signal_only_loss, skip_empty_steps_callback
-from searchgym.agents.episode_log import make_episode_log_callback
-from searchgym.agents.metrics import make_metrics_callback, make_reward_func, plot_reward_curve, read_jsonl
-from searchgym.agents.rollout import SamplerRollout, task_prompt
-from searchgym.agents.samples import Sampler
 from searchgym.corpora.records import Task
+from searchgym.train import checkpoints
+from searchgym.train.config import TrainConfig, dump_config
+from searchgym.train.empty_steps import install_signal_only_loss, skip_empty_steps_callback
+from searchgym.train.episode_log import make_episode_log_callback
+from searchgym.train.metrics import make_metrics_callback, make_reward_func, plot_reward_curve, read_jsonl
+from searchgym.train.rollout import SamplerRollout, task_prompt
+from searchgym.train.samples import Sampler
 
 METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "reward_curve.png"
@@ -72,7 +72,7 @@ def grpo_args(config: TrainConfig, *, world_size: int | None = None, vllm_on_cpu
 
 def lora_config(config: TrainConfig):
     """PEFT ``LoraConfig`` for the config (TRL's ``get_peft_config``), or ``None`` for full fine-tuning."""
-    from trl import get_peft_config
+    from trl import get_peft_config  # pyright: ignore[reportPrivateImportUsage]  (trl exports it lazily)
 
     return get_peft_config(config.model_args)
 
@@ -106,12 +106,13 @@ def build_trainer(
     sync raises.
     """
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is "experimental" in TRL 1.x
-    from trl import GRPOTrainer
+    from trl import GRPOTrainer  # pyright: ignore[reportPrivateImportUsage]  (trl exports it lazily)
 
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     args = grpo_args(config, vllm_on_cpu=vllm_on_cpu, **grpo_overrides)
+    assert args.output_dir is not None, "grpo_args always sets output_dir"
     rollout = SamplerRollout(
         tasks,
         sampler_factory,
@@ -143,8 +144,8 @@ def build_trainer(
     )
     if skip_empty is not None:
         skip_empty.trainer = trainer
-    trainer.searchgym_rollout = rollout
-    from searchgym.agents.fast_logprobs import install_compact_lm_head
+    trainer.searchgym_rollout = rollout  # pyright: ignore[reportAttributeAccessIssue]  (ours, on TRL's trainer)
+    from searchgym.train.fast_logprobs import install_compact_lm_head
 
     install_compact_lm_head(trainer)  # CPU: TRL's fused LM head scores only completion positions
     if config.skip_empty_steps:
@@ -201,7 +202,7 @@ def generated_token_budget(rollout: SamplerRollout, tokens: int):
 
 
 def latest_checkpoint(output_dir: str | Path) -> Path | None:
-    """The newest complete ``checkpoint-N`` directory under ``output_dir`` (see ``agents.checkpoints``)."""
+    """The newest complete ``checkpoint-N`` directory under ``output_dir`` (see ``train.checkpoints``)."""
     return checkpoints.latest_checkpoint(output_dir)
 
 
@@ -271,7 +272,7 @@ def load_model_and_tokenizer(spec: str, model_args: Any = None):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from searchgym.agents.models import resolve_model
+    from searchgym.models import resolve_model
 
     dtype = getattr(model_args, "dtype", None) or "float32"
     kwargs: dict[str, Any] = {"dtype": dtype if dtype == "auto" else getattr(torch, dtype)}
@@ -342,12 +343,12 @@ def make_sampler_factory(config: TrainConfig, tasks: Sequence[Task], searcher: A
     """``trainer -> Sampler``: the configured sampler over a fresh env, driving the trainer's model."""
 
     def factory(trainer: Any) -> Sampler:
-        from searchgym.agents.hf_policy import HFPolicy
-        from searchgym.agents.samplers import TrajectorySampler, TruncatedStepSampler
         from searchgym.envs import DeepSearchEnv
+        from searchgym.policies.hf_policy import HFPolicy
+        from searchgym.train.samplers import TrajectorySampler, TruncatedStepSampler
 
         if config.use_vllm:
-            from searchgym.agents.vllm_policy import VLLMPolicy
+            from searchgym.policies.vllm_policy import VLLMPolicy
 
             policy = VLLMPolicy(trainer, tokenizer)  # TRL's engine; sampling settings come from config.training_args
         else:
@@ -370,9 +371,9 @@ def make_sampler_factory(config: TrainConfig, tasks: Sequence[Task], searcher: A
 
 def train(config: TrainConfig, *, callbacks: Sequence[Any] = ()) -> TrainResult:
     """``searchgym train``: build everything from the config and run GRPO."""
-    from searchgym.agents.splits import split_tasks
     from searchgym.corpora import load_taskset
     from searchgym.search import build_searcher
+    from searchgym.train.splits import split_tasks
 
     taskset = load_taskset(config.corpus)
     tasks = split_tasks(taskset.tasks, config.split)
@@ -380,7 +381,7 @@ def train(config: TrainConfig, *, callbacks: Sequence[Any] = ()) -> TrainResult:
     reward = build_reward(config, tasks)
     model, tokenizer = load_model_and_tokenizer(config.model, config.model_args)
     if config.warmstart:
-        from searchgym.agents.warmstart import load_or_warm_start
+        from searchgym.train.warmstart import load_or_warm_start
 
         model = load_or_warm_start(config, model, tokenizer, tasks, searcher)
     factory = make_sampler_factory(config, tasks, searcher, reward, tokenizer)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
 
-from trl import GRPOConfig, ModelConfig, TrlParser
+# trl exports these lazily (its _LazyModule); pyright only sees the submodules that define them
+from trl import GRPOConfig, ModelConfig, TrlParser  # pyright: ignore[reportPrivateImportUsage]
 
 from searchgym.errors import SearchgymError
 
@@ -30,7 +31,7 @@ class SearchgymArgs:
     corpus: str = field(default="synthetic:seed=0,passages=200,tasks=64,hops=2",
                         metadata={"help": "corpus spec: synthetic:..., hotpotqa:..., a local JSONL, ..."})
     split: Literal["all", "train", "test"] = field(
-        default="train", metadata={"help": "tasks trained on: the deterministic hash split of agents.splits"})
+        default="train", metadata={"help": "tasks trained on: the deterministic hash split of train.splits"})
     searcher: str = field(default="bm25", metadata={"help": "bm25 | bm25s | dense | hybrid | remote:http://host:port"})
     max_turns: int = field(default=4, metadata={"help": "agent turns per episode (the SLATE budget B)"})
     top_k: int = field(default=3, metadata={"help": "search hits shown per search (TRL's sampling top_k is unused)"})
@@ -40,7 +41,7 @@ class SearchgymArgs:
     max_new_tokens: int = field(default=96, metadata={
         "help": "tokens per agent turn (the oracle's cited answers run to 77 tokens; with use_vllm also TRL's "
                 "max_completion_length)"})
-    # cold start: clone oracle turns with SFT before GRPO (see agents.warmstart)
+    # cold start: clone oracle turns with SFT before GRPO (see train.warmstart)
     warmstart: bool = field(default=True, metadata={"help": "clone oracle turns with SFT before GRPO"})
     warmstart_epochs: float = field(default=2.0, metadata={"help": "warm start: SFT epochs"})
     warmstart_max_rows: int = field(default=512, metadata={
@@ -73,7 +74,7 @@ class SearchgymArgs:
     skip_empty_steps: bool = field(default=True, metadata={
         "help": "skip work without gradient: the forward of zero-advantage rows (same loss) and the optimizer "
                 "step of a batch with no gradient, where Adam's momentum would still move every weight "
-                "(agents.empty_steps)"})
+                "(train.empty_steps)"})
     micro_batch_size: int = field(default=2, metadata={
         "help": "rows per forward/backward of the loss: an optimizer step's rows are split into micro-batches "
                 "of at most this size (the same update; activation memory grows with it, ~1.2 GB per "
@@ -209,7 +210,7 @@ def derived_values(args: Any) -> dict[str, Any]:
         "steps_per_generation": rows // micro,
     }
     if args.use_vllm:
-        from searchgym.agents.hf_policy import DEFAULT_STOP
+        from searchgym.policies.hf_policy import DEFAULT_STOP
 
         # vLLM stops at the end of an action, as HFPolicy does; VLLMPolicy cuts the tokens to match
         out["generation_kwargs"] = {"stop": list(DEFAULT_STOP), "include_stop_str_in_output": True}
@@ -258,7 +259,8 @@ class SearchgymParser(TrlParser):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("prog", "searchgym train")
         kwargs.setdefault("allow_abbrev", False)  # a typo must not prefix-match one of TRL's many flags
-        super().__init__((SearchgymArgs, SearchgymGRPOConfig, ModelConfig), **kwargs)
+        # DataClassType is a NewType over Any in transformers, so no class type-checks as one
+        super().__init__((SearchgymArgs, SearchgymGRPOConfig, ModelConfig), **kwargs)  # pyright: ignore[reportArgumentType]
         self.set_defaults(**{k: _as_default(v) for k, v in {**TRL_DEFAULTS, **_machine_defaults()}.items()})
         # the defaults as parsed values (argparse converts text defaults only while parsing)
         self._initial_defaults = vars(argparse.ArgumentParser.parse_known_args(self, [])[0])
@@ -481,7 +483,7 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
 
 DEFAULT_YAML_HEADER = """\
 # searchgym train: the embedded defaults (tests/test_training.py checks this file against them; regenerate it
-# with `python -m searchgym.agents.config > configs/default.yaml`).
+# with `python -m searchgym.train.config > configs/default.yaml`).
 # Synthetic world, BM25, SmolLM2-135M-Instruct (resolved offline) with LoRA, C-GRPO (EM + citation rubric) +
 # gold-judge process rewards. Sized so that a short run finishes in minutes on a 2-core CPU.
 # Keys are searchgym's (SearchgymArgs) and TRL's (GRPOConfig, ModelConfig); every other TRL key works too.
