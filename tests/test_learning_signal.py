@@ -152,7 +152,7 @@ def test_cgrpo_episode_group_matches_a_hand_computed_group():
     assert [r.value for r in reward.score_episodes([half, bare])] == pytest.approx([1.0, 0.7])
 
 
-def test_cgrpo_inside_a_step_group_normalises_over_the_correct_answers():
+def test_cgrpo_inside_a_step_group_scores_the_rubric_as_it_stands():
     full = _traj(TASK, DOCS, SEARCHED + [_answer("Mira Quell [d1] was born in Tarnville [d2].", "Tarnville",
                                                  ("d1", "d2"))])
     half = _traj(TASK, DOCS, SEARCHED + [_answer("Mira Quell was born in Tarnville [d2].", "Tarnville", ("d2",))])
@@ -161,8 +161,25 @@ def test_cgrpo_inside_a_step_group_normalises_over_the_correct_answers():
     # t = 2, B = 4: budget bonus 0.05; no judge: r_think = 0
     assert a.components["r_answer"] == pytest.approx(1.0) and b.components["r_answer"] == pytest.approx(0.85)
     assert a.value == pytest.approx(1.05) and b.value == pytest.approx(0.9)
+    # alone in its group, a half-grounded answer keeps its 0.85: its k siblings share its evidence, so the
+    # group's best is no yardstick (dividing by it made a lucky guess outscore the search for the missing hop)
     (only_half,) = reward.score_steps([half])
-    assert only_half.components["r_answer"] == pytest.approx(1.0)  # max over the group's correct answers
+    assert only_half.components["r_answer"] == pytest.approx(0.85)
+
+
+def test_a_correct_guess_after_one_hop_scores_below_the_search_for_the_next():
+    """After the first hop of a two-hop task, the gold judge scores the search that brings the second hop
+    into view r_think + r_action = 2; a correct answer grounded in the first hop only must score less, or
+    SLATE's z-score turns the budget bonus into a full-size push to answer early."""
+    from searchgym.judges import load_judge
+
+    first_hop = [(Step("Mira Quell wrote it. <search>Mira Quell birthplace</search>", SEARCH, query="x",
+                       hits=("d1",)), ("d1",))]
+    guess = _traj(TASK, DOCS, first_hop + [_answer("Mira Quell [d1] wrote it.", "Tarnville", ("d1",))])
+    reward = GroupReward(judge=load_judge("gold"), budget=4, rubric=CitationRubricReward(scope="final"), alpha=0.3)
+    (scored,) = reward.score_steps([guess])
+    assert scored.components["r_answer"] == pytest.approx(0.7 + 0.3 * CitationRubricReward(scope="final")(guess).value)
+    assert scored.value < 2.0
 
 
 def test_not_answering_on_the_last_turn_costs_r_answer():

@@ -79,7 +79,14 @@ class GroupReward(SharedOnCopy):
         return out
 
     def _cgrpo_on_answers(self, candidates: Sequence[Trajectory], results: list[RewardResult]) -> None:
-        """Replaces a correct answer's r_answer = 1 by its C-GRPO value within the group (in place)."""
+        """Replaces a correct answer's r_answer = 1 by (1 - alpha) + alpha * R_rubric (in place).
+
+        Unlike C-GRPO over episodes, R_rubric is not divided by the group's best: the k candidates share one
+        prefix and so one body of evidence, and that division gave a guess grounded in half of the chain
+        full credit whenever no candidate could do better. After one search of a two-hop task a lucky
+        correct answer then scored 2.025 against 2.0 for the search that fetches the missing hop, the
+        z-score within the k blew that 0.025 up to a full-size advantage, and the policy learned to answer
+        after one search (bench_learning --quick, arm c: EM 0.486 -> 0.029; docs/rewards.md)."""
         correct = [i for i, r in enumerate(results) if r.scored and r.components.get("correct") == 1.0]
         if self.rubric is None or not correct:
             return
@@ -93,7 +100,7 @@ class GroupReward(SharedOnCopy):
         for i in correct:
             rho = rubric[i].value
             comps = dict(results[i].components)
-            comps["r_answer"] = (1.0 - self.alpha) + self.alpha * (rho / top if top > 0 else 0.0)
+            comps["r_answer"] = (1.0 - self.alpha) + self.alpha * rho
             comps["rubric"], comps["rubric_group_max"] = rho, top
             comps.update({f"rubric.{k}": v for k, v in rubric[i].components.items() if k != "rubric"})
             results[i] = RewardResult(0.0, comps, {**results[i].details, "rubric": dict(rubric[i].details)})
@@ -201,12 +208,12 @@ def reward_formula(sampler: str, *, judge: str | None, rubric: bool, alpha: floa
     """``GroupReward``'s formula for a sampler (``"trajectory"`` or ``"step"``), as text."""
     correct = f"(1 - {alpha:g}) + {alpha:g} * R_rubric / max_group R_rubric" if rubric else "1"
     if sampler == "step":
+        correct = f"(1 - {alpha:g}) + {alpha:g} * R_rubric" if rubric else "1"
         think = "r_think + " if judge else ""
         return (f"step groups (k candidates of one prefix; t = step, B = {budget}; judge = {judge or 'none'}):\n"
                 f"  search/open: r = {think}r_action   (invalid turn: r_action = -1)\n"
                 f"  answer:      r = {think}r_answer + 0.1 * (B - t) / B\n"
-                f"  r_answer = -1 wrong | 0 partial | {correct} correct"
-                + (" (max over the group's correct answers)" if rubric else "") + "\n"
+                f"  r_answer = -1 wrong | 0 partial | {correct} correct\n"
                 "  not answering at t = B: r_answer = -1")
     process = (f" + {judge_weight:g} * mean_steps(r_think + r_action | r_think + r_answer + 0.1 * (B - t) / B)"
                f"   (judge = {judge}, B = {budget})") if judge and judge_weight else ""
