@@ -1,6 +1,6 @@
 """Does GRPO make a better search agent? Held-out figures before and after, per reward design, at equal cost.
 
-    python benchmarks/bench_learning.py --quick            # one seed per arm, CPU (an arm: ~24 min on a busy 2-core CPU)
+    python benchmarks/bench_learning.py --quick            # one seed per arm, CPU: warm start ~12 min, then ~14 min an arm (2 cores)
     python benchmarks/bench_learning.py --seeds 3          # the full run (a GPU when present: bf16, larger groups)
 
 From ONE shared warm start (oracle demonstrations cloned with SFT, `searchgym.train.warmstart`), each arm
@@ -70,7 +70,7 @@ def _fmt(row: dict[str, float]) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="one seed per arm, CPU-sized budgets (an arm: ~24 min on a busy 2-core CPU)")
+    p.add_argument("--quick", action="store_true", help="one seed per arm, CPU-sized budgets (2 cores: warm start ~12 min, then ~14 min an arm)")
     p.add_argument("--seeds", type=int, default=None)
     p.add_argument("--arms", default="a,b,c", help="comma-separated arms (a, b, c, d)")
     p.add_argument("--llm-judge", default=None, help="judge spec for arm d, e.g. openai:smollm2@http://127.0.0.1:8000/v1")
