@@ -8,7 +8,7 @@ import math
 import pytest
 
 from searchgym.corpora.records import Document, Hop, Task
-from searchgym.envs.trajectory import ANSWER, SEARCH, Step, Trajectory
+from searchgym.envs.trajectory import ANSWER, OPEN, SEARCH, Step, Trajectory
 from searchgym.judges.base import JudgeError, Judgment
 from searchgym.rewards.group import GroupReward
 from searchgym.rewards.rubric import CitationRubricReward
@@ -224,6 +224,24 @@ def test_rules_judge_no_longer_rewards_restating_the_question_or_punishes_cited_
     assert scores["r_think"] <= 0 and scores["r_action"] <= 0
     final = _traj(TASK, DOCS, SEARCHED + [_answer("Mira Quell [d1]. Tarnville [d2].", "Tarnville", ("d1", "d2"))])
     assert judge.judge_one(dict(step_requests(final))["r_think"]).score == 1.0
+
+
+def test_gold_judge_pays_an_open_only_for_a_fact_the_snippet_did_not_show():
+    """Opening a gold passage in full earns +1 when its fact was cut from the snippet the agent saw, and 0
+    when the snippet already stated it (a +1 there tied with the search for the next hop)."""
+    from searchgym.judges.gold import GoldJudge
+    from searchgym.rewards.process import step_requests
+
+    def open_score(snippet_text):
+        docs = {**DOCS, "d1": Document("d1", "Zorblax Corp", snippet_text)}
+        search = (Step("<search>Zorblax Corp founder</search>", SEARCH, query="Zorblax Corp founder", hits=("d1",),
+                       observation=f"[d1] Zorblax Corp\n{snippet_text}"), ("d1",))
+        opened = (Step("Reading it in full. <open>d1</open>", OPEN, doc_id="d1", observation="[d1] full text"), ())
+        request = dict(step_requests(_traj(TASK, docs, [search, opened])))["r_action"]
+        return GoldJudge().judge_one(request).score
+
+    assert open_score("Zorblax Corp was founded by Mira Quell.") == 0.0  # the founder was in view already
+    assert open_score("Zorblax Corp was founded in 1901 by") == 1.0  # cut short: the open fetches the fact
 
 
 def test_gold_judge_scores_information_gain():

@@ -36,6 +36,14 @@ def _earlier(context: Sequence[str], kind: ActionKind) -> list[str]:
     return [a.argument for a in agent_actions(context) if a.kind == kind and a.argument]
 
 
+def _facts_already_shown(r: JudgeRequest, task: Task) -> bool:
+    """Whether every gold hop the opened document supports had its answer stated in an earlier turn or
+    observation (a search snippet that was not cut short)."""
+    hops = [h for h in task.hops if r.target in h.support]
+    shown = "\n".join(r.context)
+    return bool(hops) and all(find_name(shown, (h.answer, *h.aliases)) is not None for h in hops)
+
+
 class GoldJudge:
     """Judges steps against a task's gold hops (see the module doc); ``name`` is ``"gold"``."""
 
@@ -66,8 +74,13 @@ class GoldJudge:
             return Judgment(-1.0, "opens a document it opened before")
         gold = set(task.support_ids)
         if r.kind == OPEN:  # an open brings the document's full text into view, beyond its search snippet
-            return (Judgment(1.0, f"opens gold evidence {r.target} in full") if r.target in gold and r.outcome
-                    else Judgment(-1.0, "opens no gold evidence"))
+            if r.target not in gold or not r.outcome:
+                return Judgment(-1.0, "opens no gold evidence")
+            if _facts_already_shown(r, task):
+                # reading in full a passage whose fact the agent already saw gains nothing; scored +1 it tied
+                # with the search for the next hop, and SLATE training drifted to search, open, answer
+                return Judgment(0.0, f"opens {r.target}, whose gold fact it had already seen")
+            return Judgment(1.0, f"opens gold evidence {r.target} in full")
         shown_gold = [i for i in r.outcome if i in gold]
         new = [i for i in shown_gold if i not in r.seen_ids]
         if r.context and restates(r.target, task.question):  # after the first turn: decompose, don't restate
