@@ -30,8 +30,8 @@ def test_every_public_exception_is_a_searchgym_error():
 
 
 @pytest.mark.parametrize("path, builtin", [
-    ("searchgym.corpora._common.CorpusFormatError", ValueError),
-    ("searchgym.corpora._common.CorpusFileNotFoundError", FileNotFoundError),
+    ("searchgym.corpora.reading.CorpusFormatError", ValueError),
+    ("searchgym.corpora.reading.CorpusFileNotFoundError", FileNotFoundError),
     ("searchgym.corpora.spec.HubUnavailableError", RuntimeError),
     ("searchgym.judges.base.JudgeError", RuntimeError),
     ("searchgym.judges.parsing.UnparseableJudgment", ValueError),

@@ -36,7 +36,7 @@ from searchgym.corpora import (
     write_tasks_jsonl,
     write_taskset,
 )
-from searchgym.corpora._common import fill_references, slugify
+from searchgym.corpora.building import fill_references, slugify
 from searchgym.corpora.spec import parse_hops
 
 DATA = Path(__file__).parent / "data"

@@ -24,7 +24,7 @@ from searchgym.corpora import (
     read_jsonl_corpus,
     read_qa_tasks,
 )
-from searchgym.corpora._common import fill_references
+from searchgym.corpora.building import fill_references
 
 
 @pytest.fixture(scope="module")

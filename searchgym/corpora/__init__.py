@@ -5,7 +5,7 @@
 only when a ``synthetic`` spec asks for it, and ``datasets`` only for Hub specs.
 """
 
-from searchgym.corpora._common import CorpusFileNotFoundError, CorpusFormatError, hop_templates
+from searchgym.corpora.building import hop_templates
 from searchgym.corpora.hotpotqa import hotpotqa_from_rows, load_hotpotqa
 from searchgym.corpora.jsonl import (
     load_jsonl,
@@ -17,6 +17,7 @@ from searchgym.corpora.jsonl import (
 )
 from searchgym.corpora.musique import load_musique, musique_from_rows
 from searchgym.corpora.qa import load_qa, read_qa_tasks
+from searchgym.corpora.reading import CorpusFileNotFoundError, CorpusFormatError
 from searchgym.corpora.records import Document, Hop, Task
 from searchgym.corpora.spec import HubUnavailableError, available_corpora, load_taskset, parse_spec, register_corpus
 from searchgym.corpora.taskset import TaskSet

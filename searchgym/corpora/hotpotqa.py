@@ -11,16 +11,9 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from searchgym.corpora._common import (
-    CorpusFormatError,
-    DocumentPool,
-    facts_of,
-    hop_templates_entry,
-    paragraphs_of,
-    read_records,
-    record_error,
-    tasks_from_rows,
-)
+from searchgym.corpora.building import DocumentPool, hop_templates_entry, tasks_from_rows
+from searchgym.corpora.fields import facts_of, paragraphs_of
+from searchgym.corpora.reading import CorpusFormatError, read_records, record_error
 from searchgym.corpora.records import Hop, Task
 from searchgym.corpora.taskset import TaskSet
 from searchgym.text import clean_title, display_name, is_yes_no, mentions, mentions_title, same_entity

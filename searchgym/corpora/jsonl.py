@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from searchgym._io import atomic_write_lines
-from searchgym.corpora._common import CorpusFormatError, check_file, iter_json_lines
+from searchgym.corpora.reading import CorpusFormatError, check_file, iter_json_lines
 from searchgym.corpora.records import Document, Hop, Task
 from searchgym.corpora.taskset import TaskSet
 

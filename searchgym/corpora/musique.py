@@ -11,15 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from searchgym.corpora._common import (
-    CorpusFormatError,
-    DocumentPool,
-    fill_references,
-    hop_templates_entry,
-    read_records,
-    record_error,
-    tasks_from_rows,
-)
+from searchgym.corpora.building import DocumentPool, fill_references, hop_templates_entry, tasks_from_rows
+from searchgym.corpora.reading import CorpusFormatError, read_records, record_error
 from searchgym.corpora.records import Hop, Task
 from searchgym.corpora.taskset import TaskSet
 

@@ -14,13 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from searchgym.corpora._common import (
-    CorpusFormatError,
-    check_file,
-    read_records,
-    read_text,
-    record_error,
-)
+from searchgym.corpora.reading import CorpusFormatError, check_file, read_records, read_text, record_error
 from searchgym.corpora.records import Task
 from searchgym.corpora.taskset import TaskSet
 

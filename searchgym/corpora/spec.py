@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from searchgym.corpora._common import CorpusFileNotFoundError, CorpusFormatError
+from searchgym.corpora.reading import CorpusFileNotFoundError, CorpusFormatError
 from searchgym.corpora.taskset import TaskSet
 from searchgym.errors import SearchgymError
 from searchgym.registry import Registry
@@ -145,7 +145,7 @@ def _load(parsed: Spec) -> TaskSet:
                                 "not to a local file")
     path = _existing(parsed.target, parsed.kind)
     mapper = _mapper(parsed.kind, parsed.options)
-    from searchgym.corpora._common import read_records
+    from searchgym.corpora.reading import read_records
 
     return mapper(read_records(path), limit=limit, origin=str(path))
 

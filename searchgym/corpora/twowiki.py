@@ -11,17 +11,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from searchgym.corpora import hotpotqa
-from searchgym.corpora._common import (
-    CorpusFormatError,
-    DocumentPool,
-    facts_of,
-    hop_templates_entry,
-    paragraphs_of,
-    read_records,
-    record_error,
-    tasks_from_rows,
-    triples_of,
-)
+from searchgym.corpora.building import DocumentPool, hop_templates_entry, tasks_from_rows
+from searchgym.corpora.fields import facts_of, paragraphs_of, triples_of
+from searchgym.corpora.reading import CorpusFormatError, read_records, record_error
 from searchgym.corpora.records import Hop, Task
 from searchgym.corpora.taskset import TaskSet
 from searchgym.text import clean_title, display_name, mentions, tokens

@@ -1,15 +1,14 @@
-"""Helpers shared by the data-set loaders: reading record files, normalising the row shapes that
-the published files and the Hugging Face copies use, and giving passages stable unique ids."""
+"""Reading the data-set files: JSON arrays and JSON lines, plain or gzipped, with every problem
+reported as a :class:`CorpusFormatError` that names the file and the record or line."""
 
 from __future__ import annotations
 
-import ast
 import gzip
 import json
 import os
 import re
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,7 @@ from searchgym._io import GZIP_ERRORS as _GZIP_ERRORS
 from searchgym._io import gzip_problem as _gzip_problem
 from searchgym._io import iter_jsonl
 from searchgym._io import undecodable as _undecodable
-from searchgym.corpora.records import Document, Task
-from searchgym.corpora.taskset import TaskSet
 from searchgym.errors import SearchgymError
-from searchgym.text import clean_title, fold_accents
 
 
 class CorpusFormatError(SearchgymError, ValueError):
@@ -227,226 +223,3 @@ def progress(rows: Iterable[Any], desc: str) -> Iterable[Any]:
 
     total = len(rows) if hasattr(rows, "__len__") else None  # type: ignore[arg-type]
     return tqdm(rows, desc=desc, total=total, unit=" records", disable=None, leave=False)
-
-
-# ---------------------------------------------------------------------------------------------
-# row shapes: published files use lists of pairs; the Hub copies use columns (dict of lists)
-
-
-def _maybe_json(value: Any) -> Any:
-    # Some Hub copies store nested fields as strings: JSON, or a Python literal (single quotes).
-    if isinstance(value, str) and value[:1] in "[{":
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            pass
-        try:
-            return ast.literal_eval(value)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            return value
-    return value
-
-
-def _columns(value: Mapping[str, Any], names: Sequence[Sequence[str]]) -> list[list[Any]]:
-    cols = []
-    for alternatives in names:
-        for name in alternatives:
-            if name in value:
-                cols.append(list(value[name]))
-                break
-        else:
-            raise ValueError(f"expected one of the keys {list(alternatives)}, found {sorted(value)}")
-    if len({len(c) for c in cols}) > 1:
-        raise ValueError(f"columns {[a[0] for a in names]} have different lengths")
-    return cols
-
-
-def paragraphs_of(value: Any) -> list[tuple[str, list[str]]]:
-    """``context`` as ``[(title, sentences)]`` from ``[[title, [sent, ...]], ...]``,
-    ``{"title": [...], "sentences"|"content": [[...]]}`` or a list of such dicts."""
-    value = _maybe_json(value)
-    if isinstance(value, Mapping):
-        titles, sents = _columns(value, (("title",), ("sentences", "content")))
-        pairs = list(zip(titles, sents))
-    elif isinstance(value, list):
-        pairs = []
-        for item in value:
-            if isinstance(item, Mapping):
-                (t,), (s,) = _columns({k: [v] for k, v in item.items()}, (("title",), ("sentences", "content")))
-                pairs.append((t, s))
-            elif isinstance(item, (list, tuple)) and len(item) == 2:
-                pairs.append((item[0], item[1]))
-            else:
-                raise ValueError(f"context entry is not [title, sentences]: {str(item)[:80]}")
-    else:
-        raise ValueError(f"context is not a list or columns: {type(value).__name__}")
-    out = []
-    for title, sentences in pairs:
-        if isinstance(sentences, str):
-            sentences = [sentences]
-        if not isinstance(title, str) or not isinstance(sentences, list):
-            raise ValueError(f"context entry is not [title, sentences]: {str((title, sentences))[:80]}")
-        out.append((title, [str(s) for s in sentences]))
-    return out
-
-
-def facts_of(value: Any) -> list[tuple[str, int]]:
-    """``supporting_facts`` as ``[(title, sentence index)]`` from any of the published shapes."""
-    value = _maybe_json(value)
-    if value is None:
-        return []
-    if isinstance(value, Mapping):
-        titles, idx = _columns(value, (("title",), ("sent_id", "sent_idx", "sentence_id")))
-        pairs = list(zip(titles, idx))
-    elif isinstance(value, list):
-        pairs = []
-        for item in value:
-            if isinstance(item, Mapping):
-                (t,), (i,) = _columns({k: [v] for k, v in item.items()}, (("title",), ("sent_id", "sent_idx", "sentence_id")))
-                pairs.append((t, i))
-            elif isinstance(item, (list, tuple)) and len(item) == 2:
-                pairs.append((item[0], item[1]))
-            else:
-                raise ValueError(f"supporting fact is not [title, sentence index]: {str(item)[:80]}")
-    else:
-        raise ValueError(f"supporting_facts is not a list or columns: {type(value).__name__}")
-    return [(str(t), int(i)) for t, i in pairs]
-
-
-def triples_of(value: Any) -> list[tuple[str, str, str]]:
-    """2WikiMultihopQA ``evidences`` as ``[(subject, relation, object)]`` from the published
-    list of triples or the Hub's ``{"fact"|"subject", "relation", "entity"|"object"}`` columns."""
-    value = _maybe_json(value)
-    if value is None:
-        return []
-    names = (("fact", "subject", "head"), ("relation",), ("entity", "object", "tail"))
-    if isinstance(value, Mapping):
-        s, r, o = _columns(value, names)
-        triples = list(zip(s, r, o))
-    elif isinstance(value, list):
-        triples = []
-        for item in value:
-            if isinstance(item, Mapping):
-                (s1,), (r1,), (o1,) = _columns({k: [v] for k, v in item.items()}, names)
-                triples.append((s1, r1, o1))
-            elif isinstance(item, (list, tuple)) and len(item) == 3:
-                triples.append(tuple(item))
-            else:
-                raise ValueError(f"evidence is not [subject, relation, object]: {str(item)[:80]}")
-    else:
-        raise ValueError(f"evidences is not a list or columns: {type(value).__name__}")
-    return [(str(s), str(r), str(o)) for s, r, o in triples]
-
-
-# ---------------------------------------------------------------------------------------------
-# document ids
-
-
-def slugify(title: str) -> str:
-    """A stable id-safe slug of a title: accents folded, runs of non-word characters -> ``_``.
-
-    Ids never contain spaces, brackets or ``-`` (``-`` is kept for disambiguation suffixes).
-    """
-    folded = fold_accents(clean_title(title))
-    slug = re.sub(r"[\W_]+", "_", folded).strip("_")
-    return slug or "untitled"
-
-
-class DocumentPool:
-    """Collects passages from many records, deduplicating identical ones and giving each distinct
-    passage a unique id: the slug of its title, then ``-2``, ``-3`` ... for later passages whose
-    slug is taken (same title with other text, or titles that slug alike), in first-seen order."""
-
-    def __init__(self) -> None:
-        self._by_key: dict[tuple[str, str], str] = {}
-        self._docs: list[Document] = []
-        self._slug_count: dict[str, int] = {}
-
-    def add(self, title: str, text: str) -> str:
-        """The id of the passage ``(title, text)``, adding it if new."""
-        title = clean_title(title)
-        text = text.strip()
-        key = (title, text)
-        doc_id = self._by_key.get(key)
-        if doc_id is not None:
-            return doc_id
-        base = slugify(title)
-        n = self._slug_count.get(base, 0) + 1
-        self._slug_count[base] = n
-        doc_id = base if n == 1 else f"{base}-{n}"
-        # a title could itself slug to "<base>-<n>"; "-" never appears in slugs, so no clash.
-        self._by_key[key] = doc_id
-        self._docs.append(Document(id=doc_id, title=title, text=text))
-        return doc_id
-
-    @property
-    def documents(self) -> list[Document]:
-        return list(self._docs)
-
-    def __len__(self) -> int:
-        return len(self._docs)
-
-
-def tasks_from_rows(
-    rows: Iterable[Any],
-    make_task: Callable[[Mapping[str, Any], int, DocumentPool], Task | None],
-    *,
-    source: str,
-    origin: str,
-    limit: int | None = None,
-) -> TaskSet:
-    """A ``TaskSet`` of ``make_task(row, index, pool)`` over JSON-object rows (``None`` skips a row),
-    stopping once ``limit`` tasks are made; the passages the tasks use are collected in one pool.
-
-    A task id seen twice is an error naming both records. A row of the wrong shape that
-    ``make_task`` did not foresee (a number where a list belongs...) still becomes a
-    ``CorpusFormatError`` naming the record, never a bare ``TypeError`` from deep inside.
-    """
-    pool = DocumentPool()
-    tasks: list[Task] = []
-    seen: dict[str, int] = {}
-    for index, row in enumerate(progress(rows, f"loading {origin}")):
-        if limit is not None and len(tasks) >= limit:
-            break
-        if not isinstance(row, Mapping):
-            raise record_error(origin, index, row, "expected a JSON object")
-        try:
-            task = make_task(row, index, pool)
-        except CorpusFormatError:
-            raise
-        except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError) as exc:
-            raise record_error(origin, index, row, f"malformed record ({type(exc).__name__}: {exc})") from None
-        if task is None:
-            continue
-        if task.id in seen:
-            raise record_error(origin, index, row, f"duplicate task id {task.id!r} (first in record {seen[task.id]})")
-        seen[task.id] = index
-        tasks.append(task)
-    return TaskSet(name=source, tasks=tasks, documents=pool.documents)
-
-
-def hop_templates_entry(templates: Sequence[str]) -> tuple[str, str]:
-    """The ``Task.metadata`` entry that keeps the hop questions with ``#k`` references unfilled."""
-    return ("hop_templates", json.dumps(list(templates), ensure_ascii=False))
-
-
-def hop_templates(task: Any) -> tuple[str, ...]:
-    """The hop questions of a loaded task with ``#k`` placeholders for earlier hops' entities
-    (``#1`` = hop 1's answer), or the filled questions if the task has no templates."""
-    for key, value in getattr(task, "metadata", ()):
-        if key == "hop_templates":
-            return tuple(json.loads(value))
-    return tuple(h.question for h in task.hops)
-
-
-_REF = re.compile(r"#(\d+)")
-
-
-def fill_references(template: str, answers: Sequence[str]) -> str:
-    """Replace ``#k`` with the answer of hop ``k`` (1-based) where hop ``k`` exists."""
-
-    def sub(m: re.Match[str]) -> str:
-        k = int(m.group(1))
-        return answers[k - 1] if 1 <= k <= len(answers) else m.group(0)
-
-    return _REF.sub(sub, template)

@@ -1,0 +1,114 @@
+"""Parsing data-set fields: the row shapes that the published files (lists of pairs) and the
+Hugging Face copies (columns, sometimes JSON strings) use for contexts, facts and evidence."""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def _maybe_json(value: Any) -> Any:
+    # Some Hub copies store nested fields as strings: JSON, or a Python literal (single quotes).
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            pass
+        try:
+            return ast.literal_eval(value)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return value
+    return value
+
+
+def _columns(value: Mapping[str, Any], names: Sequence[Sequence[str]]) -> list[list[Any]]:
+    cols = []
+    for alternatives in names:
+        for name in alternatives:
+            if name in value:
+                cols.append(list(value[name]))
+                break
+        else:
+            raise ValueError(f"expected one of the keys {list(alternatives)}, found {sorted(value)}")
+    if len({len(c) for c in cols}) > 1:
+        raise ValueError(f"columns {[a[0] for a in names]} have different lengths")
+    return cols
+
+
+def paragraphs_of(value: Any) -> list[tuple[str, list[str]]]:
+    """``context`` as ``[(title, sentences)]`` from ``[[title, [sent, ...]], ...]``,
+    ``{"title": [...], "sentences"|"content": [[...]]}`` or a list of such dicts."""
+    value = _maybe_json(value)
+    if isinstance(value, Mapping):
+        titles, sents = _columns(value, (("title",), ("sentences", "content")))
+        pairs = list(zip(titles, sents))
+    elif isinstance(value, list):
+        pairs = []
+        for item in value:
+            if isinstance(item, Mapping):
+                (t,), (s,) = _columns({k: [v] for k, v in item.items()}, (("title",), ("sentences", "content")))
+                pairs.append((t, s))
+            elif isinstance(item, (list, tuple)) and len(item) == 2:
+                pairs.append((item[0], item[1]))
+            else:
+                raise ValueError(f"context entry is not [title, sentences]: {str(item)[:80]}")
+    else:
+        raise ValueError(f"context is not a list or columns: {type(value).__name__}")
+    out = []
+    for title, sentences in pairs:
+        if isinstance(sentences, str):
+            sentences = [sentences]
+        if not isinstance(title, str) or not isinstance(sentences, list):
+            raise ValueError(f"context entry is not [title, sentences]: {str((title, sentences))[:80]}")
+        out.append((title, [str(s) for s in sentences]))
+    return out
+
+
+def facts_of(value: Any) -> list[tuple[str, int]]:
+    """``supporting_facts`` as ``[(title, sentence index)]`` from any of the published shapes."""
+    value = _maybe_json(value)
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        titles, idx = _columns(value, (("title",), ("sent_id", "sent_idx", "sentence_id")))
+        pairs = list(zip(titles, idx))
+    elif isinstance(value, list):
+        pairs = []
+        for item in value:
+            if isinstance(item, Mapping):
+                (t,), (i,) = _columns({k: [v] for k, v in item.items()}, (("title",), ("sent_id", "sent_idx", "sentence_id")))
+                pairs.append((t, i))
+            elif isinstance(item, (list, tuple)) and len(item) == 2:
+                pairs.append((item[0], item[1]))
+            else:
+                raise ValueError(f"supporting fact is not [title, sentence index]: {str(item)[:80]}")
+    else:
+        raise ValueError(f"supporting_facts is not a list or columns: {type(value).__name__}")
+    return [(str(t), int(i)) for t, i in pairs]
+
+
+def triples_of(value: Any) -> list[tuple[str, str, str]]:
+    """2WikiMultihopQA ``evidences`` as ``[(subject, relation, object)]`` from the published
+    list of triples or the Hub's ``{"fact"|"subject", "relation", "entity"|"object"}`` columns."""
+    value = _maybe_json(value)
+    if value is None:
+        return []
+    names = (("fact", "subject", "head"), ("relation",), ("entity", "object", "tail"))
+    if isinstance(value, Mapping):
+        s, r, o = _columns(value, names)
+        triples = list(zip(s, r, o))
+    elif isinstance(value, list):
+        triples = []
+        for item in value:
+            if isinstance(item, Mapping):
+                (s1,), (r1,), (o1,) = _columns({k: [v] for k, v in item.items()}, names)
+                triples.append((s1, r1, o1))
+            elif isinstance(item, (list, tuple)) and len(item) == 3:
+                triples.append(tuple(item))
+            else:
+                raise ValueError(f"evidence is not [subject, relation, object]: {str(item)[:80]}")
+    else:
+        raise ValueError(f"evidences is not a list or columns: {type(value).__name__}")
+    return [(str(s), str(r), str(o)) for s, r, o in triples]
