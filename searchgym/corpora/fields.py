@@ -37,25 +37,31 @@ def _columns(value: Mapping[str, Any], names: Sequence[Sequence[str]]) -> list[l
     return cols
 
 
+def _pairs(value: Any, names: Sequence[Sequence[str]], *, entry: str, whole: str) -> list[tuple[Any, Any]]:
+    """Two columns ``names`` as pairs, from a dict of columns, a list of dicts or a list of 2-item lists."""
+    if isinstance(value, Mapping):
+        first, second = _columns(value, names)
+        return list(zip(first, second))
+    if not isinstance(value, list):
+        raise ValueError(f"{whole}: {type(value).__name__}")
+    pairs = []
+    for item in value:
+        if isinstance(item, Mapping):
+            (a,), (b,) = _columns({k: [v] for k, v in item.items()}, names)
+            pairs.append((a, b))
+        elif isinstance(item, (list, tuple)) and len(item) == 2:
+            pairs.append((item[0], item[1]))
+        else:
+            raise ValueError(f"{entry}: {str(item)[:80]}")
+    return pairs
+
+
 def paragraphs_of(value: Any) -> list[tuple[str, list[str]]]:
     """``context`` as ``[(title, sentences)]`` from ``[[title, [sent, ...]], ...]``,
     ``{"title": [...], "sentences"|"content": [[...]]}`` or a list of such dicts."""
     value = _maybe_json(value)
-    if isinstance(value, Mapping):
-        titles, sents = _columns(value, (("title",), ("sentences", "content")))
-        pairs = list(zip(titles, sents))
-    elif isinstance(value, list):
-        pairs = []
-        for item in value:
-            if isinstance(item, Mapping):
-                (t,), (s,) = _columns({k: [v] for k, v in item.items()}, (("title",), ("sentences", "content")))
-                pairs.append((t, s))
-            elif isinstance(item, (list, tuple)) and len(item) == 2:
-                pairs.append((item[0], item[1]))
-            else:
-                raise ValueError(f"context entry is not [title, sentences]: {str(item)[:80]}")
-    else:
-        raise ValueError(f"context is not a list or columns: {type(value).__name__}")
+    pairs = _pairs(value, (("title",), ("sentences", "content")), entry="context entry is not [title, sentences]",
+                   whole="context is not a list or columns")
     out = []
     for title, sentences in pairs:
         if isinstance(sentences, str):
@@ -71,21 +77,9 @@ def facts_of(value: Any) -> list[tuple[str, int]]:
     value = _maybe_json(value)
     if value is None:
         return []
-    if isinstance(value, Mapping):
-        titles, idx = _columns(value, (("title",), ("sent_id", "sent_idx", "sentence_id")))
-        pairs = list(zip(titles, idx))
-    elif isinstance(value, list):
-        pairs = []
-        for item in value:
-            if isinstance(item, Mapping):
-                (t,), (i,) = _columns({k: [v] for k, v in item.items()}, (("title",), ("sent_id", "sent_idx", "sentence_id")))
-                pairs.append((t, i))
-            elif isinstance(item, (list, tuple)) and len(item) == 2:
-                pairs.append((item[0], item[1]))
-            else:
-                raise ValueError(f"supporting fact is not [title, sentence index]: {str(item)[:80]}")
-    else:
-        raise ValueError(f"supporting_facts is not a list or columns: {type(value).__name__}")
+    pairs = _pairs(value, (("title",), ("sent_id", "sent_idx", "sentence_id")),
+                   entry="supporting fact is not [title, sentence index]",
+                   whole="supporting_facts is not a list or columns")
     return [(str(t), int(i)) for t, i in pairs]
 
 
