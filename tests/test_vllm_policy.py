@@ -152,7 +152,7 @@ def test_train_cli_refuses_use_vllm_without_a_gpu_before_loading_anything(tmp_pa
 
 
 def test_on_the_vllm_cpu_backend_only_the_first_sync_is_skipped():
-    from searchgym.train.training import _sync_only_before_the_first_update
+    from searchgym.train.trainer import _sync_only_before_the_first_update
 
     trainer = trainer_with(ScriptedEngine(None, {}), step=0)
     _sync_only_before_the_first_update(trainer)
