@@ -96,12 +96,11 @@ class GroupReward(SharedOnCopy):
                 if not r.scored:
                     results[i] = RewardResult(math.nan, {}, {"rubric": dict(r.details)}, scored=False)
             correct = [i for i in correct if rubric[i].scored]
-        top = max((rubric[i].value for i in correct), default=0.0)
         for i in correct:
             rho = rubric[i].value
             comps = dict(results[i].components)
             comps["r_answer"] = (1.0 - self.alpha) + self.alpha * rho
-            comps["rubric"], comps["rubric_group_max"] = rho, top
+            comps["rubric"] = rho  # no group max here: it does not enter a step group's reward (above)
             comps.update({f"rubric.{k}": v for k, v in rubric[i].components.items() if k != "rubric"})
             results[i] = RewardResult(0.0, comps, {**results[i].details, "rubric": dict(rubric[i].details)})
 
