@@ -130,7 +130,7 @@ def main(argv=None) -> int:
     common = dict(corpus=args.corpus, searcher=searcher_spec, max_turns=args.max_turns, top_k=3, passage_chars=200,
                   bf16=bf16,
                   max_new_tokens=args.max_new_tokens, group_size=group, tasks_per_step=per_step, groups_per_task=2,
-                  lora=False, learning_rate=learning_rate, save_steps=10_000,
+                  use_peft=False, learning_rate=learning_rate, save_steps=10_000,
                   max_steps=10_000, max_generated_tokens=budget)
     # --quick clones ~80 of the training episodes (256 turns); the full run clones them all
     warm_rows = args.warm_rows or (256 if args.quick and not gpu else None)

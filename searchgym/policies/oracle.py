@@ -36,6 +36,20 @@ class _Progress:
 
 
 _SLUG_SUFFIX = re.compile(r"-\d+$")
+_WHICH_PERSON = re.compile(r"^\s*which person\s+(.+?)\??\s*$", re.IGNORECASE)
+
+
+def first_clause(question: str) -> str | None:
+    """The first constraint of an intersection question ("Which person directed a film produced by X and
+    attended Y?" -> "directed a film produced by X"), or ``None`` for another shape of question.
+
+    An intersection's first gold hop names a work the question never mentions ("Who directed the film
+    Z?"); searching for it would teach a cloned model to invent titles, so the oracle searches the clause."""
+    match = _WHICH_PERSON.match(question)
+    if match is None:
+        return None
+    clause = re.split(r",\s+|\s+and\s+", match.group(1), maxsplit=1)[0].strip()
+    return clause or None
 
 
 class OraclePolicy:
@@ -107,9 +121,14 @@ class OraclePolicy:
         if progress.hop < len(task.hops):
             hop = task.hops[progress.hop]
             plan = self.queries(hop)
+            clause = first_clause(task.question) if task.kind == "intersection" and progress.hop == 0 else None
+            if clause is not None:
+                plan = [clause, *plan]
             if progress.attempt >= len(plan):
                 return f"No result supports: {hop.question} <answer>{GIVE_UP}</answer>"
             query = plan[progress.attempt]
+            if clause is not None and progress.attempt == 0:
+                return f"Next: who {clause}? <search>{query}</search>"
             # the reasoning restates the last fact found, with its citation: the next query is built from
             # it, so a model cloning these turns learns to carry the entity over from the observation
             found = ""
@@ -118,9 +137,12 @@ class OraclePolicy:
                 found = f"{last.question} {last.answer} [{progress.found[-1]}]. "
             why = "Next" if progress.attempt == 0 else "Not found yet; searching by the page title"
             return f"{found}{why}: {hop.question} <search>{query}</search>"
-        facts = " ".join(f"{h.answer} [{doc_id}]." for h, doc_id in zip(task.hops, progress.found))
+        # every fact with the question it answers, then which of them answers the task: without the
+        # questions, "A [d1]. B [d2]." answered B for a chain and A for an intersection, and a model cloning
+        # both could not tell which to give (it answered the first entity of chains)
+        facts = " ".join(f"{h.question} {h.answer} [{doc_id}]." for h, doc_id in zip(task.hops, progress.found))
         cites = " ".join(f"[{doc_id}]" for doc_id in dict.fromkeys(progress.found))
-        return f"<think>{facts}</think> <answer>{task.answer} {cites}</answer>"
+        return f"<think>{facts} So the answer is {task.answer}.</think> <answer>{task.answer} {cites}</answer>"
 
     @staticmethod
     def _advance(task: Task, progress: _Progress) -> None:
@@ -167,4 +189,4 @@ class OraclePolicy:
         return progress
 
 
-__all__ = ["GIVE_UP", "OraclePolicy"]
+__all__ = ["GIVE_UP", "OraclePolicy", "first_clause"]
