@@ -98,7 +98,7 @@ def test_oracle_opens_a_cut_passage_and_is_stateless(world):
 
 def test_oracle_never_searches_a_title_the_question_does_not_name(world):
     """An intersection's first gold hop names a work absent from the question; the oracle searches the
-    question's first clause instead, and its answer turn says which fact answers the question."""
+    question's first clause instead."""
     from searchgym.policies.oracle import first_clause
 
     assert first_clause("Which person directed a film produced by Veima Pictures and attended Sumere University?") \
@@ -116,12 +116,7 @@ def test_oracle_never_searches_a_title_the_question_does_not_name(world):
         first = info["trajectory"].steps[0]
         assert first.kind == "search" and first.query == first_clause(task.question)
         assert first.query.lower() in task.question.lower()
-        if reward == 1.0:
-            solved += 1
-            answer_turn = info["trajectory"].steps[-1].text
-            # each fact with its question, and the conclusion naming the answer
-            assert all(h.question in answer_turn for h in task.hops)
-            assert f"So the answer is {task.answer}." in answer_turn
+        solved += reward == 1.0
     assert solved >= len(tasks) - 2
 
 

@@ -18,7 +18,7 @@ from searchgym.train.config import TrainConfig
 WARMSTART_DIR = "warmstart"
 KEY_FILE = "warmstart.json"
 # bumped whenever the demonstrations or the way they are trained on change, so older saves are not reused
-DEMO_FORMAT = 3  # 3: the oracle names each fact's question and the answer; intersections search their clause
+DEMO_FORMAT = 4  # 4: intersections search their first clause (3: answer turns that were too long)
 
 
 @dataclass(frozen=True)
