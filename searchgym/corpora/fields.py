@@ -37,31 +37,29 @@ def _columns(value: Mapping[str, Any], names: Sequence[Sequence[str]]) -> list[l
     return cols
 
 
-def _pairs(value: Any, names: Sequence[Sequence[str]], *, entry: str, whole: str) -> list[tuple[Any, Any]]:
-    """Two columns ``names`` as pairs, from a dict of columns, a list of dicts or a list of 2-item lists."""
+def _rows(value: Any, names: Sequence[Sequence[str]], *, entry: str, whole: str) -> list[tuple[Any, ...]]:
+    """The columns ``names`` as rows, from a dict of columns, a list of dicts or a list of n-item lists."""
     if isinstance(value, Mapping):
-        first, second = _columns(value, names)
-        return list(zip(first, second))
+        return list(zip(*_columns(value, names)))
     if not isinstance(value, list):
         raise ValueError(f"{whole}: {type(value).__name__}")
-    pairs = []
+    rows = []
     for item in value:
         if isinstance(item, Mapping):
-            (a,), (b,) = _columns({k: [v] for k, v in item.items()}, names)
-            pairs.append((a, b))
-        elif isinstance(item, (list, tuple)) and len(item) == 2:
-            pairs.append((item[0], item[1]))
+            rows.append(tuple(col[0] for col in _columns({k: [v] for k, v in item.items()}, names)))
+        elif isinstance(item, (list, tuple)) and len(item) == len(names):
+            rows.append(tuple(item))
         else:
             raise ValueError(f"{entry}: {str(item)[:80]}")
-    return pairs
+    return rows
 
 
 def paragraphs_of(value: Any) -> list[tuple[str, list[str]]]:
     """``context`` as ``[(title, sentences)]`` from ``[[title, [sent, ...]], ...]``,
     ``{"title": [...], "sentences"|"content": [[...]]}`` or a list of such dicts."""
     value = _maybe_json(value)
-    pairs = _pairs(value, (("title",), ("sentences", "content")), entry="context entry is not [title, sentences]",
-                   whole="context is not a list or columns")
+    pairs = _rows(value, (("title",), ("sentences", "content")), entry="context entry is not [title, sentences]",
+                  whole="context is not a list or columns")
     out = []
     for title, sentences in pairs:
         if isinstance(sentences, str):
@@ -77,9 +75,9 @@ def facts_of(value: Any) -> list[tuple[str, int]]:
     value = _maybe_json(value)
     if value is None:
         return []
-    pairs = _pairs(value, (("title",), ("sent_id", "sent_idx", "sentence_id")),
-                   entry="supporting fact is not [title, sentence index]",
-                   whole="supporting_facts is not a list or columns")
+    pairs = _rows(value, (("title",), ("sent_id", "sent_idx", "sentence_id")),
+                  entry="supporting fact is not [title, sentence index]",
+                  whole="supporting_facts is not a list or columns")
     return [(str(t), int(i)) for t, i in pairs]
 
 
@@ -89,20 +87,6 @@ def triples_of(value: Any) -> list[tuple[str, str, str]]:
     value = _maybe_json(value)
     if value is None:
         return []
-    names = (("fact", "subject", "head"), ("relation",), ("entity", "object", "tail"))
-    if isinstance(value, Mapping):
-        s, r, o = _columns(value, names)
-        triples = list(zip(s, r, o))
-    elif isinstance(value, list):
-        triples = []
-        for item in value:
-            if isinstance(item, Mapping):
-                (s1,), (r1,), (o1,) = _columns({k: [v] for k, v in item.items()}, names)
-                triples.append((s1, r1, o1))
-            elif isinstance(item, (list, tuple)) and len(item) == 3:
-                triples.append(tuple(item))
-            else:
-                raise ValueError(f"evidence is not [subject, relation, object]: {str(item)[:80]}")
-    else:
-        raise ValueError(f"evidences is not a list or columns: {type(value).__name__}")
+    triples = _rows(value, (("fact", "subject", "head"), ("relation",), ("entity", "object", "tail")),
+                    entry="evidence is not [subject, relation, object]", whole="evidences is not a list or columns")
     return [(str(s), str(r), str(o)) for s, r, o in triples]
