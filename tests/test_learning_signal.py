@@ -97,6 +97,26 @@ def test_an_off_topic_query_scores_below_an_on_path_query(world, judge):
     assert good.components["r_action"] > bad.components["r_action"] == -1.0
 
 
+def test_a_malformed_turn_scores_below_any_valid_one_whatever_its_reasoning(world):
+    """An open whose target is a query (no such document) is an invalid turn: with r_think judged on its
+    sound-looking reasoning it outscored a valid but fruitless search, and step groups reinforced it."""
+    from searchgym.judges import load_judge
+
+    task, _, _ = _solvable(world)
+    env = _env(world)
+    env.reset(options={"task": task})
+    hop = task.hops[0].question
+    env.step(f"Next: {hop} <search>{hop}</search>")
+    title = next(d.title for d in world[0].documents if d.id == task.hops[0].support[0])
+    malformed, fruitless = _candidates(env, [
+        f"The passage on {title} is cut short; reading it in full. <open>{hop}</open>",
+        "Next: banana <search>banana orchestra marimba music</search>"])
+    assert malformed.steps[-1].kind == "invalid" and fruitless.steps[-1].kind == SEARCH
+    bad, poor = GroupReward(judge=load_judge("gold"), budget=4).score_steps([malformed, fruitless])
+    assert bad.components["r_think"] == bad.components["r_action"] == -1.0 and bad.value == -2.0
+    assert poor.value > bad.value
+
+
 def test_judges_see_only_what_the_agent_had_before_the_step(world):
     from searchgym.rewards.process import step_requests
 
@@ -393,5 +413,5 @@ def test_an_eos_first_candidate_stays_in_its_group_with_its_penalty_and_its_eos_
     out = rollout([task_prompt(task)] * 2, trainer=None)
     eos_row, search_row = rollout.last_samples
     assert eos_row.completion_ids == (tok.eos_token_id,) and eos_row.completion_mask == (1,) and eos_row.scored
-    assert eos_row.reward == -1.0 < search_row.reward  # an invalid turn: r_action = -1
+    assert eos_row.reward == -1.0 < search_row.reward  # an invalid turn: r_action = -1 (no judge: no r_think)
     assert out[REWARD_FIELD] == [-1.0, 0.0] and out["env_mask"][0] == [1]  # in the group, and trained

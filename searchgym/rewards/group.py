@@ -210,7 +210,7 @@ def reward_formula(sampler: str, *, judge: str | None, rubric: bool, alpha: floa
         correct = f"(1 - {alpha:g}) + {alpha:g} * R_rubric" if rubric else "1"
         think = "r_think + " if judge else ""
         return (f"step groups (k candidates of one prefix; t = step, B = {budget}; judge = {judge or 'none'}):\n"
-                f"  search/open: r = {think}r_action   (invalid turn: r_action = -1)\n"
+                f"  search/open: r = {think}r_action   (invalid turn: r_think = r_action = -1)\n"
                 f"  answer:      r = {think}r_answer + 0.1 * (B - t) / B\n"
                 f"  r_answer = -1 wrong | 0 partial | {correct} correct\n"
                 "  not answering at t = B: r_answer = -1")

@@ -79,7 +79,12 @@ def step_components(step: Step, t: int, budget: int, parts: Sequence[tuple[str, 
     """The SLATE components of the step at 1-based index ``t`` (see the module doc)."""
     comps = {name: float(v.score) for (name, _), v in zip(parts, verdicts)}
     if step.kind == INVALID:
+        # the env could not execute the turn, so its reasoning led nowhere: both parts take the floor. With
+        # r_think judged on the text alone, "<open>a query</open>" after sound reasoning scored 0 and beat
+        # a valid search that found nothing (-1); SLATE step groups then reinforced the malformed turn
         comps["r_action"] = -1.0
+        if "r_think" in comps:
+            comps["r_think"] = -1.0
     if step.kind == ANSWER_STEP:
         comps["r_budget"] = budget_weight * (budget - t) / budget
     elif t >= budget:
