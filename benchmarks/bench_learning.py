@@ -71,7 +71,9 @@ def _fmt(row: dict[str, float]) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="one seed per arm, CPU-sized budgets (2 cores: warm start ~12 min, then ~14 min an arm)")
-    p.add_argument("--seeds", type=int, default=None)
+    p.add_argument("--seeds", type=int, default=None, help="seeds per arm: 0 .. N-1")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds run first-seed .. first-seed + N - 1 (to add seeds to an earlier run's)")
     p.add_argument("--arms", default="a,b,c", help="comma-separated arms (a, b, c, d)")
     p.add_argument("--llm-judge", default=None, help="judge spec for arm d, e.g. openai:smollm2@http://127.0.0.1:8000/v1")
     p.add_argument("--corpus", default="synthetic:seed=0,passages=500,tasks=160,hops=2")
@@ -159,7 +161,7 @@ def main(argv=None) -> int:
         specs["d"] = dict(sampler="step", citation_rubric=True, judge=args.llm_judge)
     results: dict[str, list[dict]] = {}
     for arm in arms:
-        for seed in range(seeds):
+        for seed in range(args.first_seed, args.first_seed + seeds):
             run_dir = out / f"arm-{arm}-seed{seed}"
             cfg = TrainConfig(**{**common, **specs[arm], "model": warm_dir, "warmstart": False, "seed": seed,
                                  "output_dir": str(run_dir)})
