@@ -202,6 +202,28 @@ def test_a_correct_guess_after_one_hop_scores_below_the_search_for_the_next():
     assert scored.value < 2.0
 
 
+def test_the_early_answer_bonus_pays_a_correct_answer_only():
+    """A wrong answer must not outscore a search that found nothing: by the bonus alone it did, and the z-score
+    within the k candidates turned that 0.05 into a full-size push to give up and guess."""
+    from searchgym.judges import load_judge
+
+    first_hop = [(Step("<search>Zorblax Corp founder</search>", SEARCH, query="Zorblax Corp founder", hits=("d1",)),
+                  ("d1",))]
+    said = "Mira Quell [d1] founded Zorblax Corp."
+    wrong = _traj(TASK, DOCS, first_hop + [_answer(said, "Dunmore", ("d1",))])
+    right = _traj(TASK, DOCS, first_hop + [_answer(said, "Tarnville", ("d1",))])
+    fruitless = _traj(TASK, DOCS, first_hop + [(Step(f"{said} <search>banana marimba</search>", SEARCH,
+                                                     query="banana marimba", hits=("d3",)), ("d3",))])
+    for judge in (load_judge("gold"), None):
+        w, r, f = GroupReward(judge=judge, budget=4).score_steps([wrong, right, fruitless])
+        assert w.components["r_budget"] == 0.0 and r.components["r_budget"] == pytest.approx(0.05)  # t = 2, B = 4
+        assert r.value > f.value
+        if judge is not None:  # judged, a wrong answer and a fruitless search tie (without a judge a search is 0)
+            assert w.value == pytest.approx(f.value)
+        else:
+            assert w.value == -1.0
+
+
 def test_not_answering_on_the_last_turn_costs_r_answer():
     traj = _traj(TASK, DOCS, SEARCHED * 4)
     (last,) = GroupReward(judge=None, budget=4).score_steps([traj])

@@ -168,7 +168,8 @@ def test_step_sampler_is_deterministic_and_scores_groups_on_one_scale(world, tok
         assert s.reward == pytest.approx(sum(v for k, v in s.components.items() if k.startswith("r_")))
     for s in answers:
         assert {"r_think", "r_answer", "r_budget"} <= set(s.components)
-        assert s.components["r_budget"] == pytest.approx(0.1 * (3 - (s.components["step"] + 1)) / 3)
+        bonus = 0.1 * (3 - (s.components["step"] + 1)) / 3 if s.components["r_answer"] > 0.5 else 0.0
+        assert s.components["r_budget"] == pytest.approx(bonus)  # the early-answer bonus: correct answers only
     assert all({"r_think", "r_action"} <= set(s.components) for s in searches)
 
 

@@ -174,9 +174,8 @@ class GroupReward(SharedOnCopy):
         for traj, i in items:
             step = traj.steps[i]
             parts, verdicts = [], []
-            comps = step_components(step, i + 1, self.budget, parts, verdicts, BUDGET_WEIGHT)
-            if step.kind == ANSWER:
-                comps["r_answer"] = answer_score(step.answer, traj.task.answers)
+            score = answer_score(step.answer, traj.task.answers) if step.kind == ANSWER else None
+            comps = step_components(step, i + 1, self.budget, parts, verdicts, BUDGET_WEIGHT, r_answer=score)
             out.append(RewardResult(sum(comps.values()), comps))
         return out
 
@@ -211,10 +210,10 @@ def reward_formula(sampler: str, *, judge: str | None, rubric: bool, alpha: floa
         think = "r_think + " if judge else ""
         return (f"step groups (k candidates of one prefix; t = step, B = {budget}; judge = {judge or 'none'}):\n"
                 f"  search/open: r = {think}r_action   (invalid turn: r_think = r_action = -1)\n"
-                f"  answer:      r = {think}r_answer + 0.1 * (B - t) / B\n"
+                f"  answer:      r = {think}r_answer + 0.1 * (B - t) / B   (the last term only if correct)\n"
                 f"  r_answer = -1 wrong | 0 partial | {correct} correct\n"
                 "  not answering at t = B: r_answer = -1")
-    process = (f" + {judge_weight:g} * mean_steps(r_think + r_action | r_think + r_answer + 0.1 * (B - t) / B)"
+    process = (f" + {judge_weight:g} * mean_steps(r_think + r_action | r_think + r_answer + [correct] 0.1 * (B - t) / B)"
                f"   (judge = {judge}, B = {budget})") if judge and judge_weight else ""
     return ("episode groups (G episodes of one task):\n"
             f"  R = C{process}\n"

@@ -75,9 +75,13 @@ def judge_all(judge: Any, requests: Sequence[JudgeRequest]) -> list[Judgment]:
 
 
 def step_components(step: Step, t: int, budget: int, parts: Sequence[tuple[str, JudgeRequest]],
-                    verdicts: Sequence[Judgment], budget_weight: float = BUDGET_WEIGHT) -> dict[str, float]:
-    """The SLATE components of the step at 1-based index ``t`` (see the module doc)."""
+                    verdicts: Sequence[Judgment], budget_weight: float = BUDGET_WEIGHT,
+                    r_answer: float | None = None) -> dict[str, float]:
+    """The SLATE components of the step at 1-based index ``t`` (see the module doc); ``r_answer`` stands in
+    for a judge's verdict on an answer step when there is no judge."""
     comps = {name: float(v.score) for (name, _), v in zip(parts, verdicts)}
+    if step.kind == ANSWER_STEP and r_answer is not None:
+        comps["r_answer"] = float(r_answer)
     if step.kind == INVALID:
         # the env could not execute the turn, so its reasoning led nowhere: both parts take the floor. With
         # r_think judged on the text alone, "<open>a query</open>" after sound reasoning scored 0 and beat
@@ -86,7 +90,11 @@ def step_components(step: Step, t: int, budget: int, parts: Sequence[tuple[str, 
         if "r_think" in comps:
             comps["r_think"] = -1.0
     if step.kind == ANSWER_STEP:
-        comps["r_budget"] = budget_weight * (budget - t) / budget
+        # the early-answer bonus pays correct answers only: paid to a wrong one too (as the paper writes it),
+        # a wrong answer at t outscored a fruitless search by 0.1 (B - t) / B, which the z-score within k
+        # candidates turned into a full-size push to give up and guess (docs/rewards.md)
+        correct = comps.get("r_answer", -1.0) >= 1.0
+        comps["r_budget"] = budget_weight * (budget - t) / budget if correct else 0.0
     elif t >= budget:
         comps["r_answer"] = -1.0  # spent the last allowed turn without answering
     return comps
