@@ -171,6 +171,8 @@ def test_step_sampler_is_deterministic_and_scores_groups_on_one_scale(world, tok
         bonus = 0.1 * (3 - (s.components["step"] + 1)) / 3 if s.components["r_answer"] > 0.5 else 0.0
         assert s.components["r_budget"] == pytest.approx(bonus)  # the early-answer bonus: correct answers only
     assert all({"r_think", "r_action"} <= set(s.components) for s in searches)
+    # every candidate is exactly one action kind, so the rollout can log the mean advantage of each
+    assert all(sum(s.components[k] for k in ("search", "open", "answer", "invalid")) == 1.0 for s in a)
 
 
 def test_step_sampler_leaves_unscored_out(world, tokenizer):

@@ -276,6 +276,22 @@ def test_step_rollout_plays_tasks_per_step_and_keeps_groups_per_task():
     assert out["sg_stats"][0]["rollout_padding"] == 0.5
 
 
+def test_step_rollout_logs_where_the_signal_pushes_each_action_kind():
+    from searchgym.train.rollout import advantage_by_action
+
+    def row(kind, advantage, scored=True):
+        return TrainingSample(group_id="t#e0/t1", prompt_ids=(1,), completion_ids=(2,), completion_mask=(1,),
+                              logprobs=(-1.0,), reward=0.0, advantage=advantage, scored=scored,
+                              components={k: float(k == kind) for k in ("search", "open", "answer", "invalid")})
+
+    rows = [row("search", 1.0), row("search", 0.5), row("answer", -1.5), row("open", 9.0, scored=False)]
+    assert advantage_by_action(rows) == {"advantage_search": 0.75, "advantage_answer": -1.5}  # unscored left out
+
+    sampler = ScriptedSampler({"toy-0": 2, "toy-1": 2}, k=2, max_steps=2)  # its candidates carry no kinds
+    out = _rollout(sampler)(_prompts(["toy-0", "toy-1"], 2), trainer=None)
+    assert not any(k.startswith("advantage_") for k in out["sg_stats"][0])
+
+
 def test_every_step_has_the_same_chance_to_be_trained():
     """With one group kept per episode of 4 steps, each step t is kept about a quarter of the time
     (the old rollout kept the first slots and dropped the later, answer, steps)."""

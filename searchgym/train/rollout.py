@@ -99,6 +99,21 @@ def trajectory_stats(sample: TrainingSample, decode: Callable[[list[int]], str])
     return EpisodeStats(float(len(segments)), float(searches))
 
 
+STEP_ACTIONS = ("search", "open", "answer", "invalid")
+
+
+def advantage_by_action(samples: Sequence[TrainingSample]) -> dict[str, float]:
+    """Mean advantage of the trained step candidates of each action kind (``advantage_search`` ...), for the
+    kinds present: where the step signal pushes the policy. A kind drifting positive at every turn shows a
+    reward that pays it over the others before the held-out figures do."""
+    out: dict[str, float] = {}
+    for kind in STEP_ACTIONS:
+        values = [s.advantage for s in samples if s.components.get(kind) and s.scored]
+        if values:
+            out[f"advantage_{kind}"] = sum(values) / len(values)
+    return out
+
+
 class SamplerRollout:
     """A ``rollout_func`` for ``GRPOTrainer`` that draws its samples from a searchgym ``Sampler``.
 
@@ -253,6 +268,7 @@ class SamplerRollout:
             "groups_dropped": float(dropped),
             "groups_kept": float(len(kept)),
             "kept_step_mean": sum(steps_kept) / max(len(steps_kept), 1),
+            **advantage_by_action([s for group in kept for s in group]),
         }
         return rows, stats
 

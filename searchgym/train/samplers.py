@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from searchgym.corpora.records import Task
-from searchgym.envs.trajectory import ANSWER, SEARCH, Trajectory
+from searchgym.envs.trajectory import ANSWER, INVALID, OPEN, SEARCH, Trajectory
 from searchgym.policies.policy import Completion, Message
 from searchgym.rewards.base import RewardResult
 from searchgym.rewards.outcome import exact_match
@@ -324,6 +324,7 @@ class TruncatedStepSampler:
         step = fork.trajectory.steps[-1]
         components = dict(result.components)
         components.update(step=float(t), search=float(step.kind == SEARCH), answer=float(step.kind == ANSWER),
+                          open=float(step.kind == OPEN), invalid=float(step.kind == INVALID),
                           chosen=float(chosen), em=_em(fork.trajectory))
         reward = float(result.value) if result.scored and not math.isnan(result.value) else 0.0
         return TrainingSample(group_id, prompt, tuple(ids), (1,) * len(ids), tuple(logps), reward, float(advantage),
