@@ -84,6 +84,9 @@ def main(argv=None) -> int:
     p.add_argument("--max-turns", type=int, default=4)
     p.add_argument("--max-new-tokens", type=int, default=96)
     p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--continue-temperature", type=float, default=None,
+                   help="step arms: softmax(advantage / T) picks the continued candidate (SLATE: 0.7; large T: "
+                        "uniform, the policy's own next steps)")
     p.add_argument("--warm-rows", type=int, default=None)
     p.add_argument("--warm-epochs", type=float, default=None)
     p.add_argument("--warm-only", action="store_true", help="measure the warm start on the held-out split and stop")
@@ -133,6 +136,7 @@ def main(argv=None) -> int:
                   bf16=bf16,
                   max_new_tokens=args.max_new_tokens, group_size=group, tasks_per_step=per_step, groups_per_task=2,
                   use_peft=False, learning_rate=learning_rate, save_steps=10_000,
+                  **({"continue_temperature": args.continue_temperature} if args.continue_temperature else {}),
                   max_steps=10_000, max_generated_tokens=budget)
     # --quick clones ~80 of the training episodes (256 turns); the full run clones them all
     warm_rows = args.warm_rows or (256 if args.quick and not gpu else None)
@@ -193,6 +197,7 @@ def main(argv=None) -> int:
         print(f"{ARM_NAMES[arm]:<36} " + " ".join(f"{c:>22}" for c in cells))
     summary["seconds"] = time.perf_counter() - started
     summary["learning_rate"] = learning_rate
+    summary["continue_temperature"] = args.continue_temperature or TrainConfig().continue_temperature
     print(f"total {summary['seconds'] / 60:.1f} min")
     (out / "bench_learning.json").write_text(json.dumps(summary, indent=1, default=float), encoding="utf-8")
     _plot(summary, out / "bench_learning.png")
