@@ -15,6 +15,8 @@ policy tokens (`max_generated_tokens`), then every model is evaluated greedily o
 
 Printed per arm and seed: held-out EM, F1, citation precision, answered rate, valid-turn rate, searches per
 episode, before (the warm start) and after; then mean ± std over seeds; a plot and a JSON file are written.
+Every held-out evaluation keeps its report beside its model (`warm/heldout.*`, `arm-<x>-seed<n>/heldout.*`:
+the episodes whole in `heldout_episodes.jsonl`, the viewer in `heldout.html`).
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ METRICS = ("em", "f1", "citation_precision", "answered", "valid_turns", "searche
 
 
 def evaluate_model(path: str, tasks, taskset, searcher, *, max_turns: int, top_k: int, passage_chars: int,
-                   max_new_tokens: int, device: str) -> dict[str, float]:
-    """Greedy episodes of a checkpoint on ``tasks``: the report's means plus the share of valid turns."""
+                   max_new_tokens: int, device: str, out_dir: str | None = None) -> dict[str, float]:
+    """Greedy episodes of a checkpoint on ``tasks``: the report's means plus the share of valid turns. With
+    ``out_dir`` the report is kept there (``heldout.json``, ``heldout_episodes.jsonl``, ``heldout.html``)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -61,6 +64,10 @@ def evaluate_model(path: str, tasks, taskset, searcher, *, max_turns: int, top_k
         return DeepSearchEnv(taskset.tasks, searcher, max_turns=max_turns, top_k=top_k, passage_chars=passage_chars)
 
     report = evaluate(policy, make_env, tasks, batch_size=64 if device == "cuda" else 16, progress=False)
+    if out_dir is not None:
+        from searchgym.eval.report import write_report
+
+        write_report(report, out_dir, stem="heldout")
     return dict(report.summary)
 
 
@@ -140,9 +147,9 @@ def main(argv=None) -> int:
                   max_steps=10_000, max_generated_tokens=budget)
     # --quick clones ~80 of the training episodes (256 turns); the full run clones them all
     warm_rows = args.warm_rows or (256 if args.quick and not gpu else None)
-    evaluate = lambda path: evaluate_model(  # noqa: E731
+    evaluate = lambda path, out_dir: evaluate_model(  # noqa: E731
         path, test_tasks, taskset, searcher, max_turns=args.max_turns, top_k=3, passage_chars=200,
-        max_new_tokens=args.max_new_tokens, device=device)
+        max_new_tokens=args.max_new_tokens, device=device, out_dir=out_dir)
 
     # 1. one shared warm start
     warm_cfg = TrainConfig(**{**common, "output_dir": str(out / "warm"), "warmstart": True,
@@ -153,7 +160,7 @@ def main(argv=None) -> int:
     load_or_warm_start(warm_cfg, model, tok, train_tasks, searcher)
     warm_dir = str(out / "warm" / "warmstart" / "model")
     del model
-    warm = evaluate(warm_dir)
+    warm = evaluate(warm_dir, str(out / "warm"))
     print(f"warm start ({time.perf_counter() - start:.0f}s): {_fmt(warm)}", flush=True)
     if args.warm_only:
         (out / "warm.json").write_text(json.dumps(warm, indent=1), encoding="utf-8")
@@ -171,7 +178,7 @@ def main(argv=None) -> int:
                                  "output_dir": str(run_dir)})
             t0 = time.perf_counter()
             result = train(cfg)
-            after = evaluate(str(result.final_model_dir))
+            after = evaluate(str(result.final_model_dir), str(run_dir))
             steps = sum(1 for h in result.log_history if "reward" in h)
             row = {"seed": seed, "steps": steps, "seconds": time.perf_counter() - t0, **after,
                    "curve": [(h["step"], h["reward"]) for h in result.log_history if "reward" in h]}
