@@ -47,10 +47,10 @@ def evaluate_model(path: str, tasks, taskset, searcher, *, max_turns: int, top_k
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from searchgym.policies.hf_policy import HFPolicy
-    from searchgym.models import resolve_model
-    from searchgym.eval.report import evaluate
     from searchgym.envs import DeepSearchEnv
+    from searchgym.eval.report import evaluate
+    from searchgym.models import resolve_model
+    from searchgym.policies.hf_policy import HFPolicy
 
     resolved = str(resolve_model(path))
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
@@ -76,6 +76,7 @@ def _fmt(row: dict[str, float]) -> str:
 
 
 def main(argv=None) -> int:
+    """Warm start once, train every arm and seed from it, evaluate each on held-out tasks, print and plot."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="one seed per arm, CPU-sized budgets (2 cores: warm start ~12 min, then ~14 min an arm)")
     p.add_argument("--seeds", type=int, default=None, help="seeds per arm: 0 .. N-1")
@@ -103,12 +104,12 @@ def main(argv=None) -> int:
 
     import torch
 
+    from searchgym.corpora import load_taskset
+    from searchgym.search import build_searcher
     from searchgym.train.config import TrainConfig
     from searchgym.train.splits import split_tasks
     from searchgym.train.training import load_model_and_tokenizer, train
     from searchgym.train.warmstart import load_or_warm_start
-    from searchgym.corpora import load_taskset
-    from searchgym.search import build_searcher
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     gpu = device == "cuda"
