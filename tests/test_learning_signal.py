@@ -224,6 +224,25 @@ def test_the_early_answer_bonus_pays_a_correct_answer_only():
             assert w.value == -1.0
 
 
+def test_a_search_on_the_last_turn_scores_below_a_wrong_answer_whatever_it_finds():
+    """On the last turn the episode ends with the step, so a search's gain is worth nothing: paid, it beat a
+    wrong answer and step groups taught the policy never to answer."""
+    from searchgym.judges import load_judge
+
+    first_hop = [(Step("<search>Zorblax Corp founder</search>", SEARCH, query="Zorblax Corp founder", hits=("d1",)),
+                  ("d1",))]
+    said = "Mira Quell [d1] founded Zorblax Corp."
+    gainful = _traj(TASK, DOCS, first_hop + [(Step(f"{said} <search>Mira Quell birthplace</search>", SEARCH,
+                                                   query="Mira Quell birthplace", hits=("d2",)), ("d2",))])
+    wrong = _traj(TASK, DOCS, first_hop + [_answer(said, "Dunmore", ("d1",))])
+    reward = GroupReward(judge=load_judge("gold"), budget=2)  # t = 2 = B: the last turn
+    search, answer = reward.score_steps([gainful, wrong])
+    assert search.components["r_action"] == -1.0 and search.components["r_answer"] == -1.0
+    assert search.value < answer.value
+    early, = GroupReward(judge=load_judge("gold"), budget=4).score_steps([gainful])  # not the last turn: paid
+    assert early.components["r_action"] == 1.0
+
+
 def test_not_answering_on_the_last_turn_costs_r_answer():
     traj = _traj(TASK, DOCS, SEARCHED * 4)
     (last,) = GroupReward(judge=None, budget=4).score_steps([traj])

@@ -212,7 +212,7 @@ def reward_formula(sampler: str, *, judge: str | None, rubric: bool, alpha: floa
                 f"  search/open: r = {think}r_action   (invalid turn: r_think = r_action = -1)\n"
                 f"  answer:      r = {think}r_answer + 0.1 * (B - t) / B   (the last term only if correct)\n"
                 f"  r_answer = -1 wrong | 0 partial | {correct} correct\n"
-                "  not answering at t = B: r_answer = -1")
+                "  not answering at t = B: r_answer = r_action = -1")
     process = (f" + {judge_weight:g} * mean_steps(r_think + r_action | r_think + r_answer + [correct] 0.1 * (B - t) / B)"
                f"   (judge = {judge}, B = {budget})") if judge and judge_weight else ""
     return ("episode groups (G episodes of one task):\n"

@@ -96,7 +96,12 @@ def step_components(step: Step, t: int, budget: int, parts: Sequence[tuple[str, 
         correct = comps.get("r_answer", -1.0) >= 1.0
         comps["r_budget"] = budget_weight * (budget - t) / budget if correct else 0.0
     elif t >= budget:
-        comps["r_answer"] = -1.0  # spent the last allowed turn without answering
+        # spent the last allowed turn without answering: whatever it brought into view can no longer be used.
+        # Paid its gain, a search on the last turn (r_think + 1 - 1) outscored a wrong answer (r_think - 1), and
+        # bench_learning arm c learned never to answer (answered 0.171, 3.7 searches per episode)
+        comps["r_answer"] = -1.0
+        if "r_action" in comps:
+            comps["r_action"] = -1.0
     return comps
 
 
