@@ -95,6 +95,8 @@ def main(argv=None) -> int:
     p.add_argument("--continue-temperature", type=float, default=None,
                    help="step arms: softmax(advantage / T) picks the continued candidate (SLATE: 0.7; large T: "
                         "uniform, the policy's own next steps)")
+    p.add_argument("--beta", type=float, default=None,
+                   help="KL coefficient to the warm start (TRL's beta; default 0: no reference model)")
     p.add_argument("--warm-rows", type=int, default=None)
     p.add_argument("--warm-epochs", type=float, default=None)
     p.add_argument("--warm-only", action="store_true", help="measure the warm start on the held-out split and stop")
@@ -145,6 +147,7 @@ def main(argv=None) -> int:
                   max_new_tokens=args.max_new_tokens, group_size=group, tasks_per_step=per_step, groups_per_task=2,
                   use_peft=False, learning_rate=learning_rate, save_steps=10_000,
                   **({"continue_temperature": args.continue_temperature} if args.continue_temperature else {}),
+                  **({"beta": args.beta} if args.beta else {}),
                   max_steps=10_000, max_generated_tokens=budget)
     # --quick clones ~80 of the training episodes (256 turns); the full run clones them all
     warm_rows = args.warm_rows or (256 if args.quick and not gpu else None)

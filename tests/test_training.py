@@ -479,3 +479,32 @@ def test_zero_advantage_rows_are_left_out_of_the_loss_forward_with_the_same_grad
     batch["advantages"] = torch.zeros_like(advantages)
     assert rows_with_signal(batch) is None
     assert float(trainer._compute_loss(model, dict(batch))) == 0.0
+
+
+@pytest.mark.slow
+def test_kl_anchor_references_the_starting_policy_and_holds_it_back(tmp_path, smollm2_tokenizer):
+    """beta > 0 under full fine-tuning: TRL reloads its reference from the model's name, which for an in-memory
+    (or warm-started, or GGUF-loaded) model is no loadable start. The reference must be the policy as GRPO got
+    it, and the KL term must hold the policy near it."""
+    from transformers import AutoModelForCausalLM
+
+    from searchgym.train.trainer import REFERENCE_DIR
+    from searchgym.train.training import run_training
+
+    finals = {}
+    for beta in (0.0, 1.0):
+        config = toy_config(tmp_path / f"beta{beta}", beta=beta, max_steps=8)
+        trainer = make_trainer(config, smollm2_tokenizer)
+        start = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+        assert trainer.model.config._name_or_path == "", "the policy's own name must be left as it was"
+        result = run_training(trainer, config)
+        rows = [h for h in result.log_history if "reward" in h]
+        finals[beta] = sum(h["reward"] for h in rows[-3:]) / 3
+        reference = Path(config.output_dir) / REFERENCE_DIR
+        if beta == 0.0:
+            assert not reference.exists() and all("kl" not in h for h in rows)
+            continue
+        saved = AutoModelForCausalLM.from_pretrained(reference).state_dict()
+        assert all(torch.equal(saved[k], start[k]) for k in saved), "the reference is not the starting policy"
+        assert rows[0]["kl"] == pytest.approx(0.0, abs=1e-6) and max(h["kl"] for h in rows[1:]) > 0.01
+    assert finals[0.0] > 0.9 and finals[1.0] < finals[0.0] - 0.2, finals

@@ -21,6 +21,7 @@ from searchgym.train.rollout import SamplerRollout, task_prompt
 from searchgym.train.samples import Sampler
 
 METRICS_FILE = "metrics.jsonl"
+REFERENCE_DIR = "reference_model"  # <output_dir>/reference_model: the policy GRPO starts from, for the KL term
 
 
 def num_processes() -> int:
@@ -51,6 +52,36 @@ def grpo_args(config: TrainConfig, *, world_size: int | None = None, vllm_on_cpu
             raise ValueError("use_vllm with vllm_mode=server gathers prompts across processes on every call, which "
                              "multi-turn episodes cannot keep in step; use vllm_mode=colocate with several processes")
     return config.training_args
+
+
+def _needs_reference(args: Any, config: TrainConfig) -> bool:
+    """Whether TRL will build a reference model: a KL term (``beta != 0``) under full fine-tuning (with LoRA
+    the reference is the base model with its adapters disabled)."""
+    return float(getattr(args, "beta", 0.0) or 0.0) != 0.0 and not config.use_peft
+
+
+def _snapshot_reference(model: Any, tokenizer: Any, output_dir: Path) -> Path:
+    """The policy as GRPO starts from it, saved once under ``output_dir`` for TRL's reference model.
+
+    TRL reloads the reference from ``model.config._name_or_path``: for a warm-started model that is the
+    base model it was fine-tuned from (the KL term would pull GRPO back past the warm start), and for the
+    offline SmolLM2 GGUF it is a folder ``from_pretrained`` cannot read without ``gguf_file``. A resumed
+    run finds the snapshot of its first start and keeps it: its anchor does not move with the checkpoints."""
+    import shutil
+
+    target = output_dir / REFERENCE_DIR
+    if (target / "config.json").is_file():
+        return target
+    partial = output_dir / f"{REFERENCE_DIR}.partial-{os.getpid()}"  # one per process under accelerate
+    model.save_pretrained(str(partial))
+    tokenizer.save_pretrained(str(partial))
+    try:
+        partial.replace(target)  # atomic: a crash mid-save never leaves a half reference to be reused
+    except OSError:
+        if not (target / "config.json").is_file():
+            raise
+        shutil.rmtree(partial, ignore_errors=True)  # another process saved the same start first
+    return target
 
 
 def lora_config(config: TrainConfig):
@@ -113,18 +144,28 @@ def build_trainer(
         callbacks = [*callbacks, generated_token_budget(rollout, config.max_generated_tokens)]
     callbacks = [*callbacks, make_episode_log_callback(rollout, args.output_dir, config.log_episodes_every)]
     skip_empty = skip_empty_steps_callback() if config.skip_empty_steps else None
-    trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=[make_reward_func()],
-        args=args,
-        train_dataset=prompt_dataset(tasks),
-        processing_class=tokenizer,
-        peft_config=lora_config(config),
-        rollout_func=rollout,
-        # first, so that its skipped_steps is in the logs the metrics callback writes
-        callbacks=[*([skip_empty] if skip_empty else []), make_metrics_callback(metrics_path),
-                   checkpoints.make_resume_callback(rollout), *callbacks],
-    )
+    reference = None
+    if _needs_reference(args, config) and hasattr(model, "save_pretrained"):  # a path: TRL loads both from it
+        reference = _snapshot_reference(model, tokenizer, Path(args.output_dir))
+    original_name = getattr(getattr(model, "config", None), "_name_or_path", None)
+    if reference is not None:
+        model.config._name_or_path = str(reference)  # TRL loads its reference model from this path
+    try:
+        trainer = GRPOTrainer(
+            model=model,
+            reward_funcs=[make_reward_func()],
+            args=args,
+            train_dataset=prompt_dataset(tasks),
+            processing_class=tokenizer,
+            peft_config=lora_config(config),
+            rollout_func=rollout,
+            # first, so that its skipped_steps is in the logs the metrics callback writes
+            callbacks=[*([skip_empty] if skip_empty else []), make_metrics_callback(metrics_path),
+                       checkpoints.make_resume_callback(rollout), *callbacks],
+        )
+    finally:
+        if reference is not None:
+            model.config._name_or_path = original_name
     if skip_empty is not None:
         skip_empty.trainer = trainer
     trainer.searchgym_rollout = rollout  # pyright: ignore[reportAttributeAccessIssue]  (ours, on TRL's trainer)
