@@ -209,6 +209,7 @@ def main(argv=None) -> int:
     summary["seconds"] = time.perf_counter() - started
     summary["learning_rate"] = learning_rate
     summary["continue_temperature"] = args.continue_temperature or TrainConfig().continue_temperature
+    summary["beta"] = args.beta or 0.0
     print(f"total {summary['seconds'] / 60:.1f} min")
     (out / "bench_learning.json").write_text(json.dumps(summary, indent=1, default=float), encoding="utf-8")
     _plot(summary, out / "bench_learning.png")

@@ -6,7 +6,8 @@ Advantages, KL, clipping, LoRA, checkpoints, multi-process and vLLM are TRL's. S
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +55,6 @@ def grpo_args(config: TrainConfig, *, world_size: int | None = None, vllm_on_cpu
     return config.training_args
 
 
-def _needs_reference(args: Any, config: TrainConfig) -> bool:
-    """Whether TRL will build a reference model: a KL term (``beta != 0``) under full fine-tuning (with LoRA
-    the reference is the base model with its adapters disabled)."""
-    return float(getattr(args, "beta", 0.0) or 0.0) != 0.0 and not config.use_peft
-
-
 def _snapshot_reference(model: Any, tokenizer: Any, output_dir: Path) -> Path:
     """The policy as GRPO starts from it, saved once under ``output_dir`` for TRL's reference model.
 
@@ -82,6 +77,21 @@ def _snapshot_reference(model: Any, tokenizer: Any, output_dir: Path) -> Path:
             raise
         shutil.rmtree(partial, ignore_errors=True)  # another process saved the same start first
     return target
+
+
+@contextmanager
+def _loaded_from(model: Any, path: Path | None) -> Iterator[None]:
+    """While the block runs, ``model`` names ``path`` as where it was loaded from (TRL builds its reference
+    model from that name); its own name is back afterwards. ``None``: nothing changes."""
+    if path is None:
+        yield
+        return
+    original = model.config._name_or_path
+    model.config._name_or_path = str(path)
+    try:
+        yield
+    finally:
+        model.config._name_or_path = original
 
 
 def lora_config(config: TrainConfig):
@@ -144,13 +154,12 @@ def build_trainer(
         callbacks = [*callbacks, generated_token_budget(rollout, config.max_generated_tokens)]
     callbacks = [*callbacks, make_episode_log_callback(rollout, args.output_dir, config.log_episodes_every)]
     skip_empty = skip_empty_steps_callback() if config.skip_empty_steps else None
+    # a KL term under full fine-tuning (with LoRA TRL's reference is the base with its adapters off); a model
+    # given as a path is TRL's to load, policy and reference alike
     reference = None
-    if _needs_reference(args, config) and hasattr(model, "save_pretrained"):  # a path: TRL loads both from it
+    if args.beta != 0.0 and not config.use_peft and hasattr(model, "save_pretrained"):
         reference = _snapshot_reference(model, tokenizer, Path(args.output_dir))
-    original_name = getattr(getattr(model, "config", None), "_name_or_path", None)
-    if reference is not None:
-        model.config._name_or_path = str(reference)  # TRL loads its reference model from this path
-    try:
+    with _loaded_from(model, reference):
         trainer = GRPOTrainer(
             model=model,
             reward_funcs=[make_reward_func()],
@@ -163,9 +172,6 @@ def build_trainer(
             callbacks=[*([skip_empty] if skip_empty else []), make_metrics_callback(metrics_path),
                        checkpoints.make_resume_callback(rollout), *callbacks],
         )
-    finally:
-        if reference is not None:
-            model.config._name_or_path = original_name
     if skip_empty is not None:
         skip_empty.trainer = trainer
     trainer.searchgym_rollout = rollout  # pyright: ignore[reportAttributeAccessIssue]  (ours, on TRL's trainer)
