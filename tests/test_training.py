@@ -10,6 +10,7 @@ trained too; the env mask (TRL's ``env_mask``) keeps them out.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -212,6 +213,8 @@ def test_step_sampler_groups_map_to_trl_groups_and_learn(tmp_path, smollm2_token
     # one task of two steps fills exactly the two group slots of a step: no padding, nothing dropped
     assert all(h["episodes/rollout_padding"] == 0 for h in logs)
     assert all(h["episodes/steps_per_episode"] == 2 for h in logs)
+    # the rollout is part of TRL's step time, never more than it
+    assert all(0 < h["episodes/rollout_seconds"] < h["step_time"] for h in logs)
 
 
 # --- SamplerRollout's mapping of sampler groups onto TRL's prompt runs, without a trainer -------------
@@ -274,6 +277,17 @@ def test_step_rollout_plays_tasks_per_step_and_keeps_groups_per_task():
     assert out[REWARD_FIELD][2:] == [None, None]  # an empty slot is padding: no reward ...
     assert out["env_mask"][2:] == [[0], [0]]  # ... and no loss
     assert out["sg_stats"][0]["rollout_padding"] == 0.5
+
+
+def test_rollout_times_itself_so_each_step_splits_into_rollout_and_update():
+    class SlowSampler(ScriptedSampler):
+        def sample(self, tasks):
+            time.sleep(0.2)
+            return super().sample(tasks)
+
+    out = _rollout(SlowSampler({"toy-0": 1, "toy-1": 1}, k=2), mode="trajectory")(
+        _prompts(["toy-0", "toy-1"], 2), trainer=None)
+    assert 0.2 <= out["sg_stats"][0]["rollout_seconds"] < 5.0
 
 
 def test_step_rollout_logs_where_the_signal_pushes_each_action_kind():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import random
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -156,6 +157,7 @@ class SamplerRollout:
 
     # TRL calls this
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, list]:
+        started = time.perf_counter()
         policy = getattr(self.sampler, "policy", None)
         if policy is not None and hasattr(policy, "clear_kv"):
             # KV caches are reused across the turns of one rollout, never across optimizer steps: a prefix
@@ -185,6 +187,8 @@ class SamplerRollout:
         stats = {**{k: float(v) for k, v in reported.items()}, **stats}  # em, answered, judge cache hit rate ...
         self.generated_tokens += int(reported.get("generated_tokens", 0))
         stats["generated_tokens_total"] = float(self.generated_tokens)
+        # generation, env steps, search and scoring: the rest of TRL's step_time is log-probs, loss and backward
+        stats["rollout_seconds"] = time.perf_counter() - started
         self.last_stats = stats
         self.last_samples = [row for row in rows if row is not None]
         return self._pack(rows, stats)
