@@ -92,7 +92,7 @@ def fast_decode(model: Any, weights: Bf16Weights | None = None) -> Iterator[None
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     config: Any = getattr(base, "config", None)
-    swap_attention = (config is not None and getattr(config, "_attn_implementation", None) == "sdpa"
+    swap_attention = (getattr(config, "_attn_implementation", None) == "sdpa"
                       and next(base.parameters()).device.type == "cpu")
     patched: list[Any] = []
     if weights is not None:
