@@ -3,6 +3,7 @@
     python benchmarks/bench_rollout.py                      # all three parts, CPU, float32
     python benchmarks/bench_rollout.py --parts decode --batches 1,8,64 --new-tokens 64
     python benchmarks/bench_rollout.py --device cuda --dtype bfloat16 --new-tokens 128  # on a GPU
+    python benchmarks/bench_rollout.py --parts decode,lm_head --batches 8 --bf16-autocast  # CPU as trained
 
 Parts:
 * ``decode``: generated tokens/s of ``HFPolicy`` vs ``model.generate`` (vs vLLM when importable) at
@@ -18,6 +19,13 @@ Parts:
   env + search, scoring, log-probs (no grad), loss forward, backward and the rest, by timing wrappers
   around HFPolicy, DeepSearchEnv, the rewards, TRL's log-prob function and ``accelerator.backward``.
   The first step is reported apart (warm-up); the means are over the later ones.
+* ``lm_head``: the per-token log-probs and entropies of ``--lm-head-tokens`` positions through the
+  model's LM head, forward and backward (what GRPO's loss does per micro-batch), by TRL's
+  ``ChunkedLogProbFunction`` and by searchgym's CPU path (``train/fast_logprobs.py``), each timed in a
+  fresh state several times, and their largest differences.
+
+``--bf16-autocast`` runs the decode part's HFPolicy and ``model.generate`` (and the lm_head part) under
+bf16 autocast, as ``searchgym train --bf16 true`` does.
 """
 
 from __future__ import annotations
@@ -78,6 +86,51 @@ def task_prompt_ids(tokenizer) -> list[int]:
     return chat_prompt_ids(tokenizer, env.messages)
 
 
+def bench_lm_head(args) -> None:
+    import torch
+    from trl.kernels import ChunkedLogProbFunction
+    from trl.trainer.utils import _CHUNKED_LOGPROB_CHUNK_SIZE
+
+    from searchgym.train.fast_logprobs import row_log_probs_function
+
+    _, model, _ = load(args.model, args.device, args.dtype)
+    weight = model.get_output_embeddings().weight.detach()
+    n, outputs = args.lm_head_tokens, ("log_probs", "entropy")
+    gen = torch.Generator().manual_seed(0)
+    hidden = torch.randn(n, weight.shape[1], generator=gen).to(args.device, weight.dtype)
+    targets = torch.randint(0, weight.shape[0], (n,), generator=gen).to(args.device)
+    autocast = " (bf16 autocast)" if args.bf16_autocast else ""
+    print(f"\n## lm_head: {n} positions x {weight.shape[0]} vocabulary, log-probs + entropy, forward + backward"
+          f"{autocast}")
+
+    def run(kind: str) -> tuple[float, list[Any]]:
+        h = hidden.clone().requires_grad_()
+        sync(args.device)
+        t = time.perf_counter()
+        with torch.autocast(args.device, torch.bfloat16, enabled=args.bf16_autocast):
+            if kind == "trl":
+                lp, ent, *_ = ChunkedLogProbFunction.apply(h, weight, None, targets, 1.0, _CHUNKED_LOGPROB_CHUNK_SIZE,
+                                                           None, 1.0, outputs)
+            else:
+                lp, ent, _ = row_log_probs_function().apply(h, weight, targets, 1.0, True, False)
+        lp.sum().backward()
+        sync(args.device)
+        return time.perf_counter() - t, [lp.detach(), ent.detach(), h.grad]
+
+    times: dict[str, list[float]] = {"trl": [], "searchgym": []}
+    results: dict[str, list[Any]] = {}
+    for _ in range(max(3, args.repeats)):
+        for kind in times:
+            seconds, results[kind] = run(kind)
+            times[kind].append(seconds)
+    for kind, ts in times.items():
+        print(f"{kind:>10}: {' '.join(f'{t:.2f}' for t in ts)} s (first call of the process first)")
+    print(f"speed-up (median): {statistics.median(times['trl']) / statistics.median(times['searchgym']):.2f}x; "
+          "max |difference|: " + ", ".join(f"{name} {(a - b).abs().max().item():.2e}" for name, a, b in
+                                           zip(("log-probs", "entropies", "hidden grad"), results["trl"],
+                                               results["searchgym"])))
+
+
 # ---------------------------------------------------------------------------------------------
 def bench_decode(args) -> None:
     import torch
@@ -87,7 +140,8 @@ def bench_decode(args) -> None:
     path, model, tokenizer = load(args.model, args.device, args.dtype)
     prompt = task_prompt_ids(tokenizer)
     new = args.new_tokens
-    print(f"\n## decode: prompt {len(prompt)} tokens, {new} new tokens per row, {args.device} {args.dtype}")
+    autocast = " (bf16 autocast)" if args.bf16_autocast else ""
+    print(f"\n## decode: prompt {len(prompt)} tokens, {new} new tokens per row, {args.device} {args.dtype}{autocast}")
     print(f"{'batch':>5} {'HFPolicy tok/s':>15} {'generate tok/s':>15} {'ratio':>6} {'vLLM tok/s':>11}")
 
     def timed(fn: Callable[[], Any], repeats: int) -> float:
@@ -112,12 +166,12 @@ def bench_decode(args) -> None:
             llm = None
     for batch in args.batch_list:
         policy = HFPolicy(model, tokenizer, max_new_tokens=new, temperature=1.0, seed=0, batch_size=batch,
-                          ignore_stops=True)
+                          ignore_stops=True, autocast_bf16=args.bf16_autocast)
         t_hf = timed(lambda: policy.generate_ids([prompt] * batch, n=1), args.repeats)
         ids = torch.tensor([prompt] * batch, device=args.device)
 
         def gen() -> None:
-            with torch.inference_mode():
+            with torch.inference_mode(), torch.autocast(args.device, torch.bfloat16, enabled=args.bf16_autocast):
                 model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True, temperature=1.0,
                                top_k=0, top_p=1.0, max_new_tokens=new, min_new_tokens=new,
                                pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
@@ -136,9 +190,10 @@ def bench_decode(args) -> None:
               f"{vllm_rate:>11,.0f}")
     # n branches of one prompt: the shared prefix against re-encoding the prompt per branch
     k = args.branches
-    shared = HFPolicy(model, tokenizer, max_new_tokens=new, seed=0, batch_size=k, ignore_stops=True)
+    shared = HFPolicy(model, tokenizer, max_new_tokens=new, seed=0, batch_size=k, ignore_stops=True,
+                      autocast_bf16=args.bf16_autocast)
     copies = HFPolicy(model, tokenizer, max_new_tokens=new, seed=0, batch_size=k, ignore_stops=True,
-                      shared_prefix=False)
+                      shared_prefix=False, autocast_bf16=args.bf16_autocast)
     t_s = timed(lambda: shared.generate_ids([prompt], n=k), args.repeats)
     t_c = timed(lambda: copies.generate_ids([prompt], n=k), args.repeats)
     print(f"n={k} branches of one prompt: shared prefix {k * new / t_s:,.1f} tok/s, re-encoded "
@@ -339,7 +394,10 @@ def bench_grpo(args) -> None:
 # ---------------------------------------------------------------------------------------------
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parts", default="decode,episodes,grpo", help="comma-separated: decode, episodes, grpo")
+    ap.add_argument("--parts", default="decode,episodes,grpo",
+                    help="comma-separated: decode, episodes, grpo, lm_head")
+    ap.add_argument("--bf16-autocast", action="store_true", help="decode and lm_head under bf16 autocast")
+    ap.add_argument("--lm-head-tokens", type=int, default=1320, help="positions in the lm_head part")
     ap.add_argument("--model", default="smollm2")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
@@ -368,7 +426,8 @@ def main() -> None:
     print(f"torch {torch.__version__}  device {args.device}  dtype {args.dtype}  threads {torch.get_num_threads()}  "
           f"searcher {args.searcher}")
     parts = args.parts.split(",")
-    for part, fn in (("decode", bench_decode), ("episodes", bench_episodes), ("grpo", bench_grpo)):
+    for part, fn in (("decode", bench_decode), ("episodes", bench_episodes), ("grpo", bench_grpo),
+                     ("lm_head", bench_lm_head)):
         if part in parts:
             fn(args)
             sys.stdout.flush()
