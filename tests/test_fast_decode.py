@@ -123,3 +123,104 @@ def test_sampling_draws_from_the_distribution_and_respects_top_p(tiny_model, tok
     freq = torch.bincount(tokens, minlength=4).float() / len(tokens)
     assert torch.allclose(freq, torch.tensor(expected), atol=0.01), freq
     assert torch.allclose(logprobs, logits.log_softmax(-1).gather(-1, tokens[:, None]).squeeze(-1))
+
+
+def _decode_steps(model, ids, steps, *, capacity=None):
+    """Greedy logits of ``steps`` cached one-token steps after a prefill, optionally on preallocated buffers."""
+    import inspect
+
+    from searchgym.policies.fast_decode import preallocate
+
+    cache_kw = "cache" if "cache" in inspect.signature(type(model).forward).parameters else "past_key_values"
+    out = model(input_ids=ids, use_cache=True)
+    cache = getattr(out, "cache", None) or out.past_key_values
+    if capacity is not None:
+        cache = preallocate(cache, capacity)
+    logits = [out.logits[:, -1]]
+    for _ in range(steps):
+        out = model(input_ids=logits[-1].argmax(-1, keepdim=True), use_cache=True, **{cache_kw: cache})
+        logits.append(out.logits[:, -1])
+    return torch.stack(logits), cache
+
+
+@pytest.mark.parametrize("capacity", [20, 9])  # room for every token; too little, so the buffers must grow
+def test_preallocated_cache_decodes_exactly_like_the_dynamic_cache(tiny_model, capacity):
+    from searchgym.policies.fast_decode import PreallocatedLayer
+
+    ids = torch.randint(5, 1000, (3, 7), generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        ref, ref_cache = _decode_steps(tiny_model, ids, 8)
+        ours, cache = _decode_steps(tiny_model, ids, 8, capacity=capacity)
+    assert all(type(layer) is PreallocatedLayer for layer in cache.layers)
+    assert torch.equal(ours, ref)
+    assert cache.get_seq_length() == ref_cache.get_seq_length() == 15
+    for mine, theirs in zip(cache.layers, ref_cache.layers):
+        assert torch.equal(mine.keys, theirs.keys) and torch.equal(mine.values, theirs.values)
+    # dropping and repeating rows, as HFPolicy does when episodes end or branch, keeps them in step
+    pick = torch.tensor([2, 0])
+    cache.batch_select_indices(pick)
+    ref_cache.batch_select_indices(pick)
+    cache.batch_repeat_interleave(2)
+    ref_cache.batch_repeat_interleave(2)
+    nxt = torch.tensor([[11], [11], [12], [12]])
+    with torch.inference_mode():
+        a = tiny_model(input_ids=nxt, cache=cache, use_cache=True).logits
+        b = tiny_model(input_ids=nxt, cache=ref_cache, use_cache=True).logits
+    assert torch.equal(a, b) and cache.get_seq_length() == 16
+
+
+def test_preallocate_leaves_other_caches_alone():
+    from transformers import DynamicCache
+
+    from searchgym.policies.fast_decode import preallocate
+
+    empty = DynamicCache()
+    assert preallocate(empty, 10) is empty and not empty.layers
+    assert preallocate(None, 10) is None
+
+
+@pytest.fixture()
+def lora_model(tiny_model):
+    import copy
+
+    peft = pytest.importorskip("peft")
+    model = peft.get_peft_model(copy.deepcopy(tiny_model),
+                                peft.LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "o_proj"]))
+    with torch.no_grad():  # B starts at zero, which would hide a wrong LoRA product
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.2, generator=torch.Generator().manual_seed(len(name)))
+    return model.eval()
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_lean_lora_forward_is_bit_identical_to_peft(lora_model, bf16):
+    from searchgym.policies.fast_decode import Bf16Weights, fast_decode
+
+    ids = torch.randint(5, 1000, (2, 8), generator=torch.Generator().manual_seed(4))
+    lora_layers = [m for m in lora_model.modules() if type(m).__name__ == "Linear" and hasattr(m, "lora_A")]
+    assert len(lora_layers) == 6
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        ref = lora_model(input_ids=ids).logits
+        with lora_model.disable_adapter():
+            no_lora = lora_model(input_ids=ids).logits
+        with fast_decode(lora_model, Bf16Weights() if bf16 else None):
+            assert all("forward" in m.__dict__ for m in lora_layers)
+            ours = lora_model(input_ids=ids).logits
+    assert not torch.equal(ref, no_lora)  # the adapters matter here
+    assert torch.equal(ours, ref)
+    assert not any("forward" in m.__dict__ for m in lora_model.modules())
+
+
+def test_lean_lora_skips_layers_it_cannot_reproduce(lora_model):
+    from searchgym.policies.fast_decode import fast_decode
+
+    q_proj = lora_model.base_model.model.model.layers[0].self_attn.q_proj
+    q_proj.lora_dropout["default"] = torch.nn.Dropout(0.5)
+    q_proj.lora_dropout["default"].train()
+    q_proj.train()  # dropout active: PEFT's own forward must run
+    merged = lora_model.base_model.model.model.layers[1].self_attn.v_proj
+    merged.merge()
+    with fast_decode(lora_model):
+        assert "forward" not in q_proj.__dict__ and "forward" not in merged.__dict__
+        assert "forward" in lora_model.base_model.model.model.layers[1].self_attn.q_proj.__dict__

@@ -8,10 +8,17 @@ require grad, not for a LoRA model's frozen base). :func:`fast_decode` fixes bot
 a generation call: one-token attention runs as grouped float32 matmuls (longer queries go to SDPA
 unchanged), and the Linear layers read bf16 copies made once per weight version; the copies round
 exactly as autocast would, so sampling under it is unchanged.
+
+Two smaller costs go the same way (measured at batch 8, 700 cached tokens, SmolLM2 with LoRA on q/k/v/o:
+63.5 -> 53.0 ms a step, bit-identical logits): ``transformers``' DynamicLayer concatenates every layer's
+whole key/value cache at each token (a 6.5 MB copy per layer there), which :func:`preallocate` replaces
+with writes into buffers sized for the whole generation, and PEFT's LoRA forward goes through six
+modules per wrapped Linear, which :func:`fast_decode` replaces by the same three products in one function.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -95,8 +102,10 @@ def fast_decode(model: Any, weights: Bf16Weights | None = None) -> Iterator[None
     swap_attention = (getattr(config, "_attn_implementation", None) == "sdpa"
                       and next(base.parameters()).device.type == "cpu")
     patched: list[Any] = []
+    # a forward already set on the instance (accelerate's hooks) is left alone
+    loras = [(m, a) for m in model.modules() if "forward" not in m.__dict__
+             for a in [_plain_lora_adapter(m)] if a is not None]
     if weights is not None:
-        # a forward already set on the instance (accelerate's hooks) is left alone
         linears = [m for m in model.modules() if type(m) is torch.nn.Linear and "forward" not in m.__dict__
                    and m.weight.dtype == torch.float32]
         tensors = [t for m in linears for t in (m.weight, m.bias) if t is not None]
@@ -106,6 +115,10 @@ def fast_decode(model: Any, weights: Bf16Weights | None = None) -> Iterator[None
             b = next(copies) if m.bias is not None else None
             m.forward = _linear_with(w, b)
             patched.append(m)
+    for m, adapter in loras:  # their Linear parts read the bf16 copies set above, when there are copies
+        m.forward = _lora_with(m.base_layer, m.lora_A[adapter], m.lora_B[adapter], m.scaling[adapter],
+                               m.cast_input_dtype_enabled)
+        patched.append(m)
     if swap_attention:
         _register()
         config._attn_implementation = DECODE_ATTENTION
@@ -127,4 +140,116 @@ def _linear_with(weight: Any, bias: Any) -> Any:
     return forward
 
 
-__all__ = ["DECODE_ATTENTION", "Bf16Weights", "decode_attention", "fast_decode"]
+def _plain_lora_adapter(module: Any) -> str | None:
+    """The one active adapter of an unmerged, vanilla PEFT ``lora.Linear`` in eval mode (no DoRA, no
+    LoRA bias, no dropout), whose forward is ``base(x) + B(A(x)) * scaling``; None for anything else."""
+    try:
+        from peft.tuners.lora.layer import Linear as LoraLinear
+    except ImportError:
+        return None
+    import torch
+
+    if type(module) is not LoraLinear or module.merged or module.disable_adapters or module.training:
+        return None
+    adapters = list(module.active_adapters)
+    if len(adapters) != 1 or adapters[0] not in module.lora_A or adapters[0] in module.lora_variant:
+        return None
+    adapter = adapters[0]
+    parts = (module.base_layer, module.lora_A[adapter], module.lora_B[adapter])
+    if any(type(p) is not torch.nn.Linear for p in parts) or module.lora_bias.get(adapter, False):
+        return None
+    return adapter
+
+
+def _lora_with(base: Any, lora_a: Any, lora_b: Any, scaling: float, cast_input: bool) -> Any:
+    """PEFT's vanilla LoRA forward, op for op (so bit-identical), without its module calls."""
+
+    def forward(x: Any) -> Any:
+        result = base(x)
+        if cast_input and x.dtype != lora_a.weight.dtype:
+            x = x.to(lora_a.weight.dtype)
+        return (result + lora_b(lora_a(x)) * scaling).to(result.dtype)
+
+    return forward
+
+
+def preallocate(cache: Any, capacity: int) -> Any:
+    """Give each plain ``DynamicLayer`` of ``cache`` buffers for ``capacity`` tokens, so that decoding writes
+    each new token in place instead of concatenating the whole cache; other caches are returned as they are."""
+    from transformers.cache_utils import DynamicLayer
+
+    layers = getattr(cache, "layers", None)
+    if layers and all(type(layer) is DynamicLayer and layer.is_initialized for layer in layers):
+        layer_class = _preallocated_layer_class()
+        cache.layers = [layer_class.of(layer, capacity) for layer in layers]
+    return cache
+
+
+@functools.cache
+def _preallocated_layer_class() -> Any:
+    from transformers.cache_utils import DynamicLayer
+
+    class PreallocatedLayer(DynamicLayer):
+        """A DynamicLayer whose keys and values are views of buffers with room to grow: ``update`` copies the
+        new tokens in (growing the buffers by doubling when full) instead of concatenating."""
+
+        @classmethod
+        def of(cls, layer: Any, capacity: int) -> Any:
+            new = cls()
+            new.device, new.is_initialized = layer.device, True
+            keys, values = layer.keys, layer.values
+            new.length = keys.shape[-2]
+            new._keys = keys.new_empty((*keys.shape[:2], max(capacity, new.length), keys.shape[-1]))
+            new._values = values.new_empty((*values.shape[:2], max(capacity, new.length), values.shape[-1]))
+            new._keys[..., : new.length, :] = keys
+            new._values[..., : new.length, :] = values
+            new._expose()
+            return new
+
+        def _expose(self) -> None:
+            self.keys = self._keys[..., : self.length, :]
+            self.values = self._values[..., : self.length, :]
+
+        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+            import torch
+
+            end = self.length + key_states.shape[-2]
+            if end > self._keys.shape[-2]:
+                grow = max(end, 2 * self._keys.shape[-2]) - self._keys.shape[-2]
+                pad = (*self._keys.shape[:2], grow)
+                self._keys = torch.cat([self._keys, self._keys.new_empty((*pad, self._keys.shape[-1]))], -2)
+                self._values = torch.cat([self._values, self._values.new_empty((*pad, self._values.shape[-1]))], -2)
+            self._keys[..., self.length : end, :] = key_states
+            self._values[..., self.length : end, :] = value_states
+            self.length = end
+            self._expose()
+            return self.keys, self.values
+
+        def get_seq_length(self) -> int:
+            return self.length
+
+        def crop(self, tokens_to_remove: int) -> None:
+            if tokens_to_remove > 0:
+                raise ValueError("crop takes a negative count of tokens to remove")
+            self.length = max(0, self.length + tokens_to_remove)
+            self._expose()
+
+        def batch_repeat_interleave(self, repeats: int) -> None:
+            self._keys = self._keys.repeat_interleave(repeats, dim=0)
+            self._values = self._values.repeat_interleave(repeats, dim=0)
+            self._expose()
+
+        def batch_select_indices(self, indices: Any) -> None:
+            self._keys, self._values = self._keys[indices, ...], self._values[indices, ...]
+            self._expose()
+
+    return PreallocatedLayer
+
+
+def __getattr__(name: str) -> Any:  # the class subclasses transformers', imported only when first used
+    if name == "PreallocatedLayer":
+        return _preallocated_layer_class()
+    raise AttributeError(name)
+
+
+__all__ = ["DECODE_ATTENTION", "Bf16Weights", "decode_attention", "fast_decode", "preallocate"]

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from searchgym.policies.fast_decode import Bf16Weights, fast_decode
+from searchgym.policies.fast_decode import Bf16Weights, fast_decode, preallocate
 from searchgym.policies.policy import Completion, Message
 
 DEFAULT_STOP = ("</search>", "</open>", "</answer>")
@@ -257,6 +257,7 @@ class HFPolicy:
             cache.batch_repeat_interleave(n)
             logits, mask, positions = (t.repeat_interleave(n, 0) for t in (logits, mask, positions))
         keep_kv = self.reuse_kv and self._kv_supported and self._plain_layers(cache)
+        cache = preallocate(cache, width + max_new)
         rows = logits.shape[0]
         pos = positions[:, -1]
         cuda = dev.type == "cuda"
