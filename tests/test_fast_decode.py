@@ -224,3 +224,67 @@ def test_lean_lora_skips_layers_it_cannot_reproduce(lora_model):
     with fast_decode(lora_model):
         assert "forward" not in q_proj.__dict__ and "forward" not in merged.__dict__
         assert "forward" in lora_model.base_model.model.model.layers[1].self_attn.q_proj.__dict__
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_lean_llama_step_is_bit_identical_to_the_models_forward(lora_model, bf16):
+    from searchgym.policies.fast_decode import Bf16Weights, fast_decode, preallocate
+    from searchgym.policies.llama_decode import llama_decode_step, supports
+
+    ids = torch.randint(5, 1000, (3, 9), generator=torch.Generator().manual_seed(5))
+    mask = torch.ones(3, 9 + 4, dtype=torch.long)
+    mask[0, :4] = 0  # a left-padded row
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    assert not supports(lora_model)  # outside fast_decode the model runs its own attention
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16), \
+            fast_decode(lora_model, Bf16Weights() if bf16 else None):
+        assert supports(lora_model)
+        logits = {}
+        for lean in (False, True):
+            out = lora_model(input_ids=ids, attention_mask=mask[:, :9], position_ids=positions[:, :9], use_cache=True)
+            cache = preallocate(out.past_key_values, 13)
+            nxt, steps = out.logits[:, -1].argmax(-1, keepdim=True), []
+            for t in range(9, 13):
+                step_mask, pos = mask[:, : t + 1], positions[:, t : t + 1]
+                if lean:
+                    step = llama_decode_step(lora_model, nxt, pos, step_mask, cache)
+                else:
+                    step = lora_model(input_ids=nxt, attention_mask=step_mask, position_ids=pos, cache=cache,
+                                      use_cache=True).logits[:, -1].float()
+                steps.append(step)
+                nxt = step.argmax(-1, keepdim=True)
+            logits[lean] = torch.stack(steps)
+    assert torch.equal(logits[True], logits[False])
+
+
+def test_lean_step_is_refused_for_hooked_or_other_models(lora_model, tokenizer):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from searchgym.policies.fast_decode import fast_decode
+    from searchgym.policies.llama_decode import supports
+
+    handle = lora_model.base_model.model.model.layers[0].mlp.register_forward_hook(lambda *a: None)
+    with fast_decode(lora_model):
+        assert not supports(lora_model)
+    handle.remove()
+    gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=len(tokenizer))).eval()
+    with fast_decode(gpt2):
+        assert not supports(gpt2)
+
+
+def test_hfpolicy_samples_the_same_with_and_without_the_lean_step(lora_model, tokenizer, monkeypatch):
+    from searchgym.policies import hf_policy
+
+    calls = []
+    real = hf_policy.llama_decode_step
+    monkeypatch.setattr(hf_policy, "llama_decode_step", lambda *a: calls.append(1) or real(*a))
+    results = {}
+    for lean in (False, True):
+        policy = hf_policy.HFPolicy(lora_model, tokenizer, max_new_tokens=12, temperature=1.0, seed=7,
+                                    autocast_bf16=True, ignore_stops=True)
+        policy.lean_decode = lean
+        comps = policy.generate_ids([[1, 50, 60, 70], [1, 300, 301, 302, 303, 304]], n=2)
+        results[lean] = [(c.token_ids, c.logprobs) for group in comps for c in group]
+        assert bool(calls) == lean
+    assert len(calls) == 11  # every one-token step of the 12 new tokens went the lean way
+    assert results[True] == results[False]

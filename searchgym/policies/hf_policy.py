@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from searchgym.policies.fast_decode import Bf16Weights, fast_decode, preallocate
+from searchgym.policies.llama_decode import llama_decode_step, supports
 from searchgym.policies.policy import Completion, Message
 
 DEFAULT_STOP = ("</search>", "</open>", "</answer>")
@@ -87,6 +88,8 @@ class HFPolicy:
         self._check_lut = self._eos_lut | stop_candidates(tokenizer, self.stop, vocab)
         self._eos_lut, self._check_lut = self._eos_lut.to(self.device), self._check_lut.to(self.device)
         self._bf16_weights = Bf16Weights()  # the Linear weights' bf16 copies, for autocast_bf16
+        self.lean_decode = True  # one-token steps of a Llama model on CPU skip transformers' call machinery
+        self._lean_step = False  # whether the current generate_ids call does (policies/llama_decode.py)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str = "smollm2", *, device: str | None = None, dtype: Any = None,
@@ -136,6 +139,7 @@ class HFPolicy:
             with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16,
                                                         enabled=self.autocast_bf16), \
                     fast_decode(self.model, weights):
+                self._lean_step = self.lean_decode and supports(self.model)
                 for start in range(0, len(prompts), per_call):
                     rows.extend(self._decode(prompts[start : start + per_call], n, hits[start : start + per_call]))
         finally:
@@ -197,6 +201,8 @@ class HFPolicy:
             self._kv.popitem(last=False)
 
     def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any = None) -> tuple[Any, Any]:
+        if self._lean_step and ids.shape[1] == 1 and cache is not None:
+            return cache, llama_decode_step(self.model, ids, positions, mask, cache)
         kw = {} if cache is None else {self._cache_kw: cache}
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
                          **self._keep_kw, **kw)
@@ -243,8 +249,14 @@ class HFPolicy:
             mask[i, cached - kept[i]:cached] = 1
             prompt_cols.append(list(range(cached - kept[i], cached)) + list(range(width - len(tail), width)))
         copies = n if not self.shared_prefix and n > 1 else 1
-        self.encoded_tokens += copies * sum(min(length, fed) for length in lens)
-        self.reused_tokens += copies * sum(kept)
+        # rows with the same prompt and the same reused prefix (a trajectory group's G episodes start from
+        # one prompt) are encoded once and their cache copied, unless re-encoding is what is measured
+        first: dict[tuple, int] = {}
+        source = [first.setdefault((tuple(p), k, id(h[0]) if h is not None else None), i)
+                  for i, (p, k, h) in enumerate(zip(prompts, kept, hits))]
+        unique = list(first.values()) if copies == 1 else list(range(len(prompts)))
+        self.encoded_tokens += copies * sum(min(lens[i], fed) for i in unique)
+        self.reused_tokens += copies * sum(kept[i] for i in unique)
         cache: Any = self._prefix_cache(hits, kept) if cached > 0 else None
         ids, mask = ids.to(dev), mask.to(dev)
         if copies > 1:  # baseline: every branch encodes its own copy of the prompt
@@ -252,7 +264,16 @@ class HFPolicy:
             if cache is not None:
                 cache.batch_repeat_interleave(n)
         positions = (mask[:, :width].cumsum(-1) - 1).clamp(min=0)
-        cache, logits = self._forward(ids, mask[:, :width], positions[:, cached:], cache)
+        if len(unique) < len(prompts):
+            encode = torch.tensor(unique, device=dev)
+            if cache is not None:
+                cache.batch_select_indices(encode)
+            cache, logits = self._forward(ids[encode], mask[encode, :width], positions[encode, cached:], cache)
+            copy_of = torch.tensor([unique.index(i) for i in source], device=dev)
+            cache.batch_select_indices(copy_of)
+            logits = logits[copy_of]
+        else:
+            cache, logits = self._forward(ids, mask[:, :width], positions[:, cached:], cache)
         if self.shared_prefix and n > 1:  # the n branches share the one encoded prefix
             cache.batch_repeat_interleave(n)
             logits, mask, positions = (t.repeat_interleave(n, 0) for t in (logits, mask, positions))
