@@ -387,6 +387,30 @@ def test_kv_reuse_matches_a_forward_pass_after_branching(tiny_model, tokenizer):
         assert torch.allclose(torch.tensor(comp.logprobs), ref, atol=2e-4)
 
 
+def test_identical_prompts_are_encoded_once_and_sampled_independently(tiny_model, tokenizer):
+    """A trajectory group's G episodes share their first prompt: it is encoded once per call, each row
+    still draws its own tokens, and every row's log-probs are those of a plain forward over its context;
+    on a later turn, rows whose contexts coincide (same reused prefix too) are encoded once again."""
+    policy = make(tiny_model, tokenizer, temperature=1.0, seed=3, max_new_tokens=8)
+    a, b = policy.prompt_ids(CONV_A), policy.prompt_ids(CONV_B)
+    out = policy.generate_ids([a, a, a, b, b], n=1)
+    assert policy.encoded_tokens == len(a) + len(b)
+    draws = [c.token_ids for g in out for c in g]
+    assert len(set(draws[:3])) > 1  # copies of one prompt's cache, then independent samples
+    for comp in (g[0] for g in out):
+        ref = reference_logprobs(tiny_model, comp.prompt_ids, comp.token_ids, 1.0)
+        assert torch.allclose(torch.tensor(comp.logprobs), ref, atol=2e-4)
+    greedy = make(tiny_model, tokenizer, temperature=0.0, max_new_tokens=5)
+    first = greedy.generate_ids([a, a])
+    assert first[0][0].token_ids == first[1][0].token_ids
+    context = list(a) + list(first[0][0].token_ids) + glue_ids(tokenizer, 0, 0)
+    before = greedy.encoded_tokens + greedy.reused_tokens
+    second = greedy.generate_ids([context, context])
+    assert greedy.reused_tokens > 0
+    assert greedy.encoded_tokens + greedy.reused_tokens - before == len(context)  # once, not twice
+    assert second[0][0].token_ids == second[1][0].token_ids
+
+
 def test_kv_store_is_dropped_when_weights_change(tiny_model, tokenizer):
     """An in-place weight update (what an optimizer step does) invalidates the store: the next turn equals
     a fresh policy's, and encodes every prompt token; a stale store would have changed it."""
