@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from searchgym.policies.fast_decode import Bf16Weights, fast_decode, preallocate
-from searchgym.policies.llama_decode import llama_decode_step, supports
 from searchgym.policies.policy import Completion, Message
 
 DEFAULT_STOP = ("</search>", "</open>", "</answer>")
@@ -88,8 +87,6 @@ class HFPolicy:
         self._check_lut = self._eos_lut | stop_candidates(tokenizer, self.stop, vocab)
         self._eos_lut, self._check_lut = self._eos_lut.to(self.device), self._check_lut.to(self.device)
         self._bf16_weights = Bf16Weights()  # the Linear weights' bf16 copies, for autocast_bf16
-        self.lean_decode = True  # one-token steps of a Llama model on CPU skip transformers' call machinery
-        self._lean_step = False  # whether the current generate_ids call does (policies/llama_decode.py)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str = "smollm2", *, device: str | None = None, dtype: Any = None,
@@ -139,7 +136,6 @@ class HFPolicy:
             with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16,
                                                         enabled=self.autocast_bf16), \
                     fast_decode(self.model, weights):
-                self._lean_step = self.lean_decode and supports(self.model)
                 for start in range(0, len(prompts), per_call):
                     rows.extend(self._decode(prompts[start : start + per_call], n, hits[start : start + per_call]))
         finally:
@@ -201,8 +197,6 @@ class HFPolicy:
             self._kv.popitem(last=False)
 
     def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any = None) -> tuple[Any, Any]:
-        if self._lean_step and ids.shape[1] == 1 and cache is not None:
-            return cache, llama_decode_step(self.model, ids, positions, mask, cache)
         kw = {} if cache is None else {self._cache_kw: cache}
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
                          **self._keep_kw, **kw)
