@@ -1,6 +1,6 @@
 """Does GRPO make a better search agent? Held-out figures before and after, per reward design, at equal cost.
 
-    python benchmarks/bench_learning.py --quick            # one seed per arm, CPU: warm start ~12 min, then ~14 min an arm (2 cores)
+    python benchmarks/bench_learning.py --quick            # one seed per arm, CPU: warm start ~7 min, then ~7 min an arm (2 cores; 25 min in all)
     python benchmarks/bench_learning.py --seeds 3          # the full run (a GPU when present: bf16, larger groups)
 
 From ONE shared warm start (oracle demonstrations cloned with SFT, `searchgym.train.warmstart`), each arm
@@ -78,7 +78,7 @@ def _fmt(row: dict[str, float]) -> str:
 def main(argv=None) -> int:
     """Warm start once, train every arm and seed from it, evaluate each on held-out tasks, print and plot."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="one seed per arm, CPU-sized budgets (2 cores: warm start ~12 min, then ~14 min an arm)")
+    p.add_argument("--quick", action="store_true", help="one seed per arm, CPU-sized budgets (2 cores: warm start ~7 min, then ~7 min an arm)")
     p.add_argument("--seeds", type=int, default=None, help="seeds per arm: 0 .. N-1")
     p.add_argument("--first-seed", type=int, default=0,
                    help="seeds run first-seed .. first-seed + N - 1 (to add seeds to an earlier run's)")
