@@ -194,8 +194,9 @@ def test_ignore_stops_runs_every_row_to_the_limit(tiny_model, tokenizer):
 @pytest.mark.parametrize("outputs", [("log_probs", "entropy"), ("log_probs", "entropy", "is_top1")])
 def test_compact_lm_head_matches_trl(tokenizer, autocast, outputs):
     """searchgym.train.fast_logprobs: on CPU, columns padded in every row are dropped and only labelled
-    positions are scored, by whole-vocabulary rows in place of TRL's tiles; log-probs, entropies, is-top-1, loss and gradients are TRL's (float32 summation order
-    apart), in float32 and under bf16 autocast, with a temperature and an entropy term in the loss."""
+    positions are scored, by whole-vocabulary rows in place of TRL's tiles; log-probs, entropies, is-top-1,
+    loss and gradients are TRL's (float32 summation order apart), in float32 and under bf16 autocast, with
+    a temperature and an entropy term in the loss."""
     import types
 
     from transformers import LlamaConfig, LlamaForCausalLM

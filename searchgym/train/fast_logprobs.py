@@ -211,5 +211,4 @@ def row_log_probs_function() -> Any:
     return _RowLogProbs
 
 
-
 __all__ = ["install_compact_lm_head"]
