@@ -2,6 +2,7 @@
 
     python benchmarks/bench_learning.py --quick            # one seed per arm, CPU: warm start ~9 min, then ~7 min an arm (2 cores; ~30 min in all)
     python benchmarks/bench_learning.py --seeds 3          # the full run (a GPU when present: bf16, larger groups)
+    python benchmarks/bench_learning.py --quick --lora --learning-rate 5e-4   # arms as LoRA adapters (every linear layer)
 
 From ONE shared warm start (oracle demonstrations cloned with SFT, `searchgym.train.warmstart`), each arm
 trains with `searchgym.train.training.train` (TRL's GRPOTrainer) until it has generated the same number of
@@ -37,6 +38,7 @@ ARMS = {
 }
 ARM_NAMES = {"a": "trajectory + EM (Search-R1)", "b": "trajectory + C-GRPO", "c": "SLATE step + gold judge + C-GRPO",
              "d": "SLATE step + LLM judge + C-GRPO"}
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 METRICS = ("em", "f1", "citation_precision", "answered", "valid_turns", "searches_per_episode")
 
 
@@ -100,6 +102,9 @@ def main(argv=None) -> int:
     p.add_argument("--lora", action="store_true",
                    help="arms train LoRA adapters (r 8 on q/k/v/o, merged before evaluation) instead of every weight; "
                         "learning rate 1e-4 unless --learning-rate is given (the warm start stays full fine-tuning)")
+    p.add_argument("--lora-modules", default=",".join(ALL_LINEAR),
+                   help="with --lora: the layers that get adapters (comma-separated; default every linear layer of a "
+                        "Llama block, MLP included)")
     p.add_argument("--warm-rows", type=int, default=None)
     p.add_argument("--warm-epochs", type=float, default=None)
     p.add_argument("--warm-only", action="store_true", help="measure the warm start on the held-out split and stop")
@@ -141,6 +146,7 @@ def main(argv=None) -> int:
     # full fine-tuning. 3e-5 collapsed the warm start in 7 CPU steps while zero-gradient steps still moved the
     # weights (Adam's momentum); with those steps skipped (skip_empty_steps), 1e-5 held it steady over 7 (README)
     learning_rate = args.learning_rate or (1e-4 if args.lora else 2e-5)
+    lora_modules = [m.strip() for m in args.lora_modules.split(",") if m.strip()]
     from searchgym.policies.hf_policy import cpu_has_bf16
 
     # bf16 autocast where the hardware computes it natively (a GPU; AMX/AVX512-bf16 CPUs: 1.7x faster there)
@@ -184,7 +190,8 @@ def main(argv=None) -> int:
         for seed in range(args.first_seed, args.first_seed + seeds):
             run_dir = out / f"arm-{arm}-seed{seed}"
             cfg = TrainConfig(**{**common, **specs[arm], "model": warm_dir, "warmstart": False, "seed": seed,
-                                 "use_peft": args.lora, "output_dir": str(run_dir)})
+                                 "use_peft": args.lora, "output_dir": str(run_dir),
+                                 **({"lora_target_modules": lora_modules} if args.lora else {})})
             t0 = time.perf_counter()
             result = train(cfg)
             after = evaluate(str(result.final_model_dir), str(run_dir))
@@ -215,7 +222,7 @@ def main(argv=None) -> int:
     summary["learning_rate"] = learning_rate
     summary["continue_temperature"] = args.continue_temperature or TrainConfig().continue_temperature
     summary["beta"] = args.beta or 0.0
-    summary["lora"] = args.lora
+    summary["lora"] = lora_modules if args.lora else False
     print(f"total {summary['seconds'] / 60:.1f} min")
     (out / "bench_learning.json").write_text(json.dumps(summary, indent=1, default=float), encoding="utf-8")
     _plot(summary, out / "bench_learning.png")
