@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     p.add_argument("--beta", type=float, default=None,
                    help="KL coefficient to the warm start (TRL's beta; default 0: no reference model)")
     p.add_argument("--lora", action="store_true",
-                   help="arms train LoRA adapters (r 8 on q/k/v/o, merged before evaluation) instead of every weight; "
+                   help="arms train LoRA adapters (r 8 on --lora-modules, merged before evaluation) instead of every weight; "
                         "learning rate 1e-4 unless --learning-rate is given (the warm start stays full fine-tuning)")
     p.add_argument("--lora-modules", default=",".join(ALL_LINEAR),
                    help="with --lora: the layers that get adapters (comma-separated; default every linear layer of a "
@@ -158,17 +158,16 @@ def main(argv=None) -> int:
                   **({"continue_temperature": args.continue_temperature} if args.continue_temperature else {}),
                   **({"beta": args.beta} if args.beta else {}),
                   max_steps=10_000, max_generated_tokens=budget)
-    # every solved training episode (the warm start's default cap, 512 turns, holds the 500-passage world's 408).
-    # --quick used to clone 256 turns (74 episodes) to save 3 minutes: held-out EM 0.314, answered 0.743,
-    # against 0.629 and 0.943 with all 119 episodes (2 epochs, 515 s with its eval, 2026-12-06)
-    warm_rows = args.warm_rows
     evaluate = lambda path, out_dir: evaluate_model(  # noqa: E731
         path, test_tasks, taskset, searcher, max_turns=args.max_turns, top_k=3, passage_chars=200,
         max_new_tokens=args.max_new_tokens, device=device, out_dir=out_dir)
 
     # 1. one shared warm start
     warm_cfg = TrainConfig(**{**common, "output_dir": str(out / "warm"), "warmstart": True,
-                              **({"warmstart_max_rows": warm_rows} if warm_rows else {}),
+                              # by default every solved training episode (the warm start's cap, 512 turns, holds
+                              # the 500-passage world's 408). --quick used to clone 256 turns (74 episodes) to save
+                              # 3 minutes: held-out EM 0.314, answered 0.743, against 0.629 and 0.943 (2026-12-06)
+                              **({"warmstart_max_rows": args.warm_rows} if args.warm_rows else {}),
                               **({"warmstart_epochs": args.warm_epochs} if args.warm_epochs else {})})
     start = time.perf_counter()
     model, tok = load_model_and_tokenizer("smollm2")
