@@ -99,6 +99,9 @@ def main(argv=None) -> int:
                         "uniform, the policy's own next steps)")
     p.add_argument("--beta", type=float, default=None,
                    help="KL coefficient to the warm start (TRL's beta; default 0: no reference model)")
+    p.add_argument("--negative-advantage-weight", type=float, default=None,
+                   help="multiplies negative advantages in the loss (TrainConfig.negative_advantage_weight, default 0: "
+                        "better-than-average samples only; 1: GRPO as TRL computes it)")
     p.add_argument("--lora", action="store_true",
                    help="arms train LoRA adapters (r 8 on --lora-modules, merged before evaluation) instead of every weight; "
                         "learning rate 1e-4 unless --learning-rate is given (the warm start stays full fine-tuning)")
@@ -157,6 +160,8 @@ def main(argv=None) -> int:
                   use_peft=False, learning_rate=learning_rate, save_steps=10_000,
                   **({"continue_temperature": args.continue_temperature} if args.continue_temperature else {}),
                   **({"beta": args.beta} if args.beta else {}),
+                  **({"negative_advantage_weight": args.negative_advantage_weight}
+                     if args.negative_advantage_weight is not None else {}),
                   max_steps=10_000, max_generated_tokens=budget)
     evaluate = lambda path, out_dir: evaluate_model(  # noqa: E731
         path, test_tasks, taskset, searcher, max_turns=args.max_turns, top_k=3, passage_chars=200,
@@ -221,6 +226,7 @@ def main(argv=None) -> int:
     summary["learning_rate"] = learning_rate
     summary["continue_temperature"] = args.continue_temperature or TrainConfig().continue_temperature
     summary["beta"] = args.beta or 0.0
+    summary["negative_advantage_weight"] = common.get("negative_advantage_weight", TrainConfig().negative_advantage_weight)
     summary["lora"] = lora_modules if args.lora else False
     print(f"total {summary['seconds'] / 60:.1f} min")
     (out / "bench_learning.json").write_text(json.dumps(summary, indent=1, default=float), encoding="utf-8")

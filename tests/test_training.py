@@ -454,7 +454,7 @@ def test_zero_advantage_rows_are_left_out_of_the_loss_forward_with_the_same_grad
     from searchgym.train.empty_steps import rows_with_signal
     from searchgym.train.rollout import task_prompt
 
-    config = toy_config(tmp_path, tasks_per_step=2)
+    config = toy_config(tmp_path, tasks_per_step=2, negative_advantage_weight=1.0)  # TRL's loss, unweighted
     trainer = make_trainer(config, smollm2_tokenizer)
     assert trainer._compute_loss._searchgym_signal_only
     full_loss = trainer._compute_loss.__wrapped__
@@ -493,6 +493,49 @@ def test_zero_advantage_rows_are_left_out_of_the_loss_forward_with_the_same_grad
     batch["advantages"] = torch.zeros_like(advantages)
     assert rows_with_signal(batch) is None
     assert float(trainer._compute_loss(model, dict(batch))) == 0.0
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.25])
+def test_negative_advantage_weight_scales_only_the_worse_than_average_rows(tmp_path, smollm2_tokenizer, weight):
+    """negative_advantage_weight w: the loss and gradient must be TRL's on the same batch with every negative
+    advantage multiplied by w and every other left as it was (w = 0: the negative rows contribute nothing)."""
+    from searchgym.train.rollout import task_prompt
+
+    config = toy_config(tmp_path, tasks_per_step=2, negative_advantage_weight=weight)
+    trainer = make_trainer(config, smollm2_tokenizer)
+    assert trainer._compute_loss._searchgym_signal_only
+    trl_loss = trainer._compute_loss.__wrapped__.__wrapped__  # under the signal-only and weighting wrappers
+    trainer.current_gradient_accumulation_steps = trainer.args.gradient_accumulation_steps  # set by train()
+    batch = trainer._generate_and_score_completions(
+        [{"prompt": task_prompt(t)} for t in toy_tasks()[:2] for _ in range(config.group_size)])
+    advantages = torch.tensor([1.2, -0.4, -0.8, 0.0, 0.9, -0.3, -0.6, 0.0])
+    batch["advantages"] = advantages.clone()
+    expected = dict(batch, advantages=torch.tensor([1.2, -0.4 * weight, -0.8 * weight, 0.0,
+                                                    0.9, -0.3 * weight, -0.6 * weight, 0.0]))
+    model = trainer.model
+    grads = []
+    for compute, inputs in ((trl_loss, expected), (trainer._compute_loss, batch)):
+        model.zero_grad()
+        loss = compute(model, dict(inputs))
+        loss.backward()
+        grads.append((loss.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    (loss_a, grads_a), (loss_b, grads_b) = grads
+    torch.testing.assert_close(loss_b, loss_a, rtol=1e-5, atol=1e-7)
+    assert len(grads_a) == len(grads_b) and grads_a
+    for a, b in zip(grads_a, grads_b):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+    assert torch.equal(batch["advantages"], advantages), "the caller's batch must not be changed"
+
+    # GRPO (w = 1) installs nothing: TRL's loss as it is
+    plain = make_trainer(toy_config(tmp_path / "plain", tasks_per_step=2, negative_advantage_weight=1.0),
+                         smollm2_tokenizer)
+    assert not hasattr(plain._compute_loss.__wrapped__, "_searchgym_negative_weight")
+
+
+def test_negative_advantage_weight_outside_zero_to_one_is_refused(tmp_path):
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="negative_advantage_weight"):
+            toy_config(tmp_path, negative_advantage_weight=bad)
 
 
 @pytest.mark.slow

@@ -57,6 +57,10 @@ class SearchgymArgs:
                 "it sets TRL's per_device_train_batch_size"})
     groups_per_task: int = field(default=2, metadata={
         "help": "step sampler: GRPO groups (steps) kept per task and optimizer step"})
+    negative_advantage_weight: float = field(default=0.0, metadata={
+        "help": "multiplies negative advantages in the loss: 0 (default) learns from each group's better-than-"
+                "average samples only; 1 is plain GRPO, which collapsed warm starts under full fine-tuning "
+                "(train.advantage_weights, docs/training.md)"})
     continue_temperature: float = field(default=0.7, metadata={
         "help": "step sampler: softmax(advantage / T) picks the continuation"})
     # rewards (searchgym.rewards.group; --print-config prints the formula)
@@ -111,6 +115,8 @@ class SearchgymArgs:
             raise ValueError(f"cgrpo_alpha must lie in [0, 1], got {self.cgrpo_alpha}")
         if self.judge_weight < 0:
             raise ValueError(f"judge_weight must be >= 0, got {self.judge_weight}")
+        if not 0.0 <= self.negative_advantage_weight <= 1.0:
+            raise ValueError(f"negative_advantage_weight must lie in [0, 1], got {self.negative_advantage_weight}")
 
     @property
     def groups_per_step(self) -> int:

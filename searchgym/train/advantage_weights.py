@@ -1,0 +1,45 @@
+"""Weight a GRPO batch's negative advantages before TRL's loss.
+
+GRPO pushes a worse-than-average sample down as hard as it pushes a better one up. On a near-deterministic
+warm-started policy that push has nowhere sensible to go: lowering the answer a wrong episode gave (a year,
+say) raises whatever else the softmax holds, and held-out episodes start answering "In which year ...?"
+with a place (README, "Does GRPO make a better agent?"). ``negative_advantage_weight`` scales those
+advantages: 1 is GRPO, 0 learns from the better-than-average samples of each group only (positive-sample
+reinforcement, as in Zhu et al. 2025, "The Surprising Effectiveness of Negative Reinforcement in LLM
+Reasoning": it sharpens pass@1, the greedy figure evaluated here, at the cost of diversity).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+
+def weigh_negative_advantages(advantages: Any, weight: float) -> Any:
+    """``advantages`` with every negative entry multiplied by ``weight`` (positives and zeros unchanged)."""
+    return advantages.where(advantages >= 0, advantages * weight)
+
+
+def install_negative_advantage_weight(trainer: Any, weight: float) -> bool:
+    """Make ``trainer`` (a ``GRPOTrainer``) scale negative advantages by ``weight`` in its loss; ``True`` when
+    installed (``weight == 1`` is GRPO and installs nothing). Install it before the signal-only loss
+    (``train.empty_steps``), so that rows whose advantage became 0 are left out of the forward too."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"negative_advantage_weight must be in [0, 1], got {weight}")
+    if weight == 1.0:
+        return False
+    compute = trainer._compute_loss
+    if getattr(compute, "_searchgym_negative_weight", None) is not None:
+        raise RuntimeError("negative advantages are already weighted on this trainer")
+
+    @functools.wraps(compute)
+    def compute_loss(model: Any, inputs: dict[str, Any]):
+        inputs = {**inputs, "advantages": weigh_negative_advantages(inputs["advantages"], weight)}
+        return compute(model, inputs)
+
+    compute_loss._searchgym_negative_weight = weight  # type: ignore[attr-defined]
+    trainer._compute_loss = compute_loss
+    return True
+
+
+__all__ = ["install_negative_advantage_weight", "weigh_negative_advantages"]
