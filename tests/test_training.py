@@ -496,15 +496,25 @@ def test_zero_advantage_rows_are_left_out_of_the_loss_forward_with_the_same_grad
 
 
 @pytest.mark.parametrize("weight", [0.0, 0.25])
-def test_negative_advantage_weight_scales_only_the_worse_than_average_rows(tmp_path, smollm2_tokenizer, weight):
+def test_negative_advantage_weight_scales_only_the_worse_than_average_rows(tmp_path, smollm2_tokenizer, weight,
+                                                                           monkeypatch):
     """negative_advantage_weight w: the loss and gradient must be TRL's on the same batch with every negative
     advantage multiplied by w and every other left as it was (w = 0: the negative rows contribute nothing)."""
+    from searchgym.train import empty_steps
     from searchgym.train.rollout import task_prompt
 
     config = toy_config(tmp_path, tasks_per_step=2, negative_advantage_weight=weight)
     trainer = make_trainer(config, smollm2_tokenizer)
-    assert trainer._compute_loss._searchgym_signal_only
-    trl_loss = trainer._compute_loss.__wrapped__.__wrapped__  # under the signal-only and weighting wrappers
+    trl_loss = trainer._compute_loss.__wrapped__.__wrapped__  # under the weighting and signal-only wrappers
+    real_rows_with_signal = empty_steps.rows_with_signal
+    rows_kept = []
+
+    def spy(inputs, **kw):
+        kept = real_rows_with_signal(inputs, **kw)
+        rows_kept.append(0 if kept is None else kept["advantages"].size(0))
+        return kept
+
+    monkeypatch.setattr(empty_steps, "rows_with_signal", spy)
     trainer.current_gradient_accumulation_steps = trainer.args.gradient_accumulation_steps  # set by train()
     batch = trainer._generate_and_score_completions(
         [{"prompt": task_prompt(t)} for t in toy_tasks()[:2] for _ in range(config.group_size)])
@@ -525,11 +535,14 @@ def test_negative_advantage_weight_scales_only_the_worse_than_average_rows(tmp_p
     for a, b in zip(grads_a, grads_b):
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
     assert torch.equal(batch["advantages"], advantages), "the caller's batch must not be changed"
+    # the signal-only loss saw the weighted advantages: at w = 0 only the two positive rows ran a forward
+    assert rows_kept == [2 if weight == 0 else 6]
 
     # GRPO (w = 1) installs nothing: TRL's loss as it is
     plain = make_trainer(toy_config(tmp_path / "plain", tasks_per_step=2, negative_advantage_weight=1.0),
                          smollm2_tokenizer)
-    assert not hasattr(plain._compute_loss.__wrapped__, "_searchgym_negative_weight")
+    assert not hasattr(plain._compute_loss, "_searchgym_negative_weight")
+    assert plain._compute_loss.__wrapped__ == plain.__class__._compute_loss.__get__(plain)
 
 
 def test_negative_advantage_weight_outside_zero_to_one_is_refused(tmp_path):

@@ -2,8 +2,9 @@
 
 GRPO pushes a worse-than-average sample down as hard as it pushes a better one up. On a near-deterministic
 warm-started policy that push has nowhere sensible to go: lowering the answer a wrong episode gave (a year,
-say) raises whatever else the softmax holds, and held-out episodes start answering "In which year ...?"
-with a place (README, "Does GRPO make a better agent?"). ``negative_advantage_weight`` scales those
+say) raises whatever else the softmax holds: held-out episodes answered "In which year ...?" with a place,
+and on another seed every answer ran on with repeated citations until the turn's token limit (held-out EM
+0.629 -> 0.000; README, "Does GRPO make a better agent?"). ``negative_advantage_weight`` scales those
 advantages: 1 is GRPO, 0 learns from the better-than-average samples of each group only (positive-sample
 reinforcement, as in Zhu et al. 2025, "The Surprising Effectiveness of Negative Reinforcement in LLM
 Reasoning": it sharpens pass@1, the greedy figure evaluated here, at the cost of diversity).
@@ -22,8 +23,9 @@ def weigh_negative_advantages(advantages: Any, weight: float) -> Any:
 
 def install_negative_advantage_weight(trainer: Any, weight: float) -> bool:
     """Make ``trainer`` (a ``GRPOTrainer``) scale negative advantages by ``weight`` in its loss; ``True`` when
-    installed (``weight == 1`` is GRPO and installs nothing). Install it before the signal-only loss
-    (``train.empty_steps``), so that rows whose advantage became 0 are left out of the forward too."""
+    installed (``weight == 1`` is GRPO and installs nothing). Install it after the signal-only loss
+    (``train.empty_steps``): wrapped around it, that loss sees the weighted advantages and leaves the rows
+    weighted to 0 out of the forward."""
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"negative_advantage_weight must be in [0, 1], got {weight}")
     if weight == 1.0:

@@ -178,12 +178,12 @@ def build_trainer(
     from searchgym.train.fast_logprobs import install_compact_lm_head
 
     install_compact_lm_head(trainer)  # CPU: TRL's fused LM head scores only completion positions
-    from searchgym.train.advantage_weights import install_negative_advantage_weight
-
-    # before the signal-only loss, so that rows weighted down to advantage 0 skip the forward as well
-    install_negative_advantage_weight(trainer, config.negative_advantage_weight)
     if config.skip_empty_steps:
         install_signal_only_loss(trainer)  # the same gradient without the forward of zero-advantage rows
+    from searchgym.train.advantage_weights import install_negative_advantage_weight
+
+    # around the signal-only loss, which then sees the weighted advantages: rows weighted to 0 skip the forward
+    install_negative_advantage_weight(trainer, config.negative_advantage_weight)
     if vllm_on_cpu and config.use_vllm and getattr(trainer, "vllm_generation", None) is not None:
         _sync_only_before_the_first_update(trainer)
     return trainer
