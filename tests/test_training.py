@@ -448,6 +448,23 @@ def test_batches_without_advantage_leave_the_weights_alone(tmp_path, smollm2_tok
         assert moved_later  # the drift the guard exists for: without it Adam keeps moving
 
 
+def assert_same_loss_and_gradients(model, reference, candidate) -> None:
+    """``reference`` and ``candidate`` are ``(loss function, inputs)``: both give ``model`` the same loss and the
+    same gradient on every parameter (each from zeroed gradients and torch's seed 0)."""
+    results = []
+    for compute, inputs in (reference, candidate):
+        model.zero_grad()
+        torch.manual_seed(0)
+        loss = compute(model, dict(inputs))
+        loss.backward()
+        results.append((loss.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    (loss_a, grads_a), (loss_b, grads_b) = results
+    torch.testing.assert_close(loss_b, loss_a, rtol=1e-5, atol=1e-7)
+    assert len(grads_a) == len(grads_b) and grads_a
+    for a, b in zip(grads_a, grads_b):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+
+
 def test_zero_advantage_rows_are_left_out_of_the_loss_forward_with_the_same_gradient(tmp_path, smollm2_tokenizer):
     """The signal-only loss drops zero-advantage rows (and all-padding completion columns) from the forward;
     the loss and every gradient must equal TRL's on the whole micro-batch."""
@@ -476,18 +493,7 @@ def test_zero_advantage_rows_are_left_out_of_the_loss_forward_with_the_same_grad
     assert kept["completion_ids"].size(1) < batch["completion_ids"].size(1)
 
     model = trainer.model
-    grads = []
-    for compute in (full_loss, trainer._compute_loss):
-        model.zero_grad()
-        torch.manual_seed(0)
-        loss = compute(model, dict(batch))
-        loss.backward()
-        grads.append((loss.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
-    (loss_a, grads_a), (loss_b, grads_b) = grads
-    torch.testing.assert_close(loss_b, loss_a, rtol=1e-5, atol=1e-7)
-    assert len(grads_a) == len(grads_b) and grads_a
-    for a, b in zip(grads_a, grads_b):
-        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+    assert_same_loss_and_gradients(model, (full_loss, batch), (trainer._compute_loss, batch))
 
     # no row with signal: no forward at all, a zero loss
     batch["advantages"] = torch.zeros_like(advantages)
@@ -522,18 +528,7 @@ def test_negative_advantage_weight_scales_only_the_worse_than_average_rows(tmp_p
     batch["advantages"] = advantages.clone()
     expected = dict(batch, advantages=torch.tensor([1.2, -0.4 * weight, -0.8 * weight, 0.0,
                                                     0.9, -0.3 * weight, -0.6 * weight, 0.0]))
-    model = trainer.model
-    grads = []
-    for compute, inputs in ((trl_loss, expected), (trainer._compute_loss, batch)):
-        model.zero_grad()
-        loss = compute(model, dict(inputs))
-        loss.backward()
-        grads.append((loss.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
-    (loss_a, grads_a), (loss_b, grads_b) = grads
-    torch.testing.assert_close(loss_b, loss_a, rtol=1e-5, atol=1e-7)
-    assert len(grads_a) == len(grads_b) and grads_a
-    for a, b in zip(grads_a, grads_b):
-        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+    assert_same_loss_and_gradients(trainer.model, (trl_loss, expected), (trainer._compute_loss, batch))
     assert torch.equal(batch["advantages"], advantages), "the caller's batch must not be changed"
     # the signal-only loss saw the weighted advantages: at w = 0 only the two positive rows ran a forward
     assert rows_kept == [2 if weight == 0 else 6]

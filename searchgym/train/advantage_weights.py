@@ -16,6 +16,12 @@ import functools
 from typing import Any
 
 
+def check_negative_advantage_weight(weight: float) -> None:
+    """Raise ``ValueError`` unless ``weight`` lies in [0, 1] (0: positive samples only; 1: GRPO)."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"negative_advantage_weight must lie in [0, 1], got {weight}")
+
+
 def weigh_negative_advantages(advantages: Any, weight: float) -> Any:
     """``advantages`` with every negative entry multiplied by ``weight`` (positives and zeros unchanged)."""
     return advantages.where(advantages >= 0, advantages * weight)
@@ -26,8 +32,7 @@ def install_negative_advantage_weight(trainer: Any, weight: float) -> bool:
     installed (``weight == 1`` is GRPO and installs nothing). Install it after the signal-only loss
     (``train.empty_steps``): wrapped around it, that loss sees the weighted advantages and leaves the rows
     weighted to 0 out of the forward."""
-    if not 0.0 <= weight <= 1.0:
-        raise ValueError(f"negative_advantage_weight must be in [0, 1], got {weight}")
+    check_negative_advantage_weight(weight)
     if weight == 1.0:
         return False
     compute = trainer._compute_loss
@@ -44,4 +49,4 @@ def install_negative_advantage_weight(trainer: Any, weight: float) -> bool:
     return True
 
 
-__all__ = ["install_negative_advantage_weight", "weigh_negative_advantages"]
+__all__ = ["check_negative_advantage_weight", "install_negative_advantage_weight", "weigh_negative_advantages"]

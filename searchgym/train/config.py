@@ -19,6 +19,7 @@ from typing import Any, Literal, get_args, get_type_hints
 from trl import GRPOConfig, ModelConfig, TrlParser  # pyright: ignore[reportPrivateImportUsage]
 
 from searchgym.errors import SearchgymError
+from searchgym.train.advantage_weights import check_negative_advantage_weight
 
 SAMPLERS = ("trajectory", "step")
 
@@ -115,8 +116,7 @@ class SearchgymArgs:
             raise ValueError(f"cgrpo_alpha must lie in [0, 1], got {self.cgrpo_alpha}")
         if self.judge_weight < 0:
             raise ValueError(f"judge_weight must be >= 0, got {self.judge_weight}")
-        if not 0.0 <= self.negative_advantage_weight <= 1.0:
-            raise ValueError(f"negative_advantage_weight must lie in [0, 1], got {self.negative_advantage_weight}")
+        check_negative_advantage_weight(self.negative_advantage_weight)
 
     @property
     def groups_per_step(self) -> int:
