@@ -8,7 +8,7 @@ import math
 import pytest
 
 from searchgym.corpora.records import Document, Hop, Task
-from searchgym.envs.trajectory import ANSWER, OPEN, SEARCH, Step, Trajectory
+from searchgym.envs.trajectory import ANSWER, INVALID, OPEN, SEARCH, Step, Trajectory
 from searchgym.judges.base import JudgeError, Judgment
 from searchgym.rewards.group import GroupReward
 from searchgym.rewards.rubric import CitationRubricReward
@@ -224,9 +224,10 @@ def test_the_early_answer_bonus_pays_a_correct_answer_only():
             assert w.value == -1.0
 
 
-def test_a_search_on_the_last_turn_scores_below_a_wrong_answer_whatever_it_finds():
+def test_a_search_on_the_last_turn_is_paid_nothing_for_what_it_finds():
     """On the last turn the episode ends with the step, so a search's gain is worth nothing: paid, it beat a
-    wrong answer and step groups taught the policy never to answer."""
+    wrong answer and step groups taught the policy never to answer. It ends with nothing, as a wrong answer
+    does, and the two tie at the group's floor."""
     from searchgym.judges import load_judge
 
     first_hop = [(Step("<search>Zorblax Corp founder</search>", SEARCH, query="Zorblax Corp founder", hits=("d1",)),
@@ -238,9 +239,38 @@ def test_a_search_on_the_last_turn_scores_below_a_wrong_answer_whatever_it_finds
     reward = GroupReward(judge=load_judge("gold"), budget=2)  # t = 2 = B: the last turn
     search, answer = reward.score_steps([gainful, wrong])
     assert search.components["r_action"] == -1.0 and search.components["r_answer"] == -1.0
-    assert search.value < answer.value
+    assert search.value == answer.value
     early, = GroupReward(judge=load_judge("gold"), budget=4).score_steps([gainful])  # not the last turn: paid
     assert early.components["r_action"] == 1.0
+
+
+@pytest.mark.parametrize("judge", ["gold", None])
+def test_an_answer_that_is_not_correct_never_scores_above_a_sibling(judge):
+    """A wrong (or partly right) answer ends the episode with nothing: scored above an invalid turn or a search
+    on the last turn, it drew a positive advantage and step groups taught answering before reading."""
+    from searchgym.judges import load_judge
+    from searchgym.train.advantages import group_zscore
+
+    said = "Mira Quell [d1] was born in Tarnville."
+    invalid = _traj(TASK, DOCS, SEARCHED + [(Step("<open>Mira Quell birthplace</open>", INVALID), ())])
+    wrong = _traj(TASK, DOCS, SEARCHED + [_answer(said, "Dunmore", ("d1",))])
+    partial = _traj(TASK, DOCS, SEARCHED + [_answer(said, "Tarnville town", ("d1",))])
+    right = _traj(TASK, DOCS, SEARCHED + [_answer(said, "Tarnville", ("d1", "d2"))])
+    fruitless = _traj(TASK, DOCS, SEARCHED + [(Step(f"{said} <search>banana marimba</search>", SEARCH,
+                                                     query="banana marimba", hits=("d3",)), ("d3",))])
+    reward = GroupReward(judge=load_judge(judge) if judge else None, budget=4)
+    results = reward.score_steps([invalid, wrong, partial, right, fruitless])
+    inv, bad, part, good, poor = results
+    assert inv.value == (-2.0 if judge else -1.0)  # the group's floor
+    assert bad.value == part.value == inv.value
+    assert part.components["r_answer"] == 0.0 and part.components["r_floor"] < 0
+    assert bad.value == pytest.approx(sum(v for k, v in bad.components.items() if k.startswith("r_")))
+    assert "r_floor" not in good.components and good.value > poor.value > inv.value
+    advantages = group_zscore([r.value for r in results])
+    assert advantages[1] <= 0 and advantages[2] <= 0 and advantages[3] == max(advantages)
+    # without a lower sibling a wrong answer keeps its score: the floor is the group's, not a constant
+    alone_bad, alone_right = reward.score_steps([wrong, right])
+    assert "r_floor" not in alone_bad.components and alone_bad.value < alone_right.value
 
 
 def test_not_answering_on_the_last_turn_costs_r_answer():

@@ -68,13 +68,22 @@ class GroupReward(SharedOnCopy):
                 comps["correct"] = float(comps.get("r_answer", -1.0) >= 1.0)
             results.append(RewardResult(0.0, comps, dict(proc.details)))
         self._cgrpo_on_answers(candidates, results)
+        values = [sum(v for k, v in r.components.items() if k.startswith("r_")) if r.scored else math.nan
+                  for r in results]
+        floor = min((v for v in values if not math.isnan(v)), default=0.0)
         out = []
-        for res in results:
+        for traj, res, value in zip(candidates, results, values):
             if not res.scored:
                 out.append(res)
                 continue
-            value = sum(v for k, v in res.components.items() if k.startswith("r_"))
-            out.append(RewardResult(value, res.components, res.details))
+            comps = res.components
+            if traj.steps[-1].kind == ANSWER and comps.get("correct") != 1.0 and value > floor:
+                # a wrong answer ends the episode with nothing, so no sibling did worse: scored above one (an
+                # invalid turn, a search on the last turn), it drew a positive advantage and step groups taught
+                # answering before reading (bench_learning --quick arm c: search, open, answer)
+                comps = {**comps, "r_floor": floor - value}
+                value = floor
+            out.append(RewardResult(value, comps, res.details))
         self._count(out)
         return out
 
@@ -212,7 +221,8 @@ def reward_formula(sampler: str, *, judge: str | None, rubric: bool, alpha: floa
                 f"  search/open: r = {think}r_action   (invalid turn: r_think = r_action = -1)\n"
                 f"  answer:      r = {think}r_answer + 0.1 * (B - t) / B   (the last term only if correct)\n"
                 f"  r_answer = -1 wrong | 0 partial | {correct} correct\n"
-                "  not answering at t = B: r_answer = r_action = -1")
+                "  not answering at t = B: r_answer = r_action = -1\n"
+                "  an answer that is not correct: r = the lowest r of its group")
     process = (f" + {judge_weight:g} * mean_steps(r_think + r_action | r_think + r_answer + [correct] 0.1 * (B - t) / B)"
                f"   (judge = {judge}, B = {budget})") if judge and judge_weight else ""
     return ("episode groups (G episodes of one task):\n"
