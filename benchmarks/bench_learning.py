@@ -79,6 +79,8 @@ def _fmt(row: dict[str, float]) -> str:
 
 def main(argv=None) -> int:
     """Warm start once, train every arm and seed from it, evaluate each on held-out tasks, print and plot."""
+    from searchgym.corpora.spec import DEFAULT_CORPUS
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="one seed per arm, CPU-sized budgets (2 cores: warm start ~9 min, then ~7 min an arm)")
     p.add_argument("--seeds", type=int, default=None, help="seeds per arm: 0 .. N-1")
@@ -86,7 +88,7 @@ def main(argv=None) -> int:
                    help="seeds run first-seed .. first-seed + N - 1 (to add seeds to an earlier run's)")
     p.add_argument("--arms", default="a,b,c", help="comma-separated arms (a, b, c, d)")
     p.add_argument("--llm-judge", default=None, help="judge spec for arm d, e.g. openai:smollm2@http://127.0.0.1:8000/v1")
-    p.add_argument("--corpus", default="synthetic:seed=0,passages=500,tasks=160,hops=2")
+    p.add_argument("--corpus", default=DEFAULT_CORPUS, help="corpus spec (default: searchgym train's world)")
     p.add_argument("--searcher", default=None, help="bm25 (Lucene) by default; bm25s where Java is absent")
     p.add_argument("--budget-tokens", type=int, default=None, help="generated policy tokens per arm")
     p.add_argument("--group-size", type=int, default=None)

@@ -140,7 +140,7 @@ def test_attribute_access_reads_every_key_from_its_part():
 def test_lora_comes_from_trls_model_config():
     from searchgym.train.training import lora_config
 
-    lora = lora_config(TrainConfig(lora_r=4, lora_alpha=8))
+    lora = lora_config(TrainConfig(use_peft=True, lora_r=4, lora_alpha=8))
     assert (lora.r, lora.lora_alpha, set(lora.target_modules)) == (4, 8, {"q_proj", "k_proj", "v_proj", "o_proj"})
     assert lora_config(TrainConfig(use_peft=False)) is None
 

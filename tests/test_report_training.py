@@ -57,7 +57,7 @@ def train_run(world, tokenizer, out, sampler, **kw):
     ts, searcher = world
     # few rows per step: the cost is TRL's log-probs over SmolLM2's 49k-token vocabulary for every token
     values = dict(model="tiny", output_dir=str(out), sampler=sampler, group_size=3, tasks_per_step=1, groups_per_task=2,
-                  max_steps=2, use_peft=False, save_steps=100, warmstart=False, judge="gold", log_episodes_every=1,
+                  max_steps=2, use_peft=False, save_steps=100, warmstart=False, judge="gold", judge_weight=0.2, log_episodes_every=1,
                   max_turns=4)
     values.update(kw)
     config = TrainConfig(**values)

@@ -76,7 +76,7 @@ def toy_tasks(n: int = 8) -> list[Task]:
 def toy_config(tmp_path: Path, **kw) -> TrainConfig:
     values = dict(
         model="tiny", output_dir=str(tmp_path / "run"), group_size=4, tasks_per_step=2, max_steps=12,
-        learning_rate=3e-2, use_peft=False, beta=0.0, save_steps=100, seed=0,
+        learning_rate=3e-2, lr_scheduler_type="linear", use_peft=False, beta=0.0, save_steps=100, seed=0,
     )
     values.update(kw)
     return TrainConfig(**values)
@@ -379,7 +379,7 @@ def test_lora_trains_only_adapters_and_saves_a_merged_model(tmp_path, smollm2_to
 
 
 @pytest.mark.slow
-def test_default_reward_scores_an_oracle_episode_with_every_component():
+def test_the_training_reward_scores_an_oracle_episode_with_every_component():
     from searchgym.corpora import load_taskset
     from searchgym.envs import DeepSearchEnv
     from searchgym.policies.oracle import OraclePolicy
@@ -393,7 +393,10 @@ def test_default_reward_scores_an_oracle_episode_with_every_component():
     while not env.done:
         env.step(policy.generate([env.messages])[0][0].text)
     trajectory = env.trajectory
-    reward = build_reward(TrainConfig(max_turns=8), taskset.tasks)  # judge auto -> gold (synthetic tasks have hops)
+    # judge auto -> gold (synthetic tasks have hops); the default trains without its process term (weight 0)
+    assert build_reward(TrainConfig(max_turns=8), taskset.tasks)(trajectory).components.keys().isdisjoint(
+        {"process", "process.r_think"})
+    reward = build_reward(TrainConfig(max_turns=8, judge_weight=0.2), taskset.tasks)
     assert reward.judge.name == "gold"
     c = reward(trajectory).components
     assert c["em"] == 1.0 and c["rubric"] == 1.0 and c["outcome"] == 1.0  # group of one: rho / max rho = 1

@@ -76,7 +76,7 @@ def eval_dir(world, tmp_path_factory):
 
     ts, _ = world
     report = evaluate(MixedPolicy(ts.tasks), lambda: make_env(world), ts.tasks, policy_name="mixed", corpus="synthetic",
-                      split="all", rubric_reward=CitationRubricReward(), reward=build_reward(TrainConfig()),
+                      split="all", rubric_reward=CitationRubricReward(), reward=build_reward(TrainConfig(judge_weight=0.2)),
                       progress=False)
     out = tmp_path_factory.mktemp("eval")
     write_report(report, out)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 
 from searchgym.cli._policy import POLICY_HELP, load_policy, parse_policy_spec
+from searchgym.corpora.spec import DEFAULT_CORPUS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``eval`` verb's options to ``parser``."""
     parser.add_argument("--policy", default="smollm2", help=POLICY_HELP)
-    parser.add_argument("--corpus", default="synthetic:seed=0,passages=200,tasks=64,hops=2", help="corpus spec")
+    parser.add_argument("--corpus", default=DEFAULT_CORPUS, help="corpus spec (default: the training default's)")
     parser.add_argument("--searcher", default="bm25", help="bm25 | dense | hybrid | remote:http://host:port")
     parser.add_argument("--split", default="test", choices=("all", "train", "test"))
     parser.add_argument("--limit", type=int, default=None, help="evaluate at most this many tasks")

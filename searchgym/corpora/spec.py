@@ -26,6 +26,10 @@ HUB_DEFAULTS: dict[str, tuple[str, str | None, str]] = {
     "2wiki": ("framolfese/2WikiMultihopQA", None, "validation"),
 }
 
+# the world `searchgym train` and `searchgym eval` use by default, and benchmarks/bench_learning.py's:
+# 125 training and 35 held-out tasks over 500 passages
+DEFAULT_CORPUS = "synthetic:seed=0,passages=500,tasks=160,hops=2"
+
 # short synthetic option names -> WorldConfig fields
 SYNTHETIC_KEYS = {"passages": "num_passages", "tasks": "num_tasks", "n": "num_passages"}
 
