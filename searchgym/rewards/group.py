@@ -79,8 +79,8 @@ class GroupReward(SharedOnCopy):
             comps = res.components
             if traj.steps[-1].kind == ANSWER and comps.get("correct") != 1.0 and value > floor:
                 # a wrong answer ends the episode with nothing, so no sibling did worse: scored above one (an
-                # invalid turn, a search on the last turn), it drew a positive advantage and step groups taught
-                # answering before reading (bench_learning --quick arm c: search, open, answer)
+                # invalid turn, a search on the last turn, a wrong answer with worse reasoning) it drew a
+                # positive advantage (half the wrong answers in bench_learning --quick arm c's logged groups)
                 comps = {**comps, "r_floor": floor - value}
                 value = floor
             out.append(RewardResult(value, comps, res.details))
