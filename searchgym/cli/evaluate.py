@@ -6,13 +6,14 @@ import argparse
 
 from searchgym.cli._policy import POLICY_HELP, load_policy, parse_policy_spec
 from searchgym.corpora.spec import DEFAULT_CORPUS
+from searchgym.search.specs import SEARCHER_HELP
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``eval`` verb's options to ``parser``."""
     parser.add_argument("--policy", default="smollm2", help=POLICY_HELP)
     parser.add_argument("--corpus", default=DEFAULT_CORPUS, help="corpus spec (default: the training default's)")
-    parser.add_argument("--searcher", default="bm25", help="bm25 (Lucene) | bm25s (no Java) | dense | hybrid | remote:http://host:port")
+    parser.add_argument("--searcher", default="bm25", help=SEARCHER_HELP)
     parser.add_argument("--split", default="test", choices=("all", "train", "test"))
     parser.add_argument("--limit", type=int, default=None, help="evaluate at most this many tasks")
     parser.add_argument("--max-turns", type=int, default=4)

@@ -6,12 +6,13 @@ import argparse
 import time
 from pathlib import Path
 
+from searchgym.search.specs import SEARCHER_HELP
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``index`` verb's options to ``parser``."""
     parser.add_argument("--corpus", default="synthetic", help="corpus spec (see searchgym.corpora.load_taskset)")
-    parser.add_argument("--searcher", default="bm25",
-                        help="bm25[:k1=..,b=..] | dense[:encoder] | hybrid (default: bm25)")
+    parser.add_argument("--searcher", default="bm25", help=f"{SEARCHER_HELP} (default: bm25)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="default: $SEARCHGYM_CACHE or ~/.cache/searchgym")
     parser.add_argument("--query", default=None, help="run one query against the built index and print the hits")
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 
 from searchgym.cli._policy import POLICY_HELP, load_policy
+from searchgym.search.specs import SEARCHER_HELP
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``play`` verb's options to ``parser``."""
     parser.add_argument("--corpus", default="synthetic", help="corpus spec, e.g. synthetic:passages=2000,hops=2")
-    parser.add_argument("--searcher", default="bm25", help="bm25 (Lucene) | bm25s (no Java) | dense | hybrid | remote:http://host:port")
+    parser.add_argument("--searcher", default="bm25", help=SEARCHER_HELP)
     parser.add_argument("--policy", default="oracle", help=POLICY_HELP)
     parser.add_argument("--episodes", type=int, default=3)
     parser.add_argument("--task-id", action="append", default=[], help="play this task (repeatable)")

@@ -14,6 +14,7 @@ from searchgym.registry import Registry
 from searchgym.search.base import Searcher
 
 SEARCHERS: Registry[Searcher] = Registry("searcher", "searchgym.searchers")
+SEARCHER_HELP = "bm25[:k1=..,b=..] (Lucene) | bm25s (no Java) | dense[:encoder] | hybrid | remote:http://host:port"
 
 
 def register_searcher(name: str, factory: Callable[..., Searcher], **grammar: Any) -> None:
@@ -107,4 +108,4 @@ def build_searcher(spec: str, documents: Sequence[Document] | None = None, cache
     return searcher
 
 
-__all__ = ["SEARCHERS", "available_searchers", "build_searcher", "register_searcher"]
+__all__ = ["SEARCHERS", "SEARCHER_HELP", "available_searchers", "build_searcher", "register_searcher"]

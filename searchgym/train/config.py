@@ -20,6 +20,7 @@ from trl import GRPOConfig, ModelConfig, TrlParser  # pyright: ignore[reportPriv
 
 from searchgym.corpora.spec import DEFAULT_CORPUS
 from searchgym.errors import SearchgymError
+from searchgym.search.specs import SEARCHER_HELP
 from searchgym.train.advantage_weights import check_negative_advantage_weight
 
 SAMPLERS = ("trajectory", "step")
@@ -34,7 +35,7 @@ class SearchgymArgs:
                         metadata={"help": "corpus spec: synthetic:..., hotpotqa:..., a local JSONL, ..."})
     split: Literal["all", "train", "test"] = field(
         default="train", metadata={"help": "tasks trained on: the deterministic hash split of train.splits"})
-    searcher: str = field(default="bm25", metadata={"help": "bm25 | bm25s | dense | hybrid | remote:http://host:port"})
+    searcher: str = field(default="bm25", metadata={"help": SEARCHER_HELP})
     max_turns: int = field(default=4, metadata={"help": "agent turns per episode (the SLATE budget B)"})
     top_k: int = field(default=3, metadata={"help": "search hits shown per search (TRL's sampling top_k is unused)"})
     passage_chars: int = field(default=200, metadata={"help": "characters of each passage shown to the agent"})
