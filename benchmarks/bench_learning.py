@@ -190,17 +190,18 @@ def main(argv=None) -> int:
                   **({"negative_advantage_weight": args.negative_advantage_weight}
                      if args.negative_advantage_weight is not None else {}),
                   max_steps=10_000, max_generated_tokens=budget)
-    evaluate = lambda path, out_dir: evaluate_model(  # noqa: E731
-        path, test_tasks, taskset, searcher, max_turns=args.max_turns, top_k=3, passage_chars=200,
-        max_new_tokens=args.max_new_tokens, device=device, out_dir=out_dir)
+    def evaluator(tasks, tasks_of, searcher_of, stem):
+        return lambda path, out_dir: evaluate_model(
+            path, tasks, tasks_of, searcher_of, max_turns=args.max_turns, top_k=3, passage_chars=200,
+            max_new_tokens=args.max_new_tokens, device=device, out_dir=out_dir, stem=stem)
+
+    evaluate = evaluator(test_tasks, taskset, searcher, "heldout")
     transfer_evaluate = None
     if args.transfer_corpus:
         transfer_set = load_taskset(args.transfer_corpus)
-        transfer_searcher = build_searcher(searcher_spec, transfer_set.documents)
         print(f"transfer world {args.transfer_corpus}: all {len(transfer_set.tasks)} tasks", flush=True)
-        transfer_evaluate = lambda path, out_dir: evaluate_model(  # noqa: E731
-            path, list(transfer_set.tasks), transfer_set, transfer_searcher, max_turns=args.max_turns, top_k=3,
-            passage_chars=200, max_new_tokens=args.max_new_tokens, device=device, out_dir=out_dir, stem="transfer")
+        transfer_evaluate = evaluator(list(transfer_set.tasks), transfer_set,
+                                      build_searcher(searcher_spec, transfer_set.documents), "transfer")
 
     # 1. one shared warm start
     warm_cfg = TrainConfig(**{**common, "output_dir": str(out / "warm"), "warmstart": True,
