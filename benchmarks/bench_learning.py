@@ -17,9 +17,10 @@ policy tokens (`max_generated_tokens`), then every model is evaluated greedily o
 Printed per arm and seed: held-out EM, F1, citation precision, answered rate, valid-turn rate, searches per
 episode, before (the warm start) and after; then mean ± std over seeds; a plot and a JSON file are written.
 Every held-out evaluation keeps its report beside its model (`warm/heldout.*`, `arm-<x>-seed<n>/heldout.*`:
-the episodes whole in `heldout_episodes.jsonl`, the viewer in `heldout.html`). Each run also counts the
-held-out tasks it gained and lost against the warm start (paired: the same tasks, so what one seed happened to
-draw does not blur the comparison).
+the episodes whole in `heldout_episodes.jsonl`, the viewer in `heldout.html`) and a key of the weights, tasks
+and settings (`heldout.key`): a re-run on the same `--out` reuses an evaluation whose key matches. Each run also
+counts the held-out tasks it gained and lost against the warm start (paired: the same tasks, so what one seed
+happened to draw does not blur the comparison).
 
 The held-out split is small (35 tasks of the default world: one task is ±0.029 EM). `--transfer-corpus
 synthetic:seed=1,passages=500,tasks=160,hops=2` also evaluates every model on all tasks of a world generated
@@ -65,6 +66,13 @@ def evaluate_model(path: str, tasks, taskset, searcher, *, max_turns: int, top_k
     from searchgym.policies.hf_policy import HFPolicy
 
     resolved = str(resolve_model(path))
+    key = evaluation_key(resolved, tasks, max_turns=max_turns, top_k=top_k, passage_chars=passage_chars,
+                         max_new_tokens=max_new_tokens, device=device)
+    if out_dir is not None:
+        saved = saved_evaluation(out_dir, stem, key)
+        if saved is not None:
+            print(f"  {stem}: reusing {Path(out_dir) / (stem + '.json')} (same weights, tasks and settings)", flush=True)
+            return saved
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     model = AutoModelForCausalLM.from_pretrained(resolved, dtype=dtype).to(device).eval()
     tok = AutoTokenizer.from_pretrained(resolved)
@@ -80,7 +88,35 @@ def evaluate_model(path: str, tasks, taskset, searcher, *, max_turns: int, top_k
         from searchgym.eval.report import write_report
 
         write_report(report, out_dir, stem=stem)
+        # written last: an evaluation cut short is never taken for a finished one
+        (Path(out_dir) / f"{stem}.key").write_text(key, encoding="utf-8")
     return dict(report.summary), {e.task_id: e.em for e in report.episodes}
+
+
+def evaluation_key(model_dir: str, tasks, **settings) -> str:
+    """A digest of what decides an evaluation: the weights' bytes, the task ids and the episode settings."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for weights in sorted(Path(model_dir).glob("*.safetensors")):
+        with weights.open("rb") as f:
+            digest.update(hashlib.file_digest(f, "sha256").digest())
+    digest.update(json.dumps({"tasks": sorted(t.id for t in tasks), **settings}, sort_keys=True).encode())
+    return digest.hexdigest()[:24]
+
+
+def saved_evaluation(out_dir: str, stem: str, key: str) -> tuple[dict[str, float], dict[str, float]] | None:
+    """The summary and per-task exact match of ``<out_dir>/<stem>.json`` when its key matches ``key``, else
+    ``None``: re-running the bench on the same folder does not evaluate the same model twice."""
+    folder = Path(out_dir)
+    try:
+        if (folder / f"{stem}.key").read_text(encoding="utf-8").strip() != key:
+            return None
+        saved = json.loads((folder / f"{stem}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    summary = {k: float("nan") if v is None else float(v) for k, v in saved["summary"].items()}
+    return summary, {e["task_id"]: float(e["em"]) for e in saved["episodes"]}
 
 
 def gained_lost(before: dict[str, float], after: dict[str, float]) -> tuple[int, int]:
@@ -131,6 +167,9 @@ def main(argv=None) -> int:
                    help="keep a checkpoint of every arm every N steps (e.g. to evaluate a long run at a smaller budget)")
     p.add_argument("--warm-rows", type=int, default=None)
     p.add_argument("--warm-epochs", type=float, default=None)
+    p.add_argument("--warm-frozen-fraction", type=float, default=None,
+                   help="share of the decoder layers frozen during the warm start (searchgym train's default: 0.5; "
+                        "the README's figures before 2026-12-07 trained every layer: 0)")
     p.add_argument("--warm-only", action="store_true", help="measure the warm start on the held-out split and stop")
     p.add_argument("--transfer-corpus", default=None,
                    help="also evaluate every model on ALL tasks of this unseen world (e.g. the default world with "
@@ -209,7 +248,9 @@ def main(argv=None) -> int:
                               # the 500-passage world's 408). --quick used to clone 256 turns (74 episodes) to save
                               # 3 minutes: held-out EM 0.314, answered 0.743, against 0.629 and 0.943 (2026-12-06)
                               **({"warmstart_max_rows": args.warm_rows} if args.warm_rows else {}),
-                              **({"warmstart_epochs": args.warm_epochs} if args.warm_epochs else {})})
+                              **({"warmstart_epochs": args.warm_epochs} if args.warm_epochs else {}),
+                              **({"warmstart_frozen_fraction": args.warm_frozen_fraction}
+                                 if args.warm_frozen_fraction is not None else {})})
     start = time.perf_counter()
     model, tok = load_model_and_tokenizer("smollm2")
     load_or_warm_start(warm_cfg, model, tok, train_tasks, searcher)
