@@ -11,7 +11,13 @@ from searchgym.envs.actions import parse_action
 from searchgym.rewards.outcome import exact_match
 from searchgym.train import warmstart
 from searchgym.train.config import TrainConfig
-from searchgym.train.warmstart import load_or_warm_start, oracle_demonstrations, warm_start, warmstart_key
+from searchgym.train.warmstart import (
+    freeze_bottom,
+    load_or_warm_start,
+    oracle_demonstrations,
+    warm_start,
+    warmstart_key,
+)
 
 torch = pytest.importorskip("torch")
 from helpers import tiny_llama  # noqa: E402
@@ -144,8 +150,14 @@ def test_warm_start_lowers_the_loss_saves_and_is_reused(world, tmp_path, smollm2
                          warmstart_epochs=4, warmstart_learning_rate=1e-2, seed=0,
                          max_turns=8, top_k=3, passage_chars=150)
     model = tiny_llama(smollm2_tokenizer, max_positions=2048)
+    before = {name: t.clone() for name, t in model.state_dict().items()}
     folder = warm_start(config, model, smollm2_tokenizer, tasks, searcher)
     assert smollm2_tokenizer.padding_side == "left"  # the caller's tokenizer is left as it was
+    # the default freezes the embeddings and the bottom half (layer 0 of 2) during SFT, then thaws them for GRPO
+    after = model.state_dict()
+    kept = [n for n in before if torch.equal(before[n], after[n])]
+    assert sorted(kept) == sorted(n for n in before if n.startswith(("model.embed_tokens.", "model.layers.0.")))
+    assert all(p.requires_grad for p in model.parameters())
 
     record = json.loads((folder / "warmstart.json").read_text())
     assert record["key"] == warmstart_key(config, tasks)
@@ -166,6 +178,26 @@ def test_warm_start_lowers_the_loss_saves_and_is_reused(world, tmp_path, smollm2
     # anything that shapes the warm start changes the key, so a stale model is never reused
     changed = dataclasses.replace(config, warmstart_epochs=2)
     assert warmstart_key(changed, tasks) != record["key"]
+    assert warmstart_key(dataclasses.replace(config, warmstart_frozen_fraction=0.0), tasks) != record["key"]
     assert warmstart_key(config, tasks[:-1]) != record["key"]
     with pytest.raises(AssertionError, match="retrained"):
         load_or_warm_start(changed, model, smollm2_tokenizer, tasks, searcher)
+
+
+def test_freeze_bottom_freezes_the_embeddings_and_the_bottom_share_of_layers(smollm2_tokenizer):
+    model = tiny_llama(smollm2_tokenizer)  # 2 decoder layers, untied LM head
+    assert freeze_bottom(model, 0.0) == []
+    frozen = freeze_bottom(model, 0.5)
+    names = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert names == {n for n, _ in model.named_parameters() if n.startswith(("model.embed_tokens.", "model.layers.0."))}
+    assert {id(p) for p in frozen} == {id(p) for n, p in model.named_parameters() if n in names}
+    assert freeze_bottom(model, 0.5) == []  # already frozen: nothing of the caller's is taken over
+
+    with pytest.raises(ValueError, match="decoder layers"):
+        freeze_bottom(torch.nn.Linear(2, 2), 0.5)
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.0])
+def test_frozen_fraction_out_of_range_is_refused(fraction):
+    with pytest.raises(ValueError, match="warmstart_frozen_fraction"):
+        TrainConfig(warmstart_frozen_fraction=fraction)

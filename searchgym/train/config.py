@@ -51,6 +51,10 @@ class SearchgymArgs:
         "help": "warm start: oracle turns cloned (whole episodes, so a few more may be kept); 512 covers every "
                 "training task of the default world"})
     warmstart_learning_rate: float = field(default=1e-4, metadata={"help": "warm start: SFT learning rate"})
+    warmstart_frozen_fraction: float = field(default=0.5, metadata={
+        "help": "warm start: the embeddings and this share of the decoder layers, from the bottom, stay frozen "
+                "during SFT (0.5: 15 of SmolLM2-135M's 30, so the backward pass stops half-way: 1.7x faster on "
+                "CPU); 0 trains every weight. GRPO trains them all either way"})
     # sampling
     sampler: Literal["trajectory", "step"] = field(default="trajectory", metadata={
         "help": "trajectory: G whole episodes per task; step: SLATE truncated step groups of k"})
@@ -111,6 +115,8 @@ class SearchgymArgs:
                      "micro_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.warmstart_frozen_fraction < 1.0:
+            raise ValueError(f"warmstart_frozen_fraction must lie in [0, 1), got {self.warmstart_frozen_fraction}")
         if self.log_episodes_every < 0:
             raise ValueError(f"log_episodes_every must be 0 (never) or positive, got {self.log_episodes_every}")
         if self.warmstart_epochs <= 0:

@@ -109,6 +109,8 @@ def warmstart_key(config: TrainConfig, tasks: Sequence[Task]) -> str:
         "max_rows": config.warmstart_max_rows,
         "lr": config.warmstart_learning_rate, "seed": config.seed,
     }
+    if config.warmstart_frozen_fraction:  # absent when 0, so saves from before the option (all trained) match
+        parts["frozen_fraction"] = config.warmstart_frozen_fraction
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -151,9 +153,10 @@ def warm_start(config: TrainConfig, model: Any, tokenizer: Any, tasks: Sequence[
         output_dir=str(folder / "trainer"),
         num_train_epochs=config.warmstart_epochs,
         learning_rate=config.warmstart_learning_rate,
-        # 4 episodes per update, read 2 at a time: the same update with half the activation memory
-        per_device_train_batch_size=2,
-        gradient_accumulation_steps=2,
+        # 4 episodes per update, read one at a time: the same update, no padding (15 % faster on CPU than 2 at a
+        # time, measured) and a quarter of the activation memory
+        per_device_train_batch_size=1,
+        gradient_accumulation_steps=4,
         lr_scheduler_type="constant_with_warmup",
         warmup_steps=2,
         max_length=4096,  # longer than any episode of the default limits: nothing is cut
@@ -175,6 +178,7 @@ def warm_start(config: TrainConfig, model: Any, tokenizer: Any, tasks: Sequence[
     start = time.perf_counter()
     padding_side = tokenizer.padding_side
     tokenizer.padding_side = "right"  # SFT pads on the right; the caller's generation pads on the left
+    frozen = freeze_bottom(model, config.warmstart_frozen_fraction)
     try:
         examples = [episode_example(c, tokenizer) for c in demos.conversations]
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
@@ -184,6 +188,8 @@ def warm_start(config: TrainConfig, model: Any, tokenizer: Any, tasks: Sequence[
         trainer.train()
     finally:
         tokenizer.padding_side = padding_side
+        for param in frozen:  # GRPO trains every weight
+            param.requires_grad_(True)
     trainer.accelerator.wait_for_everyone()
     if trainer.is_world_process_zero():
         tmp = folder / "model.tmp"
@@ -208,6 +214,31 @@ def warm_start(config: TrainConfig, model: Any, tokenizer: Any, tasks: Sequence[
     return folder
 
 
+def freeze_bottom(model: Any, fraction: float) -> list[Any]:
+    """Freeze the input embeddings and the bottom ``fraction`` of the decoder layers of ``model`` (rounded
+    down); return the parameters frozen here, to thaw them afterwards.
+
+    Why: the backward pass of a frozen bottom half is never computed, and cloning the action format needs
+    the upper layers most: on 2 CPU cores an SFT update of 4 episodes of the default world takes 19 s instead
+    of 32 s with half of SmolLM2-135M frozen (measured). With tied embeddings (SmolLM2) the LM head stays fixed too.
+    """
+    if fraction <= 0:
+        return []
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else getattr(model, "model", None)
+    blocks = getattr(decoder, "layers", None)
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    if blocks is None or embeddings is None:
+        raise ValueError(f"warmstart_frozen_fraction={fraction}: cannot find the decoder layers of "
+                         f"{type(model).__name__}; set warmstart_frozen_fraction=0")
+    frozen = []
+    for module in (embeddings, *blocks[: int(fraction * len(blocks))]):
+        for param in module.parameters():
+            if param.requires_grad:
+                param.requires_grad_(False)
+                frozen.append(param)
+    return frozen
+
+
 def load_or_warm_start(config: TrainConfig, model: Any, tokenizer: Any, tasks: Sequence[Task], searcher: Any) -> Any:
     """The model to start GRPO from: the saved warm start when its key matches, else a fresh one."""
     key = warmstart_key(config, tasks)
@@ -228,5 +259,5 @@ def _on_gpu() -> bool:
     return torch.cuda.is_available()
 
 
-__all__ = ["Demonstrations", "episode_example", "load_or_warm_start", "oracle_demonstrations", "saved_warmstart", "warm_start",
+__all__ = ["Demonstrations", "episode_example", "freeze_bottom", "load_or_warm_start", "oracle_demonstrations", "saved_warmstart", "warm_start",
            "warmstart_key"]
