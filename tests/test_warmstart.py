@@ -147,13 +147,13 @@ def test_warm_start_lowers_the_loss_saves_and_is_reused(world, tmp_path, smollm2
     tasks = taskset.tasks[:20]
     # short observations and a few episodes (one row each): 2 optimizer steps per epoch
     config = TrainConfig(model="tiny", output_dir=str(tmp_path / "run"), warmstart_max_rows=24,
-                         warmstart_epochs=4, warmstart_learning_rate=1e-2, seed=0,
+                         warmstart_epochs=4, warmstart_learning_rate=1e-2, seed=0, warmstart_frozen_fraction=0.5,
                          max_turns=8, top_k=3, passage_chars=150)
     model = tiny_llama(smollm2_tokenizer, max_positions=2048)
     before = {name: t.clone() for name, t in model.state_dict().items()}
     folder = warm_start(config, model, smollm2_tokenizer, tasks, searcher)
     assert smollm2_tokenizer.padding_side == "left"  # the caller's tokenizer is left as it was
-    # the default freezes the embeddings and the bottom half (layer 0 of 2) during SFT, then thaws them for GRPO
+    # a frozen half: the embeddings and layer 0 of 2 are untouched by SFT, then thawed for GRPO
     after = model.state_dict()
     kept = [n for n in before if torch.equal(before[n], after[n])]
     assert sorted(kept) == sorted(n for n in before if n.startswith(("model.embed_tokens.", "model.layers.0.")))

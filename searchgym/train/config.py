@@ -51,10 +51,11 @@ class SearchgymArgs:
         "help": "warm start: oracle turns cloned (whole episodes, so a few more may be kept); 512 covers every "
                 "training task of the default world"})
     warmstart_learning_rate: float = field(default=1e-4, metadata={"help": "warm start: SFT learning rate"})
-    warmstart_frozen_fraction: float = field(default=0.5, metadata={
+    warmstart_frozen_fraction: float = field(default=0.0, metadata={
         "help": "warm start: the embeddings and this share of the decoder layers, from the bottom, stay frozen "
                 "during SFT (0.5: 15 of SmolLM2-135M's 30, so the backward pass stops half-way: 1.7x faster on "
-                "CPU); 0 trains every weight. GRPO trains them all either way"})
+                "CPU; level after 12 GRPO steps, worse after 24: docs/training.md); 0 (default) trains every "
+                "weight. GRPO trains them all either way"})
     # sampling
     sampler: Literal["trajectory", "step"] = field(default="trajectory", metadata={
         "help": "trajectory: G whole episodes per task; step: SLATE truncated step groups of k"})
