@@ -66,9 +66,10 @@ def evaluate_model(path: str, tasks, taskset, searcher, *, max_turns: int, top_k
     from searchgym.policies.hf_policy import HFPolicy
 
     resolved = str(resolve_model(path))
-    key = evaluation_key(resolved, tasks, max_turns=max_turns, top_k=top_k, passage_chars=passage_chars,
-                         max_new_tokens=max_new_tokens, device=device)
-    if out_dir is not None:
+    key = None
+    if out_dir is not None:  # hashing the weights only pays where a report can be reused
+        key = evaluation_key(resolved, tasks, max_turns=max_turns, top_k=top_k, passage_chars=passage_chars,
+                             max_new_tokens=max_new_tokens, device=device)
         saved = saved_evaluation(out_dir, stem, key)
         if saved is not None:
             print(f"  {stem}: reusing {Path(out_dir) / (stem + '.json')} (same weights, tasks and settings)", flush=True)
@@ -84,7 +85,7 @@ def evaluate_model(path: str, tasks, taskset, searcher, *, max_turns: int, top_k
         return DeepSearchEnv(taskset.tasks, searcher, max_turns=max_turns, top_k=top_k, passage_chars=passage_chars)
 
     report = evaluate(policy, make_env, tasks, batch_size=64 if device == "cuda" else 16, progress=False)
-    if out_dir is not None:
+    if out_dir is not None and key is not None:
         from searchgym.eval.report import write_report
 
         write_report(report, out_dir, stem=stem)

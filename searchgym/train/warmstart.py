@@ -176,9 +176,9 @@ def warm_start(config: TrainConfig, model: Any, tokenizer: Any, tasks: Sequence[
         tokenizer.pad_token = tokenizer.eos_token
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     start = time.perf_counter()
+    frozen = freeze_bottom(model, config.warmstart_frozen_fraction)  # before the tokenizer is touched: it may refuse
     padding_side = tokenizer.padding_side
     tokenizer.padding_side = "right"  # SFT pads on the right; the caller's generation pads on the left
-    frozen = freeze_bottom(model, config.warmstart_frozen_fraction)
     try:
         examples = [episode_example(c, tokenizer) for c in demos.conversations]
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
