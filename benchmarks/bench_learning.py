@@ -75,7 +75,9 @@ def evaluate_model(path: str, tasks, taskset, searcher, *, max_turns: int, top_k
             print(f"  {stem}: reusing {Path(out_dir) / (stem + '.json')} (same weights, tasks and settings)", flush=True)
             return saved
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(resolved, dtype=dtype).to(device).eval()
+    model = AutoModelForCausalLM.from_pretrained(resolved, dtype=dtype)
+    # transformers types from_pretrained's result so that its nn.Module methods do not bind
+    model.to(device).eval()  # pyright: ignore[reportArgumentType]
     tok = AutoTokenizer.from_pretrained(resolved)
     tok.padding_side = "left"
     policy = HFPolicy(model, tok, max_new_tokens=max_new_tokens, temperature=0.0, seed=0,
@@ -135,7 +137,7 @@ def main(argv=None) -> int:
     """Warm start once, train every arm and seed from it, evaluate each on held-out tasks, print and plot."""
     from searchgym.corpora.spec import DEFAULT_CORPUS
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--quick", action="store_true", help="one seed per arm, CPU-sized budgets (2 cores: warm start ~9 min, then ~7 min an arm)")
     p.add_argument("--seeds", type=int, default=None, help="seeds per arm: 0 .. N-1")
     p.add_argument("--first-seed", type=int, default=0,
