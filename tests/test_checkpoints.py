@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import fake_checkpoint
 from searchgym.train import checkpoints
 from searchgym.train.config import TrainConfig
 from searchgym.train.metrics import append_jsonl, read_jsonl, repair_jsonl, resume_metrics
@@ -22,26 +23,6 @@ torch = pytest.importorskip("torch")
 
 
 # ---- complete checkpoints ----------------------------------------------------------------------------
-
-def _fake_checkpoint(root: Path, step: int) -> Path:
-    """A checkpoint with every file the trainer and ResumeCallback write (small, real formats)."""
-    from safetensors.torch import save_file
-
-    path = root / f"checkpoint-{step}"
-    path.mkdir(parents=True)
-    save_file({"w": torch.arange(64, dtype=torch.float32)}, str(path / "model.safetensors"))
-    (path / "trainer_state.json").write_text(json.dumps({"global_step": step, "log_history": []}))
-    torch.save({"state": {0: {"exp_avg": torch.ones(64)}}, "param_groups": []}, path / "optimizer.pt")
-    torch.save({"last_epoch": step, "base_lrs": [0.1]}, path / "scheduler.pt")
-    torch.save({"python": (3, tuple(range(625)), None), "cpu": torch.get_rng_state()}, path / "rng_state.pth")
-
-    class _Rollout:
-        sampler = None
-        pending_rng_state = {"counters": {"_episode": step}}
-
-    checkpoints.save_rollout_rng(path / "searchgym_rng.pt", _Rollout(), step)
-    return path
-
 
 def _truncate(path: Path, keep: float = 0.5) -> None:
     data = path.read_bytes()
@@ -61,15 +42,15 @@ DAMAGE = {
 
 
 def test_a_complete_checkpoint_passes(tmp_path):
-    check = checkpoints.inspect_checkpoint(_fake_checkpoint(tmp_path, 3), world_size=1)
+    check = checkpoints.inspect_checkpoint(fake_checkpoint(tmp_path, 3), world_size=1)
     assert check.complete and check.step == 3, check.describe()
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
 def test_latest_falls_back_to_the_newest_complete_checkpoint_and_says_so(tmp_path, caplog, damage):
-    _fake_checkpoint(tmp_path, 2)
-    _fake_checkpoint(tmp_path, 4)
-    newest = _fake_checkpoint(tmp_path, 6)
+    fake_checkpoint(tmp_path, 2)
+    fake_checkpoint(tmp_path, 4)
+    newest = fake_checkpoint(tmp_path, 6)
     DAMAGE[damage](newest)
     assert not checkpoints.inspect_checkpoint(newest, world_size=1).complete
     with caplog.at_level(logging.WARNING, logger="searchgym.train.checkpoints"):
@@ -85,15 +66,15 @@ def test_latest_falls_back_to_the_newest_complete_checkpoint_and_says_so(tmp_pat
 def test_the_trainings_resume_functions_use_the_checks(tmp_path):
     from searchgym.train.training import latest_checkpoint, resolve_resume
 
-    _fake_checkpoint(tmp_path, 1)
-    (_fake_checkpoint(tmp_path, 2) / "scheduler.pt").unlink()
+    fake_checkpoint(tmp_path, 1)
+    (fake_checkpoint(tmp_path, 2) / "scheduler.pt").unlink()
     assert latest_checkpoint(tmp_path).name == "checkpoint-1"
     config = TrainConfig(output_dir=str(tmp_path), resume_from_checkpoint="latest")
     assert Path(resolve_resume(config)).name == "checkpoint-1"
 
 
 def test_missing_optimizer_is_an_error_unless_reset_is_asked_for(tmp_path, caplog):
-    only = _fake_checkpoint(tmp_path, 5)
+    only = fake_checkpoint(tmp_path, 5)
     (only / "optimizer.pt").unlink()
     with pytest.raises(ValueError, match="resume_reset_optimizer=true"):
         checkpoints.resolve_resume(str(only), tmp_path, world_size=1)
@@ -111,7 +92,7 @@ def test_missing_optimizer_is_an_error_unless_reset_is_asked_for(tmp_path, caplo
 def test_no_complete_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         checkpoints.resolve_resume("latest", tmp_path / "nothing", world_size=1)
-    _truncate(_fake_checkpoint(tmp_path, 1) / "model.safetensors", 0.3)
+    _truncate(fake_checkpoint(tmp_path, 1) / "model.safetensors", 0.3)
     with pytest.raises(FileNotFoundError, match="checkpoint-1: weights: model.safetensors: truncated"):
         checkpoints.resolve_resume("latest", tmp_path, world_size=1)
     with pytest.raises(FileNotFoundError, match="does not exist"):
@@ -119,7 +100,7 @@ def test_no_complete_checkpoint_is_a_clear_error(tmp_path):
 
 
 def test_multi_process_checkpoints_need_every_ranks_rng(tmp_path):
-    path = _fake_checkpoint(tmp_path, 2)
+    path = fake_checkpoint(tmp_path, 2)
     (path / "rng_state.pth").rename(path / "rng_state_0.pth")
     (path / "searchgym_rng.pt").rename(path / "searchgym_rng_0.pt")
     check = checkpoints.inspect_checkpoint(path, world_size=2)

@@ -1,0 +1,90 @@
+"""benchmarks/bench_learning.py: what a re-run on the same --out reuses, resumes or refuses (no training)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import fake_checkpoint
+from searchgym.train.config import TrainConfig, dump_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_learning", ROOT / "benchmarks" / "bench_learning.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _config(run_dir: Path, **changes) -> TrainConfig:
+    return TrainConfig(**{"output_dir": str(run_dir), "warmstart": False, "seed": 1, "max_generated_tokens": 34_000,
+                          **changes})
+
+
+def test_a_run_folder_is_new_resumed_or_done_by_what_it_holds(bench, tmp_path):
+    run = tmp_path / "arm-b-seed1"
+    cfg = _config(run)
+    assert bench.arm_run_state(run, cfg) == "new"  # no folder
+    run.mkdir()
+    dump_config(cfg, run / "config.yaml")
+    assert bench.arm_run_state(run, cfg) == "new"  # started, killed before its first checkpoint
+    (run / "checkpoint-12").mkdir()
+    (run / "checkpoint-12" / "model.safetensors").write_bytes(b"cut short")
+    assert bench.arm_run_state(run, cfg) == "new"  # killed while writing it: nothing to resume from
+    import shutil
+
+    shutil.rmtree(run / "checkpoint-12")
+    fake_checkpoint(run, 12)
+    assert bench.arm_run_state(run, cfg) == "resume"
+    # how it was started is not what it computes: a resumed run's saved config still matches
+    dump_config(cfg.replace(resume_from_checkpoint="latest"), run / "config.yaml")
+    assert bench.arm_run_state(run, cfg) == "resume"
+    (run / "final").mkdir()
+    (run / "final" / "config.json").write_text("{}")
+    assert bench.arm_run_state(run, cfg) == "resume"  # final written, log history not yet: not finished
+    (run / "log_history.json").write_text("[]")
+    assert bench.arm_run_state(run, cfg) == "done"
+
+
+def test_a_run_folder_with_other_settings_is_refused(bench, tmp_path):
+    run = tmp_path / "arm-b-seed1"
+    run.mkdir()
+    dump_config(_config(run, max_generated_tokens=60_000), run / "config.yaml")
+    with pytest.raises(ValueError, match="max_generated_tokens 60000 there, 34000 now"):
+        bench.arm_run_state(run, _config(run))
+
+
+def test_an_evaluation_is_reused_only_for_the_same_weights_tasks_and_settings(bench, tmp_path):
+    class Task:
+        def __init__(self, id):
+            self.id = id
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights")
+    tasks = [Task("t1"), Task("t2")]
+    key = bench.evaluation_key(str(model), tasks, max_turns=4)
+    report = {"summary": {"em": 0.5, "f1": None}, "episodes": [{"task_id": "t1", "em": 1.0}, {"task_id": "t2", "em": 0.0}]}
+    (tmp_path / "heldout.json").write_text(json.dumps(report))
+    assert bench.saved_evaluation(str(tmp_path), "heldout", key) is None  # no key file: never finished
+    (tmp_path / "heldout.key").write_text(key)
+    summary, per_task = bench.saved_evaluation(str(tmp_path), "heldout", key)
+    assert summary["em"] == 0.5 and summary["f1"] != summary["f1"]  # None comes back as NaN
+    assert per_task == {"t1": 1.0, "t2": 0.0}
+    assert bench.evaluation_key(str(model), tasks, max_turns=3) != key
+    assert bench.evaluation_key(str(model), tasks[:1], max_turns=4) != key
+    (model / "model.safetensors").write_bytes(b"trained further")
+    assert bench.saved_evaluation(str(tmp_path), "heldout", bench.evaluation_key(str(model), tasks, max_turns=4)) is None
+
+
+def test_gained_and_lost_are_paired_by_task(bench):
+    before = {"t1": 1.0, "t2": 0.0, "t3": 0.0, "t4": 1.0}
+    after = {"t1": 1.0, "t2": 1.0, "t3": 1.0, "t4": 0.0}
+    assert bench.gained_lost(before, after) == (2, 1)
