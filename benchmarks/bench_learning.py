@@ -160,6 +160,26 @@ def arm_run_state(run_dir: Path, cfg: Any) -> str:
     return "resume" if latest_checkpoint(run_dir) is not None else "new"
 
 
+def train_or_reuse(run_dir: Path, cfg: Any, train: Any, label: str = "") -> tuple[Path, list[dict], float]:
+    """The final model folder, log history and training seconds of ``cfg``'s run in ``run_dir``: trained by
+    ``train(cfg)``, resumed from its newest complete checkpoint, or read back when an earlier invocation finished
+    it (``arm_run_state``)."""
+    from searchgym.train.run import FINAL_DIR
+
+    started = time.perf_counter()
+    state = arm_run_state(run_dir, cfg)
+    if state == "done":  # evaluations are then reused by key too
+        print(f"{label}: reusing the finished run in {run_dir}", flush=True)
+        history = json.loads((run_dir / "log_history.json").read_text(encoding="utf-8"))
+        seconds = next((h["train_runtime"] for h in reversed(history) if "train_runtime" in h), math.nan)
+        return run_dir / FINAL_DIR, history, float(seconds)
+    if state == "resume":  # killed or crashed: continue from its newest complete checkpoint
+        print(f"{label}: resuming the interrupted run in {run_dir}", flush=True)
+        cfg = cfg.replace(resume_from_checkpoint="latest")
+    result = train(cfg)
+    return Path(result.final_model_dir), list(result.log_history), time.perf_counter() - started
+
+
 def _fmt(row: dict[str, float]) -> str:
     return "  ".join(f"{k} {row.get(k, float('nan')):.3f}" for k in METRICS)
 
@@ -217,7 +237,6 @@ def main(argv=None) -> int:
     from searchgym.corpora import load_taskset
     from searchgym.search import build_searcher
     from searchgym.train.config import TrainConfig
-    from searchgym.train.run import FINAL_DIR
     from searchgym.train.splits import split_tasks
     from searchgym.train.training import load_model_and_tokenizer, train
     from searchgym.train.warmstart import load_or_warm_start
@@ -312,20 +331,7 @@ def main(argv=None) -> int:
             cfg = TrainConfig(**{**common, **specs[arm], "model": warm_dir, "warmstart": False, "seed": seed,
                                  "use_peft": args.lora, "output_dir": str(run_dir),
                                  **({"lora_target_modules": lora_modules} if args.lora else {})})
-            t0 = time.perf_counter()
-            state = arm_run_state(run_dir, cfg)
-            if state == "done":  # an earlier invocation finished it: evaluations are reused by key too
-                print(f"arm {arm} seed {seed}: reusing the finished run in {run_dir}", flush=True)
-                final_dir = run_dir / FINAL_DIR
-                history = json.loads((run_dir / "log_history.json").read_text(encoding="utf-8"))
-                seconds = next((h["train_runtime"] for h in reversed(history) if "train_runtime" in h), math.nan)
-            else:
-                if state == "resume":  # killed or crashed: continue from its newest complete checkpoint
-                    print(f"arm {arm} seed {seed}: resuming the interrupted run in {run_dir}", flush=True)
-                    cfg = cfg.replace(resume_from_checkpoint="latest")
-                result = train(cfg)
-                final_dir, history = result.final_model_dir, result.log_history
-                seconds = time.perf_counter() - t0
+            final_dir, history, seconds = train_or_reuse(run_dir, cfg, train, label=f"arm {arm} seed {seed}")
             after, after_tasks = evaluate(str(final_dir), str(run_dir))
             steps = sum(1 for h in history if "reward" in h)
             gained, lost = gained_lost(warm_tasks, after_tasks)
@@ -335,7 +341,7 @@ def main(argv=None) -> int:
             print(f"arm {arm} ({ARM_NAMES[arm]}) seed {seed}: {steps} steps in {row['seconds']:.0f}s: {_fmt(after)}"
                   f"  tasks gained {gained} lost {lost}", flush=True)
             if transfer_evaluate is not None:
-                moved, moved_tasks = transfer_evaluate(str(result.final_model_dir), str(run_dir))
+                moved, moved_tasks = transfer_evaluate(str(final_dir), str(run_dir))
                 t_gained, t_lost = gained_lost(warm_transfer_tasks, moved_tasks)
                 row["transfer"] = {**moved, "gained": t_gained, "lost": t_lost}
                 print(f"  on the transfer world: {_fmt(moved)}  tasks gained {t_gained} lost {t_lost}", flush=True)

@@ -88,3 +88,35 @@ def test_gained_and_lost_are_paired_by_task(bench):
     before = {"t1": 1.0, "t2": 0.0, "t3": 0.0, "t4": 1.0}
     after = {"t1": 1.0, "t2": 1.0, "t3": 1.0, "t4": 0.0}
     assert bench.gained_lost(before, after) == (2, 1)
+
+
+def test_train_or_reuse_returns_the_model_of_this_run_whichever_way_it_got_it(bench, tmp_path):
+    """Each arm's evaluations read the folder this returns (a reused run once got the previous arm's model)."""
+    from types import SimpleNamespace
+
+    calls = []
+
+    def fake_train(cfg):
+        calls.append(cfg.resume_from_checkpoint)
+        out = Path(cfg.output_dir)
+        dump_config(cfg, out / "config.yaml")
+        (out / "final").mkdir(exist_ok=True)
+        (out / "final" / "config.json").write_text("{}")
+        history = [{"step": 1, "reward": 0.5}, {"train_runtime": 12.0}]
+        (out / "log_history.json").write_text(json.dumps(history))
+        return SimpleNamespace(final_model_dir=out / "final", log_history=history)
+
+    run = tmp_path / "arm-c-seed0"
+    run.mkdir()
+    cfg = _config(run)
+    final, history, _ = bench.train_or_reuse(run, cfg, fake_train)
+    assert final == run / "final" and calls == [None] and history[0]["reward"] == 0.5
+    final, history, seconds = bench.train_or_reuse(run, cfg, fake_train)  # finished: read back, not retrained
+    assert final == run / "final" and calls == [None] and seconds == 12.0 and history[0]["reward"] == 0.5
+
+    other = tmp_path / "arm-c-seed1"
+    other.mkdir()
+    dump_config(_config(other), other / "config.yaml")
+    fake_checkpoint(other, 12)
+    final, _, _ = bench.train_or_reuse(other, _config(other), fake_train)  # killed after a checkpoint: resumed
+    assert final == other / "final" and calls == [None, "latest"]
