@@ -20,7 +20,9 @@ Every held-out evaluation keeps its report beside its model (`warm/heldout.*`, `
 the episodes whole in `heldout_episodes.jsonl`, the viewer in `heldout.html`) and a key of the weights, tasks
 and settings (`heldout.key`): a re-run on the same `--out` reuses an evaluation whose key matches. Each run also
 counts the held-out tasks it gained and lost against the warm start (paired: the same tasks, so what one seed
-happened to draw does not blur the comparison). An arm run that an earlier invocation finished on the same
+happened to draw does not blur the comparison), and, when arm a runs beside others, every other arm's run
+is compared with arm a's run of the same seed on the same tasks: the tasks only it solved against those only
+the baseline solved, per seed and pooled, with a two-sided sign test (`paired` in the JSON). An arm run that an earlier invocation finished on the same
 `--out` with the same settings is reused, and one that was killed is resumed from its newest checkpoint, so
 `--first-seed 0 --seeds 3` after `--seeds 1` trains only seeds 1 and 2 and reports all three.
 
@@ -48,6 +50,7 @@ ARMS = {
     "b": dict(sampler="trajectory", citation_rubric=True, judge="none"),
     "c": dict(sampler="step", citation_rubric=True, judge="gold"),
 }
+BASELINE = "a"  # what the other arms are compared with, task by task
 ARM_NAMES = {"a": "trajectory + EM (Search-R1)", "b": "trajectory + C-GRPO", "c": "SLATE step + gold judge + C-GRPO",
              "d": "SLATE step + LLM judge + C-GRPO"}
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -130,6 +133,33 @@ def gained_lost(before: dict[str, float], after: dict[str, float]) -> tuple[int,
     gained = sum(1 for t, em in after.items() if em > 0.5 >= before.get(t, 0.0))
     lost = sum(1 for t, em in before.items() if em > 0.5 >= after.get(t, 0.0))
     return gained, lost
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact sign test: the chance of a split at least this lopsided if each differing task went either
+    way with probability 1/2 (ties, tasks both or neither solved, carry no information and are left out)."""
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(wins, losses) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def paired_against(runs: list[dict], baseline: list[dict], key: str) -> dict[str, Any]:
+    """Each run of an arm against the baseline arm's run of the same seed, task by task (``key``: the runs' per-task
+    exact match, ``"tasks"`` or ``"transfer_tasks"``): per seed and pooled over seeds, the tasks only this arm
+    solved (wins) and only the baseline solved (losses), with the sign test's p of each. Seeds that only one arm
+    has are left out."""
+    by_seed = {r["seed"]: r for r in baseline}
+    per_seed = []
+    for run in runs:
+        base = by_seed.get(run["seed"])
+        if base is None or key not in run or key not in base:
+            continue
+        wins, losses = gained_lost(base[key], run[key])
+        per_seed.append({"seed": run["seed"], "wins": wins, "losses": losses, "p": sign_test(wins, losses)})
+    wins, losses = sum(s["wins"] for s in per_seed), sum(s["losses"] for s in per_seed)
+    return {"seeds": per_seed, "wins": wins, "losses": losses, "p": sign_test(wins, losses)}
 
 
 def arm_run_state(run_dir: Path, cfg: Any) -> str:
@@ -336,7 +366,7 @@ def main(argv=None) -> int:
             steps = sum(1 for h in history if "reward" in h)
             gained, lost = gained_lost(warm_tasks, after_tasks)
             row = {"seed": seed, "steps": steps, "seconds": seconds, **after,
-                   "gained": gained, "lost": lost,
+                   "gained": gained, "lost": lost, "tasks": after_tasks,
                    "curve": [(h["step"], h["reward"]) for h in history if "reward" in h]}
             print(f"arm {arm} ({ARM_NAMES[arm]}) seed {seed}: {steps} steps in {row['seconds']:.0f}s: {_fmt(after)}"
                   f"  tasks gained {gained} lost {lost}", flush=True)
@@ -344,6 +374,7 @@ def main(argv=None) -> int:
                 moved, moved_tasks = transfer_evaluate(str(final_dir), str(run_dir))
                 t_gained, t_lost = gained_lost(warm_transfer_tasks, moved_tasks)
                 row["transfer"] = {**moved, "gained": t_gained, "lost": t_lost}
+                row["transfer_tasks"] = moved_tasks
                 print(f"  on the transfer world: {_fmt(moved)}  tasks gained {t_gained} lost {t_lost}", flush=True)
             results.setdefault(arm, []).append(row)
 
@@ -366,6 +397,8 @@ def main(argv=None) -> int:
             agg, cells = _aggregate([r["transfer"] for r in rows], warm_transfer)
             summary["transfer"]["arms"][arm] = agg
             print(f"{ARM_NAMES[arm]:<36} " + " ".join(f"{c:>22}" for c in cells))
+    if BASELINE in results and len(results) > 1:
+        summary["paired"] = _print_paired(results, with_transfer=transfer_evaluate is not None)
     summary["seconds"] = time.perf_counter() - started
     summary["learning_rate"] = learning_rate
     summary["continue_temperature"] = args.continue_temperature or TrainConfig().continue_temperature
@@ -389,6 +422,23 @@ def _aggregate(rows: list[dict], warm: dict[str, float]) -> tuple[dict, list[str
         agg[m] = {"mean": mean, "std": std, "delta": mean - warm[m]}
         cells.append(f"{mean:.3f}±{std:.3f} ({mean - warm[m]:+.3f})")
     return agg, cells
+
+
+def _print_paired(results: dict[str, list[dict]], with_transfer: bool) -> dict[str, dict]:
+    """Print and return each arm against the Search-R1 baseline, seed by seed on the same tasks."""
+    print(f"\npaired against arm {BASELINE} ({ARM_NAMES[BASELINE]}), the same seed on the same tasks: "
+          "tasks only this arm solved / only the baseline solved (two-sided sign test p)")
+    paired: dict[str, dict] = {}
+    for arm, rows in results.items():
+        if arm == BASELINE:
+            continue
+        paired[arm] = {}
+        for split, key in (("held-out", "tasks"), ("transfer", "transfer_tasks"))[: 2 if with_transfer else 1]:
+            cmp = paired_against(rows, results[BASELINE], key)
+            paired[arm][split] = cmp
+            seeds = "  ".join(f"seed {s['seed']} {s['wins']}/{s['losses']}" for s in cmp["seeds"])
+            print(f"{ARM_NAMES[arm]:<36} {split:<9} {seeds}  pooled {cmp['wins']}/{cmp['losses']} (p {cmp['p']:.3f})")
+    return paired
 
 
 def _has_java() -> bool:

@@ -117,3 +117,26 @@ def test_train_or_reuse_returns_the_model_of_this_run_whichever_way_it_got_it(be
     fake_checkpoint(other, 12)
     final, _, _ = bench.train_or_reuse(other, _config(other), fake_train)  # killed after a checkpoint: resumed
     assert final == other / "final" and calls == [None, "latest"]
+
+
+def test_the_sign_test_is_exact_two_sided_and_ignores_ties(bench):
+    assert bench.sign_test(0, 0) == 1.0
+    assert bench.sign_test(5, 5) == 1.0
+    assert bench.sign_test(3, 0) == pytest.approx(0.25)  # 2 * (1/2)^3
+    assert bench.sign_test(20, 11) == pytest.approx(bench.sign_test(11, 20))
+    assert bench.sign_test(20, 11) == pytest.approx(0.1496, abs=1e-4)
+    assert bench.sign_test(33, 8) < 0.001 < bench.sign_test(27, 10) < 0.01
+
+
+def test_arms_are_paired_with_the_baseline_seed_by_seed(bench):
+    def run(seed, solved):
+        return {"seed": seed, "tasks": {t: float(t in solved) for t in ("t1", "t2", "t3", "t4")}}
+
+    baseline = [run(0, {"t1"}), run(1, {"t1", "t2"})]
+    step_arm = [run(0, {"t1", "t2", "t3"}), run(1, {"t3"}), run(2, {"t1", "t2", "t3", "t4"})]
+    cmp = bench.paired_against(step_arm, baseline, "tasks")
+    # seed 2 has no baseline run: left out rather than compared with another seed's
+    assert [(s["seed"], s["wins"], s["losses"]) for s in cmp["seeds"]] == [(0, 2, 0), (1, 1, 2)]
+    assert (cmp["wins"], cmp["losses"]) == (3, 2)
+    assert cmp["p"] == pytest.approx(bench.sign_test(3, 2))
+    assert bench.paired_against(step_arm, baseline, "transfer_tasks")["seeds"] == []  # not evaluated there
