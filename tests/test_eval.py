@@ -8,7 +8,16 @@ import math
 import pytest
 
 from searchgym.corpora.records import Task
-from searchgym.eval.report import EpisodeScore, EvalReport, citation_scores, summarize, to_markdown, write_report
+from searchgym.eval.report import (
+    EpisodeScore,
+    EvalReport,
+    answer_shown,
+    citation_scores,
+    summarize,
+    to_markdown,
+    write_report,
+)
+from searchgym.records.episode import Step, Trajectory
 from searchgym.train.splits import split_tasks
 
 
@@ -33,6 +42,28 @@ def test_summary_means_and_undefined_values():
     assert s["em"] == 0.5 and s["answered"] == 0.5 and s["searches_per_episode"] == 3.0
     assert s["citation_recall"] == 1.0 and s["recall_tasks"] == 1.0  # undefined recall is left out
     assert math.isnan(s["reward"])  # no training reward was asked for
+
+
+def test_answer_shown_tells_a_search_failure_from_a_reading_failure():
+    task = Task(id="t", question="In which year was the founder of Acme born?", answers=("1971",))
+    search = Step("<search>founder of Acme</search>", "search", query="founder of Acme",
+                  observation="[d1] Acme\nAcme was founded by Lea Ruiz in 1990 ...")
+    opened = Step("<open>d2</open>", "open", doc_id="d2", observation="[d2] Lea Ruiz\nLea Ruiz was born in 1971.")
+    bad = Step("<open>1971</open>", "invalid", error="unknown document 1971", observation="no document 1971")
+    assert answer_shown(Trajectory(task, (search,))) is False  # the snippet never stated it: not found
+    assert answer_shown(Trajectory(task, (search, opened))) is True  # on the page it opened
+    assert answer_shown(Trajectory(task, (search, bad))) is False  # an error message is not evidence
+    assert answer_shown(Trajectory(Task(id="t", question="q?", answers=("19",)), (opened,))) is False  # tokens, not digits
+    assert answer_shown(Trajectory(Task(id="y", question="Same country?", answers=("yes",)), (opened,))) is None
+
+
+def test_em_when_shown_is_read_over_the_episodes_that_were_shown_the_answer():
+    scores = [_score(answer_shown=True), _score(answer_shown=True, em=0.0), _score(answer_shown=False, em=0.0),
+              _score(answer_shown=None)]
+    s = summarize(scores)
+    assert s["answer_shown"] == pytest.approx(2 / 3)  # yes/no tasks (None) left out
+    assert s["em_when_shown"] == 0.5
+    assert math.isnan(summarize([_score(answer_shown=False)])["em_when_shown"])
 
 
 def test_report_files(tmp_path):
@@ -77,6 +108,7 @@ def test_eval_cli_oracle_scores_perfectly(tmp_path, capsys):
     assert s["em"] == 1.0 and s["f1"] == 1.0
     assert s["citation_recall"] == 1.0 and s["citation_precision"] > 0.5
     assert s["rubric"] == 1.0
+    assert s["answer_shown"] == 1.0 and s["em_when_shown"] == 1.0  # it reads its answers off what it was shown
     assert 1.0 <= s["searches_per_episode"] <= 2.0  # two hops, one search each unless one search shows both
     # the embedded training reward (C-GRPO: a correct answer whose citations connect the whole chain) pays the
     # oracle's episodes its maximum, 1

@@ -37,6 +37,7 @@ class EpisodeScore:
     reward: float | None = None
     cited: tuple[str, ...] = ()
     gold_support: tuple[str, ...] = ()
+    answer_shown: bool | None = None  # see answer_shown(); None for yes/no tasks
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,19 @@ def citation_scores(cited: Sequence[str], gold: Sequence[str]) -> tuple[float, f
     precision = hits / len(cited_set) if cited_set else 0.0
     recall = hits / len(gold_set) if gold_set else None
     return precision, recall
+
+
+def answer_shown(trajectory: Any) -> bool | None:
+    """Whether a gold answer was in front of the agent: stated, as whole tokens, in what one of its valid turns
+    returned (search hits as shown, or an opened page). Separates not finding the answer (a search failure)
+    from finding it and answering something else (a reading failure). ``None`` for yes/no answers, which no
+    passage states."""
+    from searchgym.text import find_name, is_yes_no
+
+    answers = [a for a in trajectory.task.answers if a.strip()]
+    if not answers or any(is_yes_no(a) for a in answers):
+        return None
+    return any(s.valid and s.observation and find_name(s.observation, answers) is not None for s in trajectory.steps)
 
 
 def score_trajectory(trajectory: Any, rubric_reward: Callable[[Any], Any] | None = None,
@@ -95,6 +109,7 @@ def score_episode(trajectory: Any, rubric_reward: Callable[[Any], Any] | None = 
         reward=float(reward_result.value) if reward_result is not None else None,
         cited=tuple(trajectory.cited_ids),
         gold_support=tuple(task.support_ids),
+        answer_shown=answer_shown(trajectory),
     )
     record = episode_record(trajectory, rubric=rubric_result, reward=reward_result,
                             extra={"citation_precision": precision, "citation_recall": recall})
@@ -121,6 +136,9 @@ def summarize(scores: Sequence[EpisodeScore]) -> dict[str, float]:
         "searches_per_episode": _mean([float(s.searches) for s in scores]),
         "steps_per_episode": _mean([float(s.steps) for s in scores]),
         "invalid_per_episode": _mean([float(s.invalid) for s in scores]),
+        # found vs read: how often the answer was shown to the agent, and its EM in those episodes
+        "answer_shown": _mean([float(s.answer_shown) if s.answer_shown is not None else None for s in scores]),
+        "em_when_shown": _mean([s.em for s in scores if s.answer_shown]),
         # share of all turns that were valid actions (a pooled rate, not a mean of per-episode rates)
         "valid_turns": (1.0 - sum(s.invalid for s in scores) / steps) if (steps := sum(s.steps for s in scores))
         else float("nan"),
