@@ -145,7 +145,8 @@ def summarize(scores: Sequence[EpisodeScore]) -> dict[str, float]:
     }
 
 
-COMPARED = ("em", "f1", "citation_precision", "answered", "valid_turns", "searches_per_episode")
+COMPARED = ("em", "f1", "citation_precision", "answered", "valid_turns", "searches_per_episode", "answer_shown",
+            "em_when_shown")
 
 
 def comparison_table(summaries: Mapping[str, Mapping[str, float]], metrics: Sequence[str] = COMPARED) -> str:
