@@ -22,8 +22,8 @@ and settings (`heldout.key`): a re-run on the same `--out` reuses an evaluation 
 counts the held-out tasks it gained and lost against the warm start (paired: the same tasks, so what one seed
 happened to draw does not blur the comparison), and, when arm a runs beside others, every other arm's run
 is compared with arm a's run of the same seed on the same tasks: the tasks only it solved against those only
-the baseline solved, per seed and pooled, with a two-sided sign test (`paired` in the JSON). An arm run that an earlier invocation finished on the same
-`--out` with the same settings is reused, and one that was killed is resumed from its newest checkpoint, so
+the baseline solved, per seed and pooled, with a two-sided sign test (`paired` in the JSON). An arm run that
+an earlier invocation finished on the same `--out` with the same settings is reused, and one that was killed is resumed from its newest checkpoint, so
 `--first-seed 0 --seeds 3` after `--seeds 1` trains only seeds 1 and 2 and reports all three.
 
 The held-out split is small (35 tasks of the default world: one task is ±0.029 EM). `--transfer-corpus
@@ -149,7 +149,8 @@ def paired_against(runs: list[dict], baseline: list[dict], key: str) -> dict[str
     """Each run of an arm against the baseline arm's run of the same seed, task by task (``key``: the runs' per-task
     exact match, ``"tasks"`` or ``"transfer_tasks"``): per seed and pooled over seeds, the tasks only this arm
     solved (wins) and only the baseline solved (losses), with the sign test's p of each. Seeds that only one arm
-    has are left out."""
+    has are left out. The pooled test counts a task once per seed, as if the seeds' tasks were separate trials
+    (they are the same tasks, so read it as a summary, not an exact p)."""
     by_seed = {r["seed"]: r for r in baseline}
     per_seed = []
     for run in runs:
