@@ -23,8 +23,9 @@ counts the held-out tasks it gained and lost against the warm start (paired: the
 happened to draw does not blur the comparison), and, when arm a runs beside others, every other arm's run
 is compared with arm a's run of the same seed on the same tasks: the tasks only it solved against those only
 the baseline solved, per seed and pooled, with a two-sided sign test (`paired` in the JSON). An arm run that
-an earlier invocation finished on the same `--out` with the same settings is reused, and one that was killed is resumed from its newest checkpoint, so
-`--first-seed 0 --seeds 3` after `--seeds 1` trains only seeds 1 and 2 and reports all three.
+an earlier invocation finished on the same `--out` with the same settings is reused, and one that was killed
+is resumed from its newest checkpoint, so `--first-seed 0 --seeds 3` after `--seeds 1` trains only seeds 1 and 2
+and reports all three.
 
 The held-out split is small (35 tasks of the default world: one task is ±0.029 EM). `--transfer-corpus
 synthetic:seed=1,passages=500,tasks=160,hops=2` also evaluates every model on all tasks of a world generated
@@ -399,7 +400,7 @@ def main(argv=None) -> int:
             summary["transfer"]["arms"][arm] = agg
             print(f"{ARM_NAMES[arm]:<36} " + " ".join(f"{c:>22}" for c in cells))
     if BASELINE in results and len(results) > 1:
-        summary["paired"] = _print_paired(results, with_transfer=transfer_evaluate is not None)
+        summary["paired"] = _print_paired(results)
     summary["seconds"] = time.perf_counter() - started
     summary["learning_rate"] = learning_rate
     summary["continue_temperature"] = args.continue_temperature or TrainConfig().continue_temperature
@@ -425,8 +426,9 @@ def _aggregate(rows: list[dict], warm: dict[str, float]) -> tuple[dict, list[str
     return agg, cells
 
 
-def _print_paired(results: dict[str, list[dict]], with_transfer: bool) -> dict[str, dict]:
-    """Print and return each arm against the Search-R1 baseline, seed by seed on the same tasks."""
+def _print_paired(results: dict[str, list[dict]]) -> dict[str, dict]:
+    """Print and return each arm against the Search-R1 baseline, seed by seed on the same tasks, on each split
+    both were evaluated on (the transfer world only with --transfer-corpus)."""
     print(f"\npaired against arm {BASELINE} ({ARM_NAMES[BASELINE]}), the same seed on the same tasks: "
           "tasks only this arm solved / only the baseline solved (two-sided sign test p)")
     paired: dict[str, dict] = {}
@@ -434,8 +436,10 @@ def _print_paired(results: dict[str, list[dict]], with_transfer: bool) -> dict[s
         if arm == BASELINE:
             continue
         paired[arm] = {}
-        for split, key in (("held-out", "tasks"), ("transfer", "transfer_tasks"))[: 2 if with_transfer else 1]:
+        for split, key in (("held-out", "tasks"), ("transfer", "transfer_tasks")):
             cmp = paired_against(rows, results[BASELINE], key)
+            if not cmp["seeds"]:
+                continue
             paired[arm][split] = cmp
             seeds = "  ".join(f"seed {s['seed']} {s['wins']}/{s['losses']}" for s in cmp["seeds"])
             print(f"{ARM_NAMES[arm]:<36} {split:<9} {seeds}  pooled {cmp['wins']}/{cmp['losses']} (p {cmp['p']:.3f})")

@@ -140,3 +140,12 @@ def test_arms_are_paired_with_the_baseline_seed_by_seed(bench):
     assert (cmp["wins"], cmp["losses"]) == (3, 2)
     assert cmp["p"] == pytest.approx(bench.sign_test(3, 2))
     assert bench.paired_against(step_arm, baseline, "transfer_tasks")["seeds"] == []  # not evaluated there
+
+
+def test_the_pairing_covers_only_the_splits_both_arms_were_evaluated_on(bench, capsys):
+    baseline = [{"seed": 0, "tasks": {"t1": 1.0, "t2": 0.0}}]
+    step_arm = [{"seed": 0, "tasks": {"t1": 0.0, "t2": 1.0}}]
+    paired = bench._print_paired({"a": baseline, "c": step_arm})
+    assert list(paired) == ["c"] and list(paired["c"]) == ["held-out"]  # no --transfer-corpus: no transfer line
+    assert (paired["c"]["held-out"]["wins"], paired["c"]["held-out"]["losses"]) == (1, 1)
+    assert "held-out  seed 0 1/1  pooled 1/1" in capsys.readouterr().out
