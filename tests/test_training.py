@@ -9,6 +9,7 @@ trained too; the env mask (TRL's ``env_mask``) keeps them out.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -318,6 +319,37 @@ def test_every_step_has_the_same_chance_to_be_trained():
         kept[out["completion_ids"][0][1] - 11] += 1
         assert out["sg_stats"][0]["groups_dropped"] == 3
     assert set(kept) == {0, 1, 2, 3} and all(abs(kept[t] / 400 - 0.25) < 0.07 for t in range(4)), kept
+
+
+class OneInformativeStep(ScriptedSampler):
+    """Like ``ScriptedSampler``, but only step ``informative`` has candidates that score differently."""
+
+    def __init__(self, steps, k, informative, max_steps=4):
+        super().__init__(steps, k, max_steps)
+        self.informative = informative
+
+    def sample(self, tasks):
+        return [s if s.group_id.endswith(f"/t{self.informative}") else dataclasses.replace(s, reward=1.0)
+                for s in super().sample(tasks)]
+
+
+@pytest.mark.parametrize("informative_first", [True, False])
+def test_groups_scored_alike_give_their_slot_to_a_group_that_teaches(informative_first):
+    from searchgym.train.rollout import SamplerRollout
+
+    kept = set()
+    rollout = SamplerRollout(toy_tasks(), lambda trainer: OneInformativeStep({"toy-0": 4}, k=2, informative=2),
+                             mode="step", group_size=2, pad_token_id=0, groups_per_task=1,
+                             informative_first=informative_first, seed=3)
+    alike = 0.0
+    for _ in range(40):
+        out = rollout(_prompts(["toy-0"], 2), trainer=None)
+        kept.add(out["completion_ids"][0][1] - 11)
+        alike += out["sg_stats"][0]["groups_kept_alike"]
+    if informative_first:
+        assert kept == {2} and alike == 0  # the one step with a reward spread, every time
+    else:
+        assert len(kept) > 1 and alike > 0  # the uniform draw keeps zero-advantage groups too
 
 
 def test_finished_samples_end_with_an_untrained_eos_so_trl_can_tell_clipped_ones():

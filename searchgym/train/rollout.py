@@ -103,6 +103,11 @@ def trajectory_stats(sample: TrainingSample, decode: Callable[[list[int]], str])
 STEP_ACTIONS = ("search", "open", "answer", "invalid")
 
 
+def informative(group: Sequence[TrainingSample]) -> bool:
+    """Whether a group's scored samples differ in reward, so that some advantage is not 0."""
+    return len({round(s.reward, 9) for s in group if s.scored}) > 1
+
+
 def advantage_by_action(samples: Sequence[TrainingSample]) -> dict[str, float]:
     """Mean advantage of the trained step candidates of each action kind (``advantage_search`` ...), for the
     kinds present: where the step signal pushes the policy. A kind drifting positive at every turn shows a
@@ -133,6 +138,7 @@ class SamplerRollout:
         pad_token_id: int = 0,
         eos_token_id: int | None = None,
         groups_per_task: int = 1,
+        informative_first: bool = True,
         seed: int = 0,
     ) -> None:
         if groups_per_task < 1:
@@ -148,6 +154,7 @@ class SamplerRollout:
         self.pad_token_id = pad_token_id
         self.eos_token_id = eos_token_id
         self.groups_per_task = int(groups_per_task)
+        self.informative_first = bool(informative_first)
         self._rng = random.Random(seed)  # step-group selection when the sampler has no rng of its own
         self.sampler: Sampler | None = None
         self.last_stats: dict[str, float] = {}
@@ -215,14 +222,26 @@ class SamplerRollout:
         }
         return rows, stats
 
+    def _draw_order(self, groups: Sequence[Sequence[TrainingSample]], rng: random.Random) -> list[int]:
+        """Indices of ``groups`` in the order they are kept: shuffled, informative ones first when asked."""
+        order = list(range(len(groups)))
+        rng.shuffle(order)
+        if self.informative_first:
+            order.sort(key=lambda i: not informative(groups[i]))  # stable: uniform within each kind
+        return order
+
     def _step_rows(self, runs: list[tuple[str, int]]) -> tuple[list[TrainingSample | None], dict[str, float]]:
         """``tasks_per_step`` episodes, ``groups_per_task`` step groups kept per episode.
 
         TRL hands over ``tasks_per_step * groups_per_task`` runs of k rows; the first ``tasks_per_step``
         distinct tasks are played. Each episode keeps ``groups_per_task`` of its step groups drawn
-        uniformly (every step t has the same chance); an episode that ended early leaves its slots to
-        the other episodes' surplus groups, and only then are rows padded. Groups not kept are counted
-        (``groups_dropped``), as is padding (``rollout_padding``).
+        uniformly (every step t has the same chance); with ``informative_first`` (the default) the draw is
+        among the groups whose candidates scored differently first, and groups scored alike only fill what
+        is left: their advantages are all 0, so they would take a slot (and dilute the loss's token mean)
+        while teaching nothing (DAPO's dynamic sampling, without re-generating). An episode that ended early
+        leaves its slots to the other episodes' surplus groups (informative ones first, likewise), and
+        only then are rows padded. Groups not kept are counted (``groups_dropped``), as is padding
+        (``rollout_padding``) and the kept groups scored alike (``groups_kept_alike``).
         """
         assert self.sampler is not None, "__call__ builds the sampler first"
         slots = [n for _, n in runs]
@@ -238,13 +257,12 @@ class SamplerRollout:
         kept: list[list[TrainingSample]] = []
         surplus: list[list[TrainingSample]] = []
         for groups in by_episode.values():
-            order = list(range(len(groups)))
-            rng.shuffle(order)
+            order = self._draw_order(groups, rng)
             kept.extend(groups[i] for i in sorted(order[: self.groups_per_task]))
             surplus.extend(groups[i] for i in sorted(order[self.groups_per_task:]))
         free = len(slots) - len(kept)
         if free > 0 and surplus:
-            extra = sorted(rng.sample(range(len(surplus)), min(free, len(surplus))))
+            extra = sorted(self._draw_order(surplus, rng)[:free])
             kept.extend(surplus[i] for i in extra)
             dropped = len(surplus) - len(extra)
         else:
@@ -271,6 +289,7 @@ class SamplerRollout:
             "rollout_padding": padding / max(len(rows), 1),
             "groups_dropped": float(dropped),
             "groups_kept": float(len(kept)),
+            "groups_kept_alike": float(sum(not informative(g) for g in kept)),
             "kept_step_mean": sum(steps_kept) / max(len(steps_kept), 1),
             **advantage_by_action([s for group in kept for s in group]),
         }

@@ -145,6 +145,7 @@ def build_trainer(
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         groups_per_task=config.groups_per_task,
+        informative_first=config.informative_groups_first,
         seed=config.seed,
     )
     metrics_path = Path(args.output_dir) / METRICS_FILE
