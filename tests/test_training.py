@@ -348,8 +348,8 @@ def test_groups_scored_alike_give_their_slot_to_a_group_that_teaches(informative
         alike += out["sg_stats"][0]["groups_kept_alike"]
     if informative_first:
         assert kept == {2} and alike == 0  # the one step with a reward spread, every time
-    else:
-        assert len(kept) > 1 and alike > 0  # the uniform draw keeps zero-advantage groups too
+    else:  # the default: SLATE's uniform draw, zero-advantage groups included
+        assert len(kept) > 1 and alike > 0
 
 
 def test_finished_samples_end_with_an_untrained_eos_so_trl_can_tell_clipped_ones():

@@ -138,7 +138,7 @@ class SamplerRollout:
         pad_token_id: int = 0,
         eos_token_id: int | None = None,
         groups_per_task: int = 1,
-        informative_first: bool = True,
+        informative_first: bool = False,
         seed: int = 0,
     ) -> None:
         if groups_per_task < 1:
@@ -235,7 +235,7 @@ class SamplerRollout:
 
         TRL hands over ``tasks_per_step * groups_per_task`` runs of k rows; the first ``tasks_per_step``
         distinct tasks are played. Each episode keeps ``groups_per_task`` of its step groups drawn
-        uniformly (every step t has the same chance); with ``informative_first`` (the default) the draw is
+        uniformly (every step t has the same chance); with ``informative_first`` the draw is
         among the groups whose candidates scored differently first, and groups scored alike only fill what
         is left: their advantages are all 0, so they would take a slot (and dilute the loss's token mean)
         while teaching nothing (DAPO's dynamic sampling, without re-generating). An episode that ended early
