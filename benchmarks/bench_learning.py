@@ -235,6 +235,10 @@ def main(argv=None) -> int:
     p.add_argument("--max-turns", type=int, default=4)
     p.add_argument("--max-new-tokens", type=int, default=96)
     p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--step-temperature", type=float, default=None,
+                   help="sampling (and loss) temperature of the step arms' k candidates (default: TrainConfig's 1.0)")
+    p.add_argument("--informative-groups-first", action="store_true",
+                   help="step arms keep the groups whose candidates scored differently first (TrainConfig field)")
     p.add_argument("--continue-temperature", type=float, default=None,
                    help="step arms: softmax(advantage / T) picks the continued candidate (SLATE: 0.7; large T: "
                         "uniform, the policy's own next steps)")
@@ -356,6 +360,10 @@ def main(argv=None) -> int:
     specs = dict(ARMS)
     if "d" in arms:
         specs["d"] = dict(sampler="step", citation_rubric=True, judge=args.llm_judge)
+    for spec in specs.values():
+        if spec["sampler"] == "step":
+            spec.update({**({"temperature": args.step_temperature} if args.step_temperature else {}),
+                         **({"informative_groups_first": True} if args.informative_groups_first else {})})
     results: dict[str, list[dict]] = {}
     for arm in arms:
         for seed in range(args.first_seed, args.first_seed + seeds):
