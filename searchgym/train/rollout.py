@@ -262,7 +262,8 @@ class SamplerRollout:
             surplus.extend(groups[i] for i in sorted(order[self.groups_per_task:]))
         free = len(slots) - len(kept)
         if free > 0 and surplus:
-            extra = sorted(self._draw_order(surplus, rng)[:free])
+            extra = sorted(self._draw_order(surplus, rng)[:free] if self.informative_first
+                           else rng.sample(range(len(surplus)), min(free, len(surplus))))  # the draws of earlier runs
             kept.extend(surplus[i] for i in extra)
             dropped = len(surplus) - len(extra)
         else:
