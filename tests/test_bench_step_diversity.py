@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
+from helpers import load_benchmark
 from searchgym.train.samples import TrainingSample
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_step_diversity", ROOT / "benchmarks" / "bench_step_diversity.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_step_diversity")
 
 
 def _sample(group: str, text: str, reward: float, advantage: float) -> TrainingSample:
