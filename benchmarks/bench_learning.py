@@ -360,10 +360,9 @@ def main(argv=None) -> int:
     specs = dict(ARMS)
     if "d" in arms:
         specs["d"] = dict(sampler="step", citation_rubric=True, judge=args.llm_judge)
-    for spec in specs.values():
-        if spec["sampler"] == "step":
-            spec.update({**({"temperature": args.step_temperature} if args.step_temperature else {}),
-                         **({"informative_groups_first": True} if args.informative_groups_first else {})})
+    step_changes = {**({"temperature": args.step_temperature} if args.step_temperature else {}),
+                    **({"informative_groups_first": True} if args.informative_groups_first else {})}
+    specs = {arm: {**spec, **step_changes} if spec["sampler"] == "step" else spec for arm, spec in specs.items()}
     results: dict[str, list[dict]] = {}
     for arm in arms:
         for seed in range(args.first_seed, args.first_seed + seeds):

@@ -33,15 +33,15 @@ from pathlib import Path
 
 
 def group_stats(samples) -> dict[str, float]:
-    """Alike groups, distinct texts per group, invalid turns, positive advantages, over ``TrainingSample``s."""
-    groups: dict[str, list] = {}
-    for s in samples:
-        groups.setdefault(s.group_id, []).append(s)
-    alike = sum(1 for g in groups.values() if len({round(s.reward, 6) for s in g}) == 1)
+    """Alike groups (as training's ``groups_kept_alike`` counts them), distinct texts per group and positive
+    advantages, over ``TrainingSample``s."""
+    from searchgym.train.rollout import group_samples, informative
+
+    groups = group_samples(samples)
     return {
         "groups": float(len(groups)),
-        "alike": alike / max(len(groups), 1),
-        "distinct": statistics.mean(len({s.text for s in g}) for g in groups.values()) if groups else 0.0,
+        "alike": sum(not informative(g) for g in groups) / max(len(groups), 1),
+        "distinct": statistics.mean(len({s.text for s in g}) for g in groups) if groups else 0.0,
         "positive": float(sum(1 for s in samples if s.advantage > 0)),
     }
 
