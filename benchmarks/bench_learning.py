@@ -237,6 +237,9 @@ def main(argv=None) -> int:
     p.add_argument("--learning-rate", type=float, default=None)
     p.add_argument("--step-temperature", type=float, default=None,
                    help="sampling (and loss) temperature of the step arms' k candidates (default: TrainConfig's 1.0)")
+    p.add_argument("--step-value", choices=("judge", "rollout"), default=None,
+                   help="step arms: value a candidate step by the judge's verdict (default) or by the reward of "
+                        "the answer one sampled continuation of it reaches")
     p.add_argument("--informative-groups-first", action="store_true",
                    help="step arms keep the groups whose candidates scored differently first (TrainConfig field)")
     p.add_argument("--continue-temperature", type=float, default=None,
@@ -361,6 +364,7 @@ def main(argv=None) -> int:
     if "d" in arms:
         specs["d"] = dict(sampler="step", citation_rubric=True, judge=args.llm_judge)
     step_changes = {**({"temperature": args.step_temperature} if args.step_temperature else {}),
+                    **({"step_value": args.step_value} if args.step_value else {}),
                     **({"informative_groups_first": True} if args.informative_groups_first else {})}
     specs = {arm: {**spec, **step_changes} if spec["sampler"] == "step" else spec for arm, spec in specs.items()}
     results: dict[str, list[dict]] = {}

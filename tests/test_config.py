@@ -99,6 +99,10 @@ def test_values_are_typed_and_checked(tmp_path):
         TrainConfig(vllm_gpu_memory_utilization=1.5)
     with pytest.raises(ValueError, match="group_size"):
         TrainConfig(group_size=1)
+    with pytest.raises(ValueError, match="step_value='rollout' values the step sampler"):
+        TrainConfig(step_value="rollout")  # the default sampler is the trajectory one
+    with pytest.raises(ValueError, match="step_value"):
+        TrainConfig(sampler="step", step_value="oracle")
     with pytest.raises(ConfigError, match="`model`"):
         parse_config(["--model_name_or_path", "gpt2"])
     assert TrainConfig(vllm_max_model_length=2048).vllm_max_model_length == 2048
@@ -153,6 +157,9 @@ def test_train_print_config_prints_the_resolved_config_and_its_reward(tmp_path, 
     out = capsys.readouterr().out
     assert yaml.safe_load(out) == parse_config(args).to_dict()
     assert "# reward:" in out and "step groups" in out
+    assert "continuation" not in out
+    assert main(["train", *args, "--step_value", "rollout", "--print-config"]) == 0
+    assert "the last step of one sampled continuation of it" in capsys.readouterr().out
     with pytest.warns(DeprecationWarning, match="--set"):
         assert main(["train", "--set", "judge_weight=0.5", "--print-config"]) == 0
     assert yaml.safe_load(capsys.readouterr().out)["judge_weight"] == 0.5

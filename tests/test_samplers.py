@@ -255,3 +255,73 @@ def test_step_sampler_with_hf_policy_keeps_tokens(world, tokenizer):
         assert len(s.completion_ids) == len(s.logprobs) == len(s.completion_mask) <= 8
         assert all(lp <= 0 for lp in s.logprobs)
     assert sampler.last_stats["generated_tokens"] == sum(len(s.completion_ids) for s in samples)
+
+
+class PlanOnIds:
+    """Plays from token ids, like ``HFPolicy``: candidates (n > 1) are the oracle's next turn, a wrong answer
+    and a cut-off search; a continuation (n = 1) follows the oracle. Records every context it is given."""
+
+    WRONG, CUT = "<answer>nobody</answer>", "<search>cut off mid"
+
+    def __init__(self, plan, tokenizer):
+        self.plan, self.tok, self.calls = plan, tokenizer, []
+
+    def generate_ids(self, contexts, n):
+        out = []
+        for ids in contexts:
+            text = self.tok.decode(list(ids))
+            self.calls.append((n, text))
+            turn = text.count("<|im_start|>assistant") - 1  # the assistant turns already in the context
+            texts = [self.plan[turn]] if n == 1 else ([self.plan[turn], self.WRONG, self.CUT] * n)[:n]
+            out.append([Completion(t, token_ids=tuple(self.tok(t, add_special_tokens=False)["input_ids"]))
+                        for t in texts])
+        return out
+
+
+def test_step_sampler_rollout_value_pays_a_search_by_the_answer_it_leads_to(world, tokenizer):
+    from searchgym.policies.oracle import OraclePolicy
+    from searchgym.rewards.group import GroupReward
+    from searchgym.train.samplers import TruncatedStepSampler, TurnEncoder
+
+    ts, _ = world
+    task = ts.tasks[0]
+    env = make_env(world, max_turns=4)
+    env.reset(options={"task": task})
+    oracle, plan, rendered = OraclePolicy(ts.tasks), [], []
+    while not env.done:  # the oracle's whole episode, and the context before each of its turns
+        rendered.append(TurnEncoder(tokenizer).render(env.messages, True))
+        plan.append(oracle.next_turn(env.messages))
+        env.step(plan[-1])
+    assert env.trajectory.final_answer is not None and em_reward(env.trajectory).value == 1.0 and len(plan) >= 2
+
+    def run(value):
+        policy = PlanOnIds(plan, tokenizer)
+        sampler = TruncatedStepSampler(make_env(world, max_turns=4), policy, GroupReward(budget=4), k=3, max_steps=4,
+                                       tokenizer=tokenizer, continuation="greedy", value=value)
+        return sampler, policy, sampler.sample([task])
+
+    sampler, policy, samples = run("rollout")
+    groups = [samples[i:i + 3] for i in range(0, len(samples), 3)]
+    assert len(groups) == len(plan)  # the greedy continuation follows the oracle to its answer
+    for t, (ahead, wrong, cut) in enumerate(groups):
+        assert (ahead.text, wrong.text, cut.text) == (plan[t], PlanOnIds.WRONG, PlanOnIds.CUT)
+        assert wrong.reward == cut.reward == -1.0  # ended or invalid: valued by the step itself (no judge)
+        assert wrong.components["played_out"] == cut.components["played_out"] == 0.0
+        last = t == len(plan) - 1
+        assert ahead.components["played_out"] == (0.0 if last else len(plan) - 1 - t)
+        assert ahead.components["path_em"] == 1.0 and ahead.components["chosen"] == 1.0
+        # a correct answer at the last plan turn: r_answer 1 plus the early-answer bonus of THAT turn
+        assert ahead.reward == pytest.approx(1.0 + 0.1 * (4 - len(plan)) / 4)
+        assert ahead.advantage > 0 > cut.advantage
+    # continuations are generated from exactly the tokens of the conversation they continue
+    continued = [text for n, text in policy.calls if n == 1]
+    assert continued and all(text in rendered[1:] for text in continued)
+    candidate_tokens = sum(len(s.completion_ids) for s in samples)
+    assert sampler.last_stats["generated_tokens"] > candidate_tokens  # the continuations count in budgets
+
+    judged, _, by_judge = run("judge")
+    assert [s.text for s in by_judge] == [s.text for s in samples]
+    assert [s.reward for s in by_judge][0] == 0.0  # without a judge a search itself earns nothing
+    assert judged.last_stats["generated_tokens"] == candidate_tokens
+    with pytest.raises(ValueError, match="value"):
+        TruncatedStepSampler(make_env(world), policy, GroupReward(), value="oracle")

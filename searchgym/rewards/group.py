@@ -211,8 +211,9 @@ class GroupReward(SharedOnCopy):
 
 
 def reward_formula(sampler: str, *, judge: str | None, rubric: bool, alpha: float, judge_weight: float,
-                   budget: int) -> str:
-    """``GroupReward``'s formula for a sampler (``"trajectory"`` or ``"step"``), as text."""
+                   budget: int, step_value: str = "judge") -> str:
+    """``GroupReward``'s formula for a sampler (``"trajectory"`` or ``"step"``), as text; ``step_value`` is
+    the step sampler's valuation of a candidate (``"judge"`` or ``"rollout"``)."""
     correct = f"(1 - {alpha:g}) + {alpha:g} * R_rubric / max_group R_rubric" if rubric else "1"
     if sampler == "step":
         correct = f"(1 - {alpha:g}) + {alpha:g} * R_rubric" if rubric else "1"
@@ -222,7 +223,10 @@ def reward_formula(sampler: str, *, judge: str | None, rubric: bool, alpha: floa
                 f"  answer:      r = {think}r_answer + 0.1 * (B - t) / B   (the last term only if correct)\n"
                 f"  r_answer = -1 wrong | 0 partial | {correct} correct\n"
                 "  not answering at t = B: r_answer = r_action = -1\n"
-                "  an answer that is not correct: r = the lowest r of its group")
+                "  an answer that is not correct: r = the lowest r of its group"
+                + ("\n  step_value = rollout: a valid search/open that does not end the episode is valued by the r of"
+                   "\n    the last step of one sampled continuation of it (its answer, or the last turn)"
+                   if step_value == "rollout" else ""))
     process = (f" + {judge_weight:g} * mean_steps(r_think + r_action | r_think + r_answer + [correct] 0.1 * (B - t) / B)"
                f"   (judge = {judge}, B = {budget})") if judge and judge_weight else ""
     return ("episode groups (G episodes of one task):\n"

@@ -75,6 +75,10 @@ class SearchgymArgs:
                 "(train.advantage_weights, docs/training.md)"})
     continue_temperature: float = field(default=0.7, metadata={
         "help": "step sampler: softmax(advantage / T) picks the continuation"})
+    step_value: Literal["judge", "rollout"] = field(default="judge", metadata={
+        "help": "step sampler: how a candidate step is valued. judge (SLATE): the judge's verdict on the step; "
+                "rollout: the step reward of the answer that ends one sampled continuation of it (searches "
+                "and opens are paid by what they lead to; more tokens per group; docs/training.md)"})
     # rewards (searchgym.rewards.group; --print-config prints the formula)
     judge: str = field(default="auto", metadata={
         "help": "process judge: auto (gold where every task has gold hops, else rules) | gold | rules | "
@@ -131,6 +135,9 @@ class SearchgymArgs:
         if self.judge_weight < 0:
             raise ValueError(f"judge_weight must be >= 0, got {self.judge_weight}")
         check_negative_advantage_weight(self.negative_advantage_weight)
+        if self.step_value != "judge" and self.sampler != "step":
+            raise ValueError(f"step_value={self.step_value!r} values the step sampler's candidates; "
+                             f"sampler is {self.sampler!r}")
 
     @property
     def groups_per_step(self) -> int:

@@ -60,4 +60,4 @@ def describe_reward(config: TrainConfig, tasks: Sequence[Task] = ()) -> str:
 
     judge = resolve_judge_spec(config, tasks) if tasks or config.judge != "auto" else "auto (gold if hops, else rules)"
     return reward_formula(config.sampler, judge=judge, rubric=config.citation_rubric, alpha=config.cgrpo_alpha,
-                          judge_weight=config.judge_weight, budget=config.max_turns)
+                          judge_weight=config.judge_weight, budget=config.max_turns, step_value=config.step_value)

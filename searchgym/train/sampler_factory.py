@@ -35,6 +35,6 @@ def make_sampler_factory(config: TrainConfig, tasks: Sequence[Task], searcher: A
             return TrajectorySampler(env, policy, reward, group_size=config.group_size, tokenizer=tokenizer)
         return TruncatedStepSampler(env, policy, reward, k=config.group_size, max_steps=config.max_turns,
                                     temperature=config.continue_temperature, tokenizer=tokenizer,
-                                    seed=config.seed + trainer.accelerator.process_index)
+                                    seed=config.seed + trainer.accelerator.process_index, value=config.step_value)
 
     return factory

@@ -22,6 +22,9 @@ from searchgym.train.advantages import CONTINUATIONS, choose_continuation, group
 from searchgym.train.samples import TrainingSample
 
 STEP_GROUP = re.compile(r"#e(?P<episode>\d+)/t(?P<step>\d+)$")
+# how a step candidate is valued: the judge's verdict on the step itself (SLATE), or the reward of the answer
+# that ends one sampled continuation of it (a Monte Carlo value; docs/training.md)
+STEP_VALUES = ("judge", "rollout")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,12 +257,15 @@ class TruncatedStepSampler:
 
     def __init__(self, env: Any, policy: Any, reward: Any, k: int = 5, max_steps: int = 4, *,
                  continuation: str = "softmax", temperature: float = 0.7, tokenizer: Any = None, seed: int = 0,
-                 scale_advantages: bool = True) -> None:
+                 scale_advantages: bool = True, value: str = "judge") -> None:
         if k < 1 or max_steps < 1:
             raise ValueError(f"need k >= 1 and max_steps >= 1, got k={k}, max_steps={max_steps}")
         if continuation not in CONTINUATIONS:
             raise ValueError(f"continuation must be one of {CONTINUATIONS}, got {continuation!r}")
+        if value not in STEP_VALUES:
+            raise ValueError(f"value must be one of {STEP_VALUES}, got {value!r}")
         self.env, self.policy, self.reward = env, policy, reward
+        self.value = value
         self.k, self.max_steps = int(k), int(max_steps)
         self.continuation, self.temperature = continuation, float(temperature)
         tok = _tokenizer_of(policy, tokenizer)
@@ -289,8 +295,9 @@ class TruncatedStepSampler:
                 break
             contexts = [episodes[i][3] for i in active] if self.encoder is not None else None
             outs = _generate(self.policy, contexts, [episodes[i][1].messages for i in active], self.k)
+            staged = []
             for i, cands in zip(active, outs):
-                task, env, ep, tokens = episodes[i]
+                env, tokens = episodes[i][1], episodes[i][3]
                 forks, turns = [], []
                 for comp in cands:
                     fork = env.fork()
@@ -298,7 +305,16 @@ class TruncatedStepSampler:
                     forks.append(fork)
                     turns.append(_turn_ids(comp, self.encoder))
                     generated += len(turns[-1][0])
-                results = score_group(self.reward, [f.trajectory for f in forks], "step")
+                staged.append((i, cands, forks, turns))
+            valued: list[list[Trajectory]] = [[f.trajectory for f in forks] for _, _, forks, _ in staged]
+            if self.value == "rollout":
+                ends, spent = self._play_out([(forks[j], turns[j][0], episodes[i][3])
+                                              for i, _, forks, turns in staged for j in range(len(forks))])
+                generated += spent
+                valued = [ends[n * self.k:(n + 1) * self.k] for n in range(len(staged))]
+            for (i, cands, forks, turns), paths in zip(staged, valued):
+                task, env, ep, tokens = episodes[i]
+                results = score_group(self.reward, paths, "step")
                 adv = group_zscore([r.value for r in results], [r.scored for r in results],
                                    scale=self.scale_advantages)
                 chosen = choose_continuation(adv, self.rng, self.continuation, self.temperature,
@@ -306,7 +322,7 @@ class TruncatedStepSampler:
                 prompt = tuple(tokens.context) if tokens is not None else ()
                 for j, (comp, fork, (ids, logps), res, a) in enumerate(zip(cands, forks, turns, results, adv)):
                     per_episode[i].append(self._sample(f"{task.id}#e{ep}/t{t}", prompt, comp.text, ids, logps,
-                                                       fork, res, a, t, j == chosen))
+                                                       fork, res, a, t, j == chosen, paths[j]))
                 env.restore(forks[chosen].snapshot())
                 if tokens is not None and self.encoder is not None:  # tokens are kept iff there is an encoder
                     ids, logps = turns[chosen]
@@ -319,13 +335,58 @@ class TruncatedStepSampler:
         self.last_stats = _summary(trajectories, samples, generated, len(samples) // self.k) | _reward_metrics(self.reward)
         return samples
 
+    def _play_out(self, items: Sequence[tuple[Any, Sequence[int], EpisodeTokens | None]]
+                  ) -> tuple[list[Trajectory], int]:
+        """Each candidate's path to the end of its episode, and the policy tokens that cost.
+
+        ``items`` are ``(candidate fork, the candidate's token ids, the prefix's tokens)``. A candidate that
+        ended the episode or was invalid is its own end (an invalid turn keeps its own penalty rather than
+        borrowing the luck of what follows it); every other one is continued on a fork of its own, one
+        sampled turn at a time, all of them batched in one policy call per turn."""
+        ends = [fork.trajectory for fork, _, _ in items]
+        live = [n for n, (fork, _, _) in enumerate(items)
+                if not fork.done and fork.trajectory.steps and fork.trajectory.steps[-1].kind != INVALID]
+        paths = {n: items[n][0].fork() for n in live}
+        tokens: dict[int, EpisodeTokens] | None = None
+        if self.encoder is not None and all(items[n][2] is not None for n in live):
+            tokens = {}
+            for n in live:
+                fork, ids, prefix = items[n]
+                assert prefix is not None
+                path_tokens = prefix.copy()
+                path_tokens.add(ids, (), trained=False)
+                path_tokens.add(self.encoder.glue(fork.messages, ids), (), trained=False)
+                tokens[n] = path_tokens
+        spent = 0
+        while True:
+            todo = [n for n in live if not paths[n].done]
+            if not todo:
+                break
+            outs = _generate(self.policy, [tokens[n] for n in todo] if tokens is not None else None,
+                             [paths[n].messages for n in todo], 1)
+            for n, out in zip(todo, outs):
+                comp = out[0]
+                paths[n].step(comp.text)
+                ids, logps = _turn_ids(comp, self.encoder)
+                spent += len(ids)
+                if tokens is not None and self.encoder is not None:
+                    tokens[n].add(ids, logps, trained=False)
+                    if not paths[n].done:
+                        tokens[n].add(self.encoder.glue(paths[n].messages, ids), (), trained=False)
+        for n in live:
+            ends[n] = paths[n].trajectory
+        return ends, spent
+
     def _sample(self, group_id: str, prompt: tuple[int, ...], text: str, ids: list[int], logps: list[float],
-                fork: Any, result: RewardResult, advantage: float, t: int, chosen: bool) -> TrainingSample:
+                fork: Any, result: RewardResult, advantage: float, t: int, chosen: bool,
+                path: Trajectory | None = None) -> TrainingSample:
         step = fork.trajectory.steps[-1]
         components = dict(result.components)
         components.update(step=float(t), search=float(step.kind == SEARCH), answer=float(step.kind == ANSWER),
                           open=float(step.kind == OPEN), invalid=float(step.kind == INVALID),
                           chosen=float(chosen), em=_em(fork.trajectory))
+        if self.value == "rollout" and path is not None:
+            components.update(played_out=float(len(path.steps) - len(fork.trajectory.steps)), path_em=_em(path))
         reward = float(result.value) if result.scored and not math.isnan(result.value) else 0.0
         return TrainingSample(group_id, prompt, tuple(ids), (1,) * len(ids), tuple(logps), reward, float(advantage),
                               components, result.scored, text, finished=step.valid)
@@ -339,5 +400,5 @@ def step_group_position(group_id: str) -> tuple[str, int, int]:
     return group_id[: match.start()], int(match["episode"]), int(match["step"])
 
 
-__all__ = ["EpisodeTokens", "TrajectorySampler", "TruncatedStepSampler", "TurnEncoder", "as_result", "score_all",
+__all__ = ["STEP_VALUES", "EpisodeTokens", "TrajectorySampler", "TruncatedStepSampler", "TurnEncoder", "as_result", "score_all",
            "score_group", "step_group_position"]
