@@ -237,6 +237,9 @@ def main(argv=None) -> int:
     p.add_argument("--learning-rate", type=float, default=None)
     p.add_argument("--step-temperature", type=float, default=None,
                    help="sampling (and loss) temperature of the step arms' k candidates (default: TrainConfig's 1.0)")
+    p.add_argument("--groups-per-task", type=int, default=None,
+                   help="step arms: step groups kept per episode and update (default 2; 4 = every step of a "
+                        "4-turn episode, none generated and dropped)")
     p.add_argument("--step-value", choices=("judge", "rollout"), default=None,
                    help="step arms: value a candidate step by the judge's verdict (default) or by the reward of "
                         "the answer one sampled continuation of it reaches")
@@ -365,8 +368,11 @@ def main(argv=None) -> int:
         specs["d"] = dict(sampler="step", citation_rubric=True, judge=args.llm_judge)
     step_changes = {**({"temperature": args.step_temperature} if args.step_temperature else {}),
                     **({"step_value": args.step_value} if args.step_value else {}),
+                    **({"groups_per_task": args.groups_per_task} if args.groups_per_task else {}),
                     **({"informative_groups_first": True} if args.informative_groups_first else {})}
     specs = {arm: {**spec, **step_changes} if spec["sampler"] == "step" else spec for arm, spec in specs.items()}
+    names = {arm: f"{name}, rollout value" if args.step_value == "rollout" and arm in ("c", "d") else name
+             for arm, name in ARM_NAMES.items()}
     results: dict[str, list[dict]] = {}
     for arm in arms:
         for seed in range(args.first_seed, args.first_seed + seeds):
@@ -381,7 +387,7 @@ def main(argv=None) -> int:
             row = {"seed": seed, "steps": steps, "seconds": seconds, **after,
                    "gained": gained, "lost": lost, "tasks": after_tasks,
                    "curve": [(h["step"], h["reward"]) for h in history if "reward" in h]}
-            print(f"arm {arm} ({ARM_NAMES[arm]}) seed {seed}: {steps} steps in {row['seconds']:.0f}s: {_fmt(after)}"
+            print(f"arm {arm} ({names[arm]}) seed {seed}: {steps} steps in {row['seconds']:.0f}s: {_fmt(after)}"
                   f"  tasks gained {gained} lost {lost}", flush=True)
             if transfer_evaluate is not None:
                 moved, moved_tasks = transfer_evaluate(str(final_dir), str(run_dir))
@@ -399,8 +405,8 @@ def main(argv=None) -> int:
                "held_out": len(test_tasks)}
     for arm, rows in results.items():
         agg, cells = _aggregate(rows, warm)
-        summary["arms"][arm] = {"name": ARM_NAMES[arm], "runs": rows, "metrics": agg}
-        print(f"{ARM_NAMES[arm]:<36} " + " ".join(f"{c:>22}" for c in cells))
+        summary["arms"][arm] = {"name": names[arm], "runs": rows, "metrics": agg}
+        print(f"{names[arm]:<36} " + " ".join(f"{c:>22}" for c in cells))
     if transfer_evaluate is not None:
         summary["transfer"] = {"corpus": args.transfer_corpus, "tasks": len(warm_transfer_tasks), "warm": warm_transfer,
                                "arms": {}}
@@ -409,9 +415,9 @@ def main(argv=None) -> int:
         for arm, rows in results.items():
             agg, cells = _aggregate([r["transfer"] for r in rows], warm_transfer)
             summary["transfer"]["arms"][arm] = agg
-            print(f"{ARM_NAMES[arm]:<36} " + " ".join(f"{c:>22}" for c in cells))
+            print(f"{names[arm]:<36} " + " ".join(f"{c:>22}" for c in cells))
     if BASELINE in results and len(results) > 1:
-        summary["paired"] = _print_paired(results)
+        summary["paired"] = _print_paired(results, names)
     summary["seconds"] = time.perf_counter() - started
     summary["learning_rate"] = learning_rate
     summary["continue_temperature"] = args.continue_temperature or TrainConfig().continue_temperature
@@ -437,10 +443,10 @@ def _aggregate(rows: list[dict], warm: dict[str, float]) -> tuple[dict, list[str
     return agg, cells
 
 
-def _print_paired(results: dict[str, list[dict]]) -> dict[str, dict]:
+def _print_paired(results: dict[str, list[dict]], names: dict[str, str] = ARM_NAMES) -> dict[str, dict]:
     """Print and return each arm against the Search-R1 baseline, seed by seed on the same tasks, on each split
     both were evaluated on (the transfer world only with --transfer-corpus)."""
-    print(f"\npaired against arm {BASELINE} ({ARM_NAMES[BASELINE]}), the same seed on the same tasks: "
+    print(f"\npaired against arm {BASELINE} ({names[BASELINE]}), the same seed on the same tasks: "
           "tasks only this arm solved / only the baseline solved (two-sided sign test p)")
     paired: dict[str, dict] = {}
     for arm, rows in results.items():
@@ -453,7 +459,7 @@ def _print_paired(results: dict[str, list[dict]]) -> dict[str, dict]:
                 continue
             paired[arm][split] = cmp
             seeds = "  ".join(f"seed {s['seed']} {s['wins']}/{s['losses']}" for s in cmp["seeds"])
-            print(f"{ARM_NAMES[arm]:<36} {split:<9} {seeds}  pooled {cmp['wins']}/{cmp['losses']} (p {cmp['p']:.3f})")
+            print(f"{names[arm]:<36} {split:<9} {seeds}  pooled {cmp['wins']}/{cmp['losses']} (p {cmp['p']:.3f})")
     return paired
 
 

@@ -313,6 +313,8 @@ def test_step_sampler_rollout_value_pays_a_search_by_the_answer_it_leads_to(worl
         # a correct answer at the last plan turn: r_answer 1 plus the early-answer bonus of THAT turn
         assert ahead.reward == pytest.approx(1.0 + 0.1 * (4 - len(plan)) / 4)
         assert ahead.advantage > 0 > cut.advantage
+        mean = (ahead.reward + wrong.reward + cut.reward) / 3  # mean-centred, not divided by the std
+        assert [s.advantage for s in (ahead, wrong, cut)] == pytest.approx([s.reward - mean for s in (ahead, wrong, cut)])
     # continuations are generated from exactly the tokens of the conversation they continue
     continued = [text for n, text in policy.calls if n == 1]
     assert continued and all(text in rendered[1:] for text in continued)
@@ -325,3 +327,21 @@ def test_step_sampler_rollout_value_pays_a_search_by_the_answer_it_leads_to(worl
     assert judged.last_stats["generated_tokens"] == candidate_tokens
     with pytest.raises(ValueError, match="value"):
         TruncatedStepSampler(make_env(world), policy, GroupReward(), value="oracle")
+
+
+def test_pool_identical_gives_one_turn_one_value():
+    from searchgym.train.samplers import pool_identical
+
+    results = [RewardResult(2.0, {"r_answer": 2.0}), RewardResult(-1.0, {"r_answer": -1.0}),
+               RewardResult(0.5, {"r_answer": 0.5}), RewardResult(float("nan"), scored=False),
+               RewardResult(1.0, {"r_answer": 1.0})]
+    pooled = pool_identical(results, ["same", "same", "other", "same", "third"])
+    assert [r.value for r in pooled[:2]] == [0.5, 0.5]  # the unscored copy neither counts nor changes
+    assert pooled[2] is results[2] and pooled[3] is results[3] and pooled[4] is results[4]
+    for r in pooled[:2]:
+        assert r.value == pytest.approx(sum(v for k, v in r.components.items() if k.startswith("r_")))
+        assert r.components["pooled"] == 2.0
+    adv = group_zscore([r.value for r in pooled], [r.scored for r in pooled], scale=False)
+    assert adv[0] == adv[1]  # identical turns are never pushed in opposite directions
+    with pytest.raises(ValueError):
+        pool_identical(results, ["a"])

@@ -71,6 +71,31 @@ def score_group(reward: Any, trajectories: Sequence[Trajectory], kind: str) -> l
     return _without_failed_searches(trajectories, method)
 
 
+def pool_identical(results: Sequence[RewardResult], keys: Sequence[Any]) -> list[RewardResult]:
+    """Candidates that are the same turn (equal ``keys``) share one value: the mean over their scored members.
+
+    A rollout value is one sampled continuation; identical candidates differ only in that luck, and scored
+    apart the luckier copy drew a positive advantage for the very tokens the other drew a negative one for
+    (with negative advantages weighted 0, the warm start's own turn was reinforced by chance). The shift
+    is kept as the component ``r_pool``, so a value is still the sum of its ``r_`` components."""
+    if len(results) != len(keys):
+        raise ValueError(f"{len(results)} results but {len(keys)} keys")
+    members: dict[Any, list[float]] = {}
+    for res, key in zip(results, keys):
+        if res.scored:
+            members.setdefault(key, []).append(res.value)
+    out = []
+    for res, key in zip(results, keys):
+        values = members.get(key, [])
+        if not res.scored or len(values) < 2:
+            out.append(res)
+            continue
+        mean = sum(values) / len(values)
+        comps = {**res.components, "r_pool": mean - res.value, "pooled": float(len(values))}
+        out.append(RewardResult(mean, comps, res.details, scored=True))
+    return out
+
+
 def _em(trajectory: Trajectory) -> float:
     answer = trajectory.final_answer
     return float(exact_match(answer, trajectory.task.answers)) if answer is not None else 0.0
@@ -315,8 +340,12 @@ class TruncatedStepSampler:
             for (i, cands, forks, turns), paths in zip(staged, valued):
                 task, env, ep, tokens = episodes[i]
                 results = score_group(self.reward, paths, "step")
+                if self.value == "rollout":
+                    results = pool_identical(results, [tuple(ids) or comp.text for comp, (ids, _) in zip(cands, turns)])
+                # rollout values are mean-centred only: divided by their std, the 0.025 that the early-answer bonus
+                # puts between two right answers became a full-size advantage against reading the page first
                 adv = group_zscore([r.value for r in results], [r.scored for r in results],
-                                   scale=self.scale_advantages)
+                                   scale=self.scale_advantages and self.value == "judge")
                 chosen = choose_continuation(adv, self.rng, self.continuation, self.temperature,
                                              eligible=[r.scored for r in results])
                 prompt = tuple(tokens.context) if tokens is not None else ()
@@ -400,5 +429,5 @@ def step_group_position(group_id: str) -> tuple[str, int, int]:
     return group_id[: match.start()], int(match["episode"]), int(match["step"])
 
 
-__all__ = ["STEP_VALUES", "EpisodeTokens", "TrajectorySampler", "TruncatedStepSampler", "TurnEncoder", "as_result", "score_all",
-           "score_group", "step_group_position"]
+__all__ = ["STEP_VALUES", "EpisodeTokens", "TrajectorySampler", "TruncatedStepSampler", "TurnEncoder", "as_result",
+           "pool_identical", "score_all", "score_group", "step_group_position"]
