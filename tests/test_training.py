@@ -608,3 +608,18 @@ def test_kl_anchor_references_the_starting_policy_and_holds_it_back(tmp_path, sm
         assert all(torch.equal(saved[k], start[k]) for k in saved), "the reference is not the starting policy"
         assert rows[0]["kl"] == pytest.approx(0.0, abs=1e-6) and max(h["kl"] for h in rows[1:]) > 0.01
     assert finals[0.0] > 0.9 and finals[1.0] < finals[0.0] - 0.2, finals
+
+
+def test_trl_warning_for_rows_without_reward_is_dropped_and_others_kept(caplog):
+    import logging
+
+    from searchgym.train.trainer import quiet_counted_none_rewards
+
+    quiet_counted_none_rewards()
+    quiet_counted_none_rewards()  # idempotent: one filter
+    log = logging.getLogger("trl.trainer.grpo_trainer")  # what accelerate's adapter in TRL logs through
+    assert sum(type(f).__name__ == "CountedNoneRewards" for f in log.filters) == 1
+    with caplog.at_level(logging.WARNING, logger="trl.trainer.grpo_trainer"):
+        log.warning("[RANK 0] All reward functions returned None for the following kwargs:\n{'sg_reward': None}")
+        log.warning("some other warning")
+    assert [r.getMessage() for r in caplog.records] == ["some other warning"]

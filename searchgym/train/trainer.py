@@ -5,6 +5,7 @@ Advantages, KL, clipping, LoRA, checkpoints, multi-process and vLLM are TRL's. S
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,6 +29,24 @@ REFERENCE_DIR = "reference_model"  # <output_dir>/reference_model: the policy GR
 def num_processes() -> int:
     """World size under ``accelerate launch``/``torchrun``; 1 otherwise."""
     return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+class CountedNoneRewards(logging.Filter):
+    """Drops TRL's warning for a row whose rewards are all None, which dumps the row's whole kwargs.
+
+    searchgym's rollout gives None on purpose to padding rows (an episode that ended before its step groups
+    filled its slots) and to samples a judge could not score, and counts both itself
+    (``episodes/rollout_padding``, ``episodes/unscored``); TRL leaves such rows out of the loss either way."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "All reward functions returned None" not in record.getMessage()
+
+
+def quiet_counted_none_rewards() -> None:
+    """Installs ``CountedNoneRewards`` on TRL's GRPO logger (once)."""
+    log = logging.getLogger("trl.trainer.grpo_trainer")
+    if not any(isinstance(f, CountedNoneRewards) for f in log.filters):
+        log.addFilter(CountedNoneRewards())
 
 
 VLLM_CPU_ERROR = (
@@ -131,6 +150,8 @@ def build_trainer(
     """
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is "experimental" in TRL 1.x
     from trl import GRPOTrainer  # pyright: ignore[reportPrivateImportUsage]  (trl exports it lazily)
+
+    quiet_counted_none_rewards()
 
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
