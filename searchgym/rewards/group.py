@@ -225,7 +225,8 @@ def reward_formula(sampler: str, *, judge: str | None, rubric: bool, alpha: floa
                 "  not answering at t = B: r_answer = r_action = -1\n"
                 "  an answer that is not correct: r = the lowest r of its group"
                 + ("\n  step_value = rollout: a valid search/open that does not end the episode is valued by the r of"
-                   "\n    the last step of one sampled continuation of it (its answer, or the last turn)"
+                   "\n    the last step of one sampled continuation of it (its answer, or the last turn);"
+                   "\n    identical candidates share the mean of their values; advantage = r - group mean"
                    if step_value == "rollout" else ""))
     process = (f" + {judge_weight:g} * mean_steps(r_think + r_action | r_think + r_answer + [correct] 0.1 * (B - t) / B)"
                f"   (judge = {judge}, B = {budget})") if judge and judge_weight else ""
