@@ -186,6 +186,29 @@ def _generate(policy: Any, contexts: Sequence[EpisodeTokens] | None, conversatio
     return policy.generate(conversations, n=n)
 
 
+def _play_to_end(policy: Any, encoder: TurnEncoder | None, envs: Sequence[Any],
+                 tokens: Sequence[EpisodeTokens] | None, trained: bool) -> int:
+    """Plays every env of ``envs`` to its end, one sampled turn per live env and one batched policy call per
+    turn, appending each turn (mask ``trained``) and the env's reply (mask 0) to its ``tokens``; returns the
+    policy tokens generated."""
+    generated = 0
+    while True:
+        active = [i for i, e in enumerate(envs) if not e.done]
+        if not active:
+            return generated
+        outs = _generate(policy, [tokens[i] for i in active] if tokens is not None else None,
+                         [envs[i].messages for i in active], 1)
+        for i, out in zip(active, outs):
+            comp = out[0]
+            envs[i].step(comp.text)
+            ids, logps = _turn_ids(comp, encoder)
+            generated += len(ids)
+            if tokens is not None and encoder is not None:  # tokens are kept iff there is an encoder
+                tokens[i].add(ids, logps, trained=trained)
+                if not envs[i].done:
+                    tokens[i].add(encoder.glue(envs[i].messages, ids), (), trained=False)
+
+
 def _reward_metrics(reward: Any) -> dict[str, float]:
     metrics: Callable[[], Mapping[str, float]] | None = getattr(reward, "metrics", None)
     return dict(metrics()) if callable(metrics) else {}
@@ -233,22 +256,7 @@ class TrajectorySampler:
             self.env.reset(options={"task": task})
             envs.extend(self.env.fork() for _ in range(self.group_size))
         tokens = [EpisodeTokens(self.encoder.prompt(e.messages)) for e in envs] if self.encoder is not None else None
-        generated = 0
-        while True:
-            active = [i for i, e in enumerate(envs) if not e.done]
-            if not active:
-                break
-            outs = _generate(self.policy, [tokens[i] for i in active] if tokens is not None else None,
-                             [envs[i].messages for i in active], 1)
-            for i, out in zip(active, outs):
-                comp = out[0]
-                envs[i].step(comp.text)
-                ids, logps = _turn_ids(comp, self.encoder)
-                generated += len(ids)
-                if tokens is not None and self.encoder is not None:  # tokens are kept iff there is an encoder
-                    tokens[i].add(ids, logps, trained=True)
-                    if not envs[i].done:
-                        tokens[i].add(self.encoder.glue(envs[i].messages, ids), (), trained=False)
+        generated = _play_to_end(self.policy, self.encoder, envs, tokens, trained=True)
         trajectories = [e.trajectory for e in envs]
         samples: list[TrainingSample] = []
         for g, task in enumerate(tasks):
@@ -378,35 +386,20 @@ class TruncatedStepSampler:
         ends = [fork.trajectory for fork, _, _ in items]
         live = [n for n, (fork, _, _) in enumerate(items)
                 if not fork.done and fork.trajectory.steps and fork.trajectory.steps[-1].kind != INVALID]
-        paths = {n: items[n][0].fork() for n in live}
-        tokens: dict[int, EpisodeTokens] | None = None
+        paths = [items[n][0].fork() for n in live]
+        tokens: list[EpisodeTokens] | None = None
         if self.encoder is not None and all(items[n][2] is not None for n in live):
-            tokens = {}
+            tokens = []
             for n in live:
                 fork, ids, prefix = items[n]
                 assert prefix is not None
                 path_tokens = prefix.copy()
                 path_tokens.add(ids, (), trained=False)
                 path_tokens.add(self.encoder.glue(fork.messages, ids), (), trained=False)
-                tokens[n] = path_tokens
-        spent = 0
-        while True:
-            todo = [n for n in live if not paths[n].done]
-            if not todo:
-                break
-            outs = _generate(self.policy, [tokens[n] for n in todo] if tokens is not None else None,
-                             [paths[n].messages for n in todo], 1)
-            for n, out in zip(todo, outs):
-                comp = out[0]
-                paths[n].step(comp.text)
-                ids, logps = _turn_ids(comp, self.encoder)
-                spent += len(ids)
-                if tokens is not None and self.encoder is not None:
-                    tokens[n].add(ids, logps, trained=False)
-                    if not paths[n].done:
-                        tokens[n].add(self.encoder.glue(paths[n].messages, ids), (), trained=False)
-        for n in live:
-            ends[n] = paths[n].trajectory
+                tokens.append(path_tokens)
+        spent = _play_to_end(self.policy, self.encoder, paths, tokens, trained=False)
+        for n, path in zip(live, paths):
+            ends[n] = path.trajectory
         return ends, spent
 
     def _sample(self, group_id: str, prompt: tuple[int, ...], text: str, ids: list[int], logps: list[float],
