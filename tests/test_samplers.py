@@ -329,6 +329,74 @@ def test_step_sampler_rollout_value_pays_a_search_by_the_answer_it_leads_to(worl
         TruncatedStepSampler(make_env(world), policy, GroupReward(), value="oracle")
 
 
+class RewordedPlan(PlanOnIds):
+    """Candidates are the oracle's next turn and two rewordings of it (the same action after other words)."""
+
+    def generate_ids(self, contexts, n):
+        if n == 1:
+            return super().generate_ids(contexts, n)
+        out = []
+        for ids in contexts:
+            self.calls.append((n, self.tok.decode(list(ids))))
+            turn = self.tok.decode(list(ids)).count("<|im_start|>assistant") - 1
+            texts = [self.plan[turn]] + [f"Reworded {m}: " + self.plan[turn] for m in range(1, n)]
+            out.append([Completion(t, token_ids=tuple(self.tok(t, add_special_tokens=False)["input_ids"]))
+                        for t in texts])
+        return out
+
+
+def test_rollout_value_skips_play_outs_of_groups_with_one_outcome(world, tokenizer):
+    """Searches that retrieve the same hits (and opens of the same page) reach one outcome: equal values whatever
+    their play-outs drew, so none is played out and no continuation token is spent on them."""
+    from searchgym.policies.oracle import OraclePolicy
+    from searchgym.rewards.group import GroupReward
+    from searchgym.train.samplers import TruncatedStepSampler
+
+    ts, _ = world
+    task = ts.tasks[0]
+    env = make_env(world, max_turns=4)
+    env.reset(options={"task": task})
+    oracle, plan = OraclePolicy(ts.tasks), []
+    while not env.done:
+        plan.append(oracle.next_turn(env.messages))
+        env.step(plan[-1])
+    policy = RewordedPlan(plan, tokenizer)
+    sampler = TruncatedStepSampler(make_env(world, max_turns=4), policy, GroupReward(budget=4), k=3, max_steps=4,
+                                   tokenizer=tokenizer, continuation="greedy", value="rollout")
+    samples = sampler.sample([task])
+    groups = [samples[i:i + 3] for i in range(0, len(samples), 3)]
+    assert len(groups) == len(plan) >= 2
+    for group in groups[:-1]:  # the searches and opens before the answer
+        assert all(s.components["search"] + s.components["open"] == 1.0 for s in group)
+        assert [s.components["outcomes"] for s in group] == [1.0] * 3
+        assert [s.components["played_out"] for s in group] == [0.0] * 3
+        assert len({s.reward for s in group}) == 1 and all(s.advantage == 0.0 for s in group)
+    assert all(s.components["outcomes"] == 3.0 for s in groups[-1])  # three answer texts: three outcomes
+    assert not [text for n, text in policy.calls if n == 1]  # nothing was continued
+    assert sampler.last_stats["generated_tokens"] == sum(len(s.completion_ids) for s in samples)
+
+
+def test_outcome_key_is_the_evidence_a_search_or_open_showed(world):
+    from searchgym.train.samplers import outcome_key
+
+    env = make_env(world, max_turns=4)
+    env.reset(options={"task": world[0].tasks[0]})
+    a, b, c, d = env.fork(), env.fork(), env.fork(), env.fork()
+    question = world[0].tasks[0].question
+    a.step(f"<search>{question}</search>")
+    b.step(f"First the question. <search>{question}</search>")
+    c.step("<search>zzqx unmatched words</search>")
+    d.step("<search>cut off")
+    assert outcome_key(a, "x") == outcome_key(b, "y") != outcome_key(c, "x")
+    assert a.trajectory.steps[-1].hits and outcome_key(a, "x")[1] == a.trajectory.steps[-1].hits
+    assert outcome_key(d, "<search>cut off") == ("turn", "<search>cut off")  # invalid: the turn itself
+    doc = a.trajectory.steps[-1].hits[0]
+    e, f = a.fork(), b.fork()
+    e.step(f"<open>{doc}</open>")
+    f.step(f"Reading it. <open>{doc}</open>")
+    assert outcome_key(e, "p") == outcome_key(f, "q") == ("open", doc)
+
+
 def test_pool_identical_gives_one_turn_one_value():
     from searchgym.train.samplers import pool_identical
 

@@ -72,9 +72,10 @@ def score_group(reward: Any, trajectories: Sequence[Trajectory], kind: str) -> l
 
 
 def pool_identical(results: Sequence[RewardResult], keys: Sequence[Any]) -> list[RewardResult]:
-    """Candidates that are the same turn (equal ``keys``) share one value: the mean over their scored members.
+    """Candidates with the same outcome (equal ``keys``: the same turn, or a search or open that got the same reply,
+    ``outcome_key``) share one value: the mean over their scored members.
 
-    A rollout value is one sampled continuation; identical candidates differ only in that luck, and scored
+    A rollout value is one sampled continuation; such candidates differ only in that luck, and scored
     apart the luckier copy drew a positive advantage for the very tokens the other drew a negative one for
     (with negative advantages weighted 0, the warm start's own turn was reinforced by chance). The shift
     is kept as the component ``r_pool``, so a value is still the sum of its ``r_`` components."""
@@ -94,6 +95,20 @@ def pool_identical(results: Sequence[RewardResult], keys: Sequence[Any]) -> list
         comps = {**res.components, "r_pool": mean - res.value, "pooled": float(len(values))}
         out.append(RewardResult(mean, comps, res.details, scored=True))
     return out
+
+
+def outcome_key(fork: Any, turn: Sequence[int] | str) -> tuple[Any, ...]:
+    """What a candidate's rollout value depends on: for a valid search or open that did not end the episode, the
+    documents it showed (two queries that retrieve the same hits lead to the same evidence, and differ only in
+    the query's wording); for any other turn, the turn itself (``turn``: its token ids, or its text)."""
+    steps = fork.trajectory.steps
+    if steps and not fork.done:
+        step = steps[-1]
+        if step.kind == SEARCH:
+            return (SEARCH, step.hits)
+        if step.kind == OPEN:
+            return (OPEN, step.doc_id)
+    return ("turn", tuple(turn) if not isinstance(turn, str) else turn)
 
 
 def _em(trajectory: Trajectory) -> float:
@@ -343,16 +358,22 @@ class TruncatedStepSampler:
                     generated += len(turns[-1][0])
                 staged.append((i, cands, forks, turns))
             valued: list[list[Trajectory]] = [[f.trajectory for f in forks] for _, _, forks, _ in staged]
+            keys = [[outcome_key(f, ids or comp.text) for f, comp, (ids, _) in zip(forks, cands, turns)]
+                    for _, cands, forks, turns in staged]
             if self.value == "rollout":
-                ends, spent = self._play_out([(forks[j], turns[j][0], episodes[i][3])
-                                              for i, _, forks, turns in staged for j in range(len(forks))])
+                # a group whose candidates all reach one outcome gets equal values whatever its play-outs draw (they
+                # are pooled below): zero advantages, so its play-outs would only spend the token budget
+                varied = [n for n in range(len(staged)) if len(set(keys[n])) > 1]
+                ends, spent = self._play_out([(staged[n][2][j], staged[n][3][j][0], episodes[staged[n][0]][3])
+                                              for n in varied for j in range(len(staged[n][2]))])
                 generated += spent
-                valued = [ends[n * self.k:(n + 1) * self.k] for n in range(len(staged))]
-            for (i, cands, forks, turns), paths in zip(staged, valued):
+                for m, n in enumerate(varied):
+                    valued[n] = ends[m * self.k:(m + 1) * self.k]
+            for (i, cands, forks, turns), paths, group_keys in zip(staged, valued, keys):
                 task, env, ep, tokens = episodes[i]
                 results = score_group(self.reward, paths, "step")
                 if self.value == "rollout":
-                    results = pool_identical(results, [tuple(ids) or comp.text for comp, (ids, _) in zip(cands, turns)])
+                    results = pool_identical(results, group_keys)
                 # rollout values are mean-centred only: divided by their std, the 0.025 that the early-answer bonus
                 # puts between two right answers became a full-size advantage against reading the page first
                 adv = group_zscore([r.value for r in results], [r.scored for r in results],
@@ -362,7 +383,7 @@ class TruncatedStepSampler:
                 prompt = tuple(tokens.context) if tokens is not None else ()
                 for j, (comp, fork, (ids, logps), res, a) in enumerate(zip(cands, forks, turns, results, adv)):
                     per_episode[i].append(self._sample(f"{task.id}#e{ep}/t{t}", prompt, comp.text, ids, logps,
-                                                       fork, res, a, t, j == chosen, paths[j]))
+                                                       fork, res, a, t, j == chosen, paths[j], len(set(group_keys))))
                 env.restore(forks[chosen].snapshot())
                 if tokens is not None and self.encoder is not None:  # tokens are kept iff there is an encoder
                     ids, logps = turns[chosen]
@@ -404,14 +425,15 @@ class TruncatedStepSampler:
 
     def _sample(self, group_id: str, prompt: tuple[int, ...], text: str, ids: list[int], logps: list[float],
                 fork: Any, result: RewardResult, advantage: float, t: int, chosen: bool,
-                path: Trajectory | None = None) -> TrainingSample:
+                path: Trajectory | None = None, outcomes: int = 0) -> TrainingSample:
         step = fork.trajectory.steps[-1]
         components = dict(result.components)
         components.update(step=float(t), search=float(step.kind == SEARCH), answer=float(step.kind == ANSWER),
                           open=float(step.kind == OPEN), invalid=float(step.kind == INVALID),
                           chosen=float(chosen), em=_em(fork.trajectory))
         if self.value == "rollout" and path is not None:
-            components.update(played_out=float(len(path.steps) - len(fork.trajectory.steps)), path_em=_em(path))
+            components.update(played_out=float(len(path.steps) - len(fork.trajectory.steps)), path_em=_em(path),
+                              outcomes=float(outcomes))
         reward = float(result.value) if result.scored and not math.isnan(result.value) else 0.0
         return TrainingSample(group_id, prompt, tuple(ids), (1,) * len(ids), tuple(logps), reward, float(advantage),
                               components, result.scored, text, finished=step.valid)
@@ -426,4 +448,4 @@ def step_group_position(group_id: str) -> tuple[str, int, int]:
 
 
 __all__ = ["STEP_VALUES", "EpisodeTokens", "TrajectorySampler", "TruncatedStepSampler", "TurnEncoder", "as_result",
-           "pool_identical", "score_all", "score_group", "step_group_position"]
+           "outcome_key", "pool_identical", "score_all", "score_group", "step_group_position"]
