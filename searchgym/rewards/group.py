@@ -226,7 +226,9 @@ def reward_formula(sampler: str, *, judge: str | None, rubric: bool, alpha: floa
                 "  an answer that is not correct: r = the lowest r of its group"
                 + ("\n  step_value = rollout: a valid search/open that does not end the episode is valued by the r of"
                    "\n    the last step of one sampled continuation of it (its answer, or the last turn);"
-                   "\n    identical candidates share the mean of their values; advantage = r - group mean"
+                   "\n    candidates with one outcome (the same turn, or the same documents retrieved or opened)"
+                   "\n    share the mean of their values, and a group with one outcome is not played out;"
+                   "\n    advantage = r - group mean"
                    if step_value == "rollout" else ""))
     process = (f" + {judge_weight:g} * mean_steps(r_think + r_action | r_think + r_answer + [correct] 0.1 * (B - t) / B)"
                f"   (judge = {judge}, B = {budget})") if judge and judge_weight else ""

@@ -72,8 +72,8 @@ def score_group(reward: Any, trajectories: Sequence[Trajectory], kind: str) -> l
 
 
 def pool_identical(results: Sequence[RewardResult], keys: Sequence[Any]) -> list[RewardResult]:
-    """Candidates with the same outcome (equal ``keys``: the same turn, or a search or open that got the same reply,
-    ``outcome_key``) share one value: the mean over their scored members.
+    """Candidates with the same outcome (equal ``keys``: the same turn, or searches or opens that showed the same
+    documents, ``outcome_key``) share one value: the mean over their scored members.
 
     A rollout value is one sampled continuation; such candidates differ only in that luck, and scored
     apart the luckier copy drew a positive advantage for the very tokens the other drew a negative one for
