@@ -272,10 +272,13 @@ class PlanOnIds:
             text = self.tok.decode(list(ids))
             self.calls.append((n, text))
             turn = text.count("<|im_start|>assistant") - 1  # the assistant turns already in the context
-            texts = [self.plan[turn]] if n == 1 else ([self.plan[turn], self.WRONG, self.CUT] * n)[:n]
+            texts = [self.plan[turn]] if n == 1 else self.candidates(self.plan[turn], n)
             out.append([Completion(t, token_ids=tuple(self.tok(t, add_special_tokens=False)["input_ids"]))
                         for t in texts])
         return out
+
+    def candidates(self, turn, n):
+        return ([turn, self.WRONG, self.CUT] * n)[:n]
 
 
 def test_step_sampler_rollout_value_pays_a_search_by_the_answer_it_leads_to(world, tokenizer):
@@ -330,19 +333,10 @@ def test_step_sampler_rollout_value_pays_a_search_by_the_answer_it_leads_to(worl
 
 
 class RewordedPlan(PlanOnIds):
-    """Candidates are the oracle's next turn and two rewordings of it (the same action after other words)."""
+    """Candidates are the oracle's next turn and rewordings of it (the same action after other words)."""
 
-    def generate_ids(self, contexts, n):
-        if n == 1:
-            return super().generate_ids(contexts, n)
-        out = []
-        for ids in contexts:
-            self.calls.append((n, self.tok.decode(list(ids))))
-            turn = self.tok.decode(list(ids)).count("<|im_start|>assistant") - 1
-            texts = [self.plan[turn]] + [f"Reworded {m}: " + self.plan[turn] for m in range(1, n)]
-            out.append([Completion(t, token_ids=tuple(self.tok(t, add_special_tokens=False)["input_ids"]))
-                        for t in texts])
-        return out
+    def candidates(self, turn, n):
+        return [turn] + [f"Reworded {m}: " + turn for m in range(1, n)]
 
 
 def test_rollout_value_skips_play_outs_of_groups_with_one_outcome(world, tokenizer):
