@@ -364,8 +364,11 @@ class TruncatedStepSampler:
                 # a group whose candidates all reach one outcome gets equal values whatever its play-outs draw (they
                 # are pooled below): zero advantages, so its play-outs would only spend the token budget
                 varied = [n for n in range(len(staged)) if len(set(keys[n])) > 1]
-                ends, spent = self._play_out([(staged[n][2][j], staged[n][3][j][0], episodes[staged[n][0]][3])
-                                              for n in varied for j in range(len(staged[n][2]))])
+                items = []
+                for n in varied:
+                    i, _, forks, turns = staged[n]
+                    items += [(fork, ids, episodes[i][3]) for fork, (ids, _) in zip(forks, turns)]
+                ends, spent = self._play_out(items)
                 generated += spent
                 for m, n in enumerate(varied):
                     valued[n] = ends[m * self.k:(m + 1) * self.k]
