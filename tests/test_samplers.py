@@ -281,21 +281,30 @@ class PlanOnIds:
         return ([turn, self.WRONG, self.CUT] * n)[:n]
 
 
-def test_step_sampler_rollout_value_pays_a_search_by_the_answer_it_leads_to(world, tokenizer):
+def oracle_plan(world, tokenizer):
+    """The first task, the oracle's whole (solved) episode of it as turn texts, and the rendered context before
+    each turn."""
     from searchgym.policies.oracle import OraclePolicy
-    from searchgym.rewards.group import GroupReward
-    from searchgym.train.samplers import TruncatedStepSampler, TurnEncoder
+    from searchgym.train.samplers import TurnEncoder
 
     ts, _ = world
     task = ts.tasks[0]
     env = make_env(world, max_turns=4)
     env.reset(options={"task": task})
     oracle, plan, rendered = OraclePolicy(ts.tasks), [], []
-    while not env.done:  # the oracle's whole episode, and the context before each of its turns
+    while not env.done:
         rendered.append(TurnEncoder(tokenizer).render(env.messages, True))
         plan.append(oracle.next_turn(env.messages))
         env.step(plan[-1])
     assert env.trajectory.final_answer is not None and em_reward(env.trajectory).value == 1.0 and len(plan) >= 2
+    return task, plan, rendered
+
+
+def test_step_sampler_rollout_value_pays_a_search_by_the_answer_it_leads_to(world, tokenizer):
+    from searchgym.rewards.group import GroupReward
+    from searchgym.train.samplers import TruncatedStepSampler
+
+    task, plan, rendered = oracle_plan(world, tokenizer)
 
     def run(value):
         policy = PlanOnIds(plan, tokenizer)
@@ -342,18 +351,10 @@ class RewordedPlan(PlanOnIds):
 def test_rollout_value_skips_play_outs_of_groups_with_one_outcome(world, tokenizer):
     """Searches that retrieve the same hits (and opens of the same page) reach one outcome: equal values whatever
     their play-outs drew, so none is played out and no continuation token is spent on them."""
-    from searchgym.policies.oracle import OraclePolicy
     from searchgym.rewards.group import GroupReward
     from searchgym.train.samplers import TruncatedStepSampler
 
-    ts, _ = world
-    task = ts.tasks[0]
-    env = make_env(world, max_turns=4)
-    env.reset(options={"task": task})
-    oracle, plan = OraclePolicy(ts.tasks), []
-    while not env.done:
-        plan.append(oracle.next_turn(env.messages))
-        env.step(plan[-1])
+    task, plan, _ = oracle_plan(world, tokenizer)
     policy = RewordedPlan(plan, tokenizer)
     sampler = TruncatedStepSampler(make_env(world, max_turns=4), policy, GroupReward(budget=4), k=3, max_steps=4,
                                    tokenizer=tokenizer, continuation="greedy", value="rollout")
