@@ -106,6 +106,20 @@ def test_values_are_typed_and_checked(tmp_path):
     with pytest.raises(ConfigError, match="`model`"):
         parse_config(["--model_name_or_path", "gpt2"])
     assert TrainConfig(vllm_max_model_length=2048).vllm_max_model_length == 2048
+    with pytest.raises(ConfigError, match="scale_rewards must be one of auto, group, batch, none"):
+        TrainConfig(scale_rewards="std")
+
+
+def test_scale_rewards_auto_leaves_rollout_step_values_on_the_reward_scale():
+    """auto: TRL divides by the group's std except for step groups valued by rollouts; a value given is kept."""
+    assert TrainConfig().values["scale_rewards"] == "auto"  # what the YAML shows: re-resolved for each sampler
+    assert TrainConfig().training_args.scale_rewards == "group"
+    assert TrainConfig(sampler="step").training_args.scale_rewards == "group"
+    rollout = TrainConfig(sampler="step", step_value="rollout")
+    assert rollout.training_args.scale_rewards == "none"
+    assert rollout.replace(step_value="judge").training_args.scale_rewards == "group"
+    assert TrainConfig(sampler="step", step_value="rollout", scale_rewards="batch").training_args.scale_rewards == "batch"
+    assert TrainConfig(scale_rewards=False).training_args.scale_rewards == "none"  # TRL's boolean spelling
 
 
 def test_removed_keys_say_what_replaced_them(tmp_path):

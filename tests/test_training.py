@@ -255,6 +255,25 @@ def _prompts(task_ids, k):
     return [task_prompt(tasks[tid]) for tid in task_ids for _ in range(k)]
 
 
+@pytest.mark.parametrize("step_value", ["judge", "rollout"])
+def test_trl_trains_step_groups_on_the_scale_of_their_values(tmp_path, smollm2_tokenizer, step_value):
+    """Judge verdicts are z-scored in their group (SLATE); rollout values only centred on the group's mean, so that
+    a 0.025 early-answer bonus between two right answers stays 0.025 and does not become a full-size advantage.
+    TRL computes the advantages the loss uses: they must follow the sampler's scale."""
+    from searchgym.train.rollout import task_prompt
+    from searchgym.train.training import build_trainer
+
+    config = toy_config(tmp_path, sampler="step", step_value=step_value, tasks_per_step=1, groups_per_task=1)
+    k = config.group_size
+    sampler = ScriptedSampler({t.id: 1 for t in toy_tasks()}, k=k)  # one group, rewards 0, 1, ..., k-1
+    trainer = build_trainer(config, tiny_llama(smollm2_tokenizer), smollm2_tokenizer, toy_tasks(), lambda tr: sampler)
+    out = trainer._generate_and_score_completions([{"prompt": task_prompt(toy_tasks()[0])} for _ in range(k)])
+    rewards = torch.arange(k, dtype=torch.float32)
+    centred = rewards - rewards.mean()
+    expected = centred / (rewards.std() + 1e-4) if step_value == "judge" else centred
+    torch.testing.assert_close(out["advantages"].cpu(), expected)
+
+
 def test_step_rollout_plays_tasks_per_step_and_keeps_groups_per_task():
     from searchgym.train.rollout import REWARD_FIELD
 

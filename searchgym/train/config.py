@@ -162,7 +162,9 @@ TRL_DEFAULTS: dict[str, Any] = {
     "beta": 0.0,  # KL coefficient; 0 skips the reference model
     "epsilon": 0.2,
     "loss_type": "dapo",
-    "scale_rewards": "group",
+    # auto: "none" for step groups valued by rollouts (their values are on the reward's own scale: divided by a
+    # group's std, the early-answer bonus between two right answers became a full-size advantage), "group" else
+    "scale_rewards": "auto",
     "temperature": 1.0,
     "top_p": 1.0,
     "max_steps": 12,  # about the 15k generated tokens bench_learning --quick gives an arm
@@ -224,6 +226,21 @@ DERIVED_FROM = {
     "generation_kwargs": "the action grammar (use_vllm)",
     "max_completion_length": "max_new_tokens (use_vllm)",
 }
+
+
+SCALE_REWARDS = ("auto", "group", "batch", "none")
+
+
+def resolved_scale_rewards(scale_rewards: Any, sampler: str, step_value: str) -> str:
+    """TRL's ``scale_rewards`` for a config: ``auto`` is ``none`` for step groups valued by rollouts, whose values
+    are meant on the reward's scale (docs/training.md), and ``group`` otherwise; TRL's booleans are its names."""
+    value = {True: "group", False: "none"}.get(scale_rewards, scale_rewards) if isinstance(scale_rewards, bool) \
+        else scale_rewards
+    if value not in SCALE_REWARDS:
+        raise ConfigError(f"scale_rewards must be one of {', '.join(SCALE_REWARDS)}, got {scale_rewards!r}")
+    if value == "auto":
+        return "none" if sampler == "step" and step_value == "rollout" else "group"
+    return value
 
 
 def derived_values(args: Any) -> dict[str, Any]:
@@ -342,6 +359,7 @@ class SearchgymParser(TrlParser):
             raise ConfigError(f"vllm_mode must be 'colocate' or 'server', got {ns.vllm_mode!r}")
         if not 0.0 < ns.vllm_gpu_memory_utilization <= 1.0:
             raise ConfigError(f"vllm_gpu_memory_utilization must be in (0, 1], got {ns.vllm_gpu_memory_utilization}")
+        resolved_scale_rewards(ns.scale_rewards, ns.sampler, ns.step_value)  # a bad value fails here, not mid-run
         derived = derived_values(ns)
         for key in DERIVED_FROM:
             setattr(ns, key, derived.get(key, self._initial_defaults[key]))
@@ -350,6 +368,7 @@ class SearchgymParser(TrlParser):
         changed = [k for k in self._dataclass_keys if k not in shown and k not in DERIVED_FROM
                    and getattr(ns, k) != self._initial_defaults[k]]
         self.values = {key: getattr(ns, key) for key in shown + changed}
+        ns.scale_rewards = resolved_scale_rewards(ns.scale_rewards, ns.sampler, ns.step_value)  # "auto" stays in values
         return ns, extras
 
     def parse_config(self, args: Sequence[str] | None = None) -> tuple[TrainConfig, argparse.Namespace | None]:
@@ -417,6 +436,8 @@ class TrainConfig:
         if name in RENAMED_KEYS:
             warnings.warn(f"config.{name} is now config.{RENAMED_KEYS[name]}", DeprecationWarning, stacklevel=2)
             name = RENAMED_KEYS[name]
+        if name == "scale_rewards":  # as asked ("auto" included); training_args holds what TRL was given
+            return self.values[name]
         for part in parts:
             if hasattr(part, name):
                 return getattr(part, name)
@@ -539,11 +560,13 @@ __all__ = [
     "REMOVED_KEYS",
     "RENAMED_KEYS",
     "SAMPLERS",
+    "SCALE_REWARDS",
     "TRL_DEFAULTS",
     "ConfigError",
     "SearchgymArgs",
     "SearchgymParser",
     "TrainConfig",
+    "resolved_scale_rewards",
     "config_yaml",
     "dump_config",
     "load_config",

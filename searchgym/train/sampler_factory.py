@@ -31,10 +31,14 @@ def make_sampler_factory(config: TrainConfig, tasks: Sequence[Task], searcher: A
         # the sampler scores every group once; the env itself scores nothing
         env = DeepSearchEnv(tasks, searcher, max_turns=config.max_turns, top_k=config.top_k,
                             passage_chars=config.passage_chars, reward=None)
+        # the sampler's advantages (the continuation it picks, the logged ones) on the scale TRL trains with
+        scale = config.training_args.scale_rewards != "none"
         if config.sampler == "trajectory":
-            return TrajectorySampler(env, policy, reward, group_size=config.group_size, tokenizer=tokenizer)
+            return TrajectorySampler(env, policy, reward, group_size=config.group_size, tokenizer=tokenizer,
+                                     scale_advantages=scale)
         return TruncatedStepSampler(env, policy, reward, k=config.group_size, max_steps=config.max_turns,
                                     temperature=config.continue_temperature, tokenizer=tokenizer,
-                                    seed=config.seed + trainer.accelerator.process_index, value=config.step_value)
+                                    seed=config.seed + trainer.accelerator.process_index, value=config.step_value,
+                                    scale_advantages=scale)
 
     return factory

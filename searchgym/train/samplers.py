@@ -308,7 +308,7 @@ class TruncatedStepSampler:
 
     def __init__(self, env: Any, policy: Any, reward: Any, k: int = 5, max_steps: int = 4, *,
                  continuation: str = "softmax", temperature: float = 0.7, tokenizer: Any = None, seed: int = 0,
-                 scale_advantages: bool = True, value: str = "judge") -> None:
+                 scale_advantages: bool | None = None, value: str = "judge") -> None:
         if k < 1 or max_steps < 1:
             raise ValueError(f"need k >= 1 and max_steps >= 1, got k={k}, max_steps={max_steps}")
         if continuation not in CONTINUATIONS:
@@ -322,7 +322,9 @@ class TruncatedStepSampler:
         tok = _tokenizer_of(policy, tokenizer)
         self.encoder = TurnEncoder(tok) if tok is not None else None
         self.rng = random.Random(seed)
-        self.scale_advantages = scale_advantages
+        # divided by the group's std for judge verdicts (SLATE); rollout values stay on the reward's scale (see
+        # sample()); the trainer passes what TRL's scale_rewards does, so the two agree
+        self.scale_advantages = value == "judge" if scale_advantages is None else bool(scale_advantages)
         self.last_stats: dict[str, float] = {}
         self.last_trajectories: list[Trajectory] = []
         self._episode = 0
@@ -377,10 +379,9 @@ class TruncatedStepSampler:
                 results = score_group(self.reward, paths, "step")
                 if self.value == "rollout":
                     results = pool_identical(results, group_keys)
-                # rollout values are mean-centred only: divided by their std, the 0.025 that the early-answer bonus
-                # puts between two right answers became a full-size advantage against reading the page first
-                adv = group_zscore([r.value for r in results], [r.scored for r in results],
-                                   scale=self.scale_advantages and self.value == "judge")
+                # rollout values are mean-centred only by default (TRL's scale_rewards "auto" agrees): divided by their
+                # std, the 0.025 the early-answer bonus puts between two right answers became a full-size advantage
+                adv = group_zscore([r.value for r in results], [r.scored for r in results], scale=self.scale_advantages)
                 chosen = choose_continuation(adv, self.rng, self.continuation, self.temperature,
                                              eligible=[r.scored for r in results])
                 prompt = tuple(tokens.context) if tokens is not None else ()
