@@ -147,9 +147,14 @@ class SearchgymArgs:
 
 @dataclass
 class SearchgymGRPOConfig(GRPOConfig):
-    """TRL's ``GRPOConfig`` with its sampling ``top_k`` left out of parsing: ``top_k`` is searchgym's search hits."""
+    """TRL's ``GRPOConfig`` with its sampling ``top_k`` left out of parsing (``top_k`` is searchgym's search hits)
+    and ``scale_rewards`` that also takes ``auto``, resolved before TRL sees it (:func:`resolved_scale_rewards`)."""
 
     top_k: int = field(default=0, init=False)
+    scale_rewards: str = field(default="auto", metadata={
+        "help": "how TRL scales a group's centred rewards into advantages: group (divided by the group's std), "
+                "batch, none, or auto (the default): none for step groups valued by rollouts (their values are "
+                "meant on the reward's scale; docs/training.md), group otherwise"})
 
 
 # searchgym's values for TRL's fields: these keys are shown in configs/default.yaml and --print-config
