@@ -178,8 +178,12 @@ def arm_run_state(run_dir: Path, cfg: Any) -> str:
     if not saved_path.exists():
         return "new"
     ignored = ("resume_from_checkpoint",)  # how a run was started, not what it computes
-    saved = {k: v for k, v in load_config(saved_path).to_dict().items() if k not in ignored}
-    wanted = {k: v for k, v in cfg.to_dict().items() if k not in ignored}
+
+    def computed(config: Any) -> dict[str, Any]:  # scale_rewards as TRL got it: "auto" and what it stands for match
+        keys = {k: v for k, v in config.to_dict().items() if k not in ignored}
+        return {**keys, "scale_rewards": config.training_args.scale_rewards}
+
+    saved, wanted = computed(load_config(saved_path)), computed(cfg)
     differ = sorted(k for k in saved.keys() | wanted.keys() if saved.get(k) != wanted.get(k))
     if differ:
         shown = ", ".join(f"{k} {saved.get(k)!r} there, {wanted.get(k)!r} now" for k in differ[:4])

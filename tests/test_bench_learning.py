@@ -51,6 +51,19 @@ def test_a_run_folder_with_other_settings_is_refused(bench, tmp_path):
         bench.arm_run_state(run, _config(run))
 
 
+def test_a_run_folder_matches_on_the_reward_scale_trl_trained_with(bench, tmp_path):
+    """scale_rewards auto (the default) is what it resolves to: a trajectory run saved with group is the same run;
+    a rollout-valued step run saved with group (trained std-scaled, before auto) is not."""
+    run = tmp_path / "arm-a-seed1"
+    run.mkdir()
+    dump_config(_config(run, scale_rewards="group"), run / "config.yaml")
+    assert bench.arm_run_state(run, _config(run)) == "new"
+    step = {"sampler": "step", "step_value": "rollout", "groups_per_task": 4}
+    dump_config(_config(run, scale_rewards="group", **step), run / "config.yaml")
+    with pytest.raises(ValueError, match="scale_rewards 'group' there, 'none' now"):
+        bench.arm_run_state(run, _config(run, **step))
+
+
 def test_an_evaluation_is_reused_only_for_the_same_weights_tasks_and_settings(bench, tmp_path):
     class Task:
         def __init__(self, id):
