@@ -239,8 +239,7 @@ SCALE_REWARDS = ("auto", "group", "batch", "none")
 def resolved_scale_rewards(scale_rewards: Any, sampler: str, step_value: str) -> str:
     """TRL's ``scale_rewards`` for a config: ``auto`` is ``none`` for step groups valued by rollouts, whose values
     are meant on the reward's scale (docs/training.md), and ``group`` otherwise; TRL's booleans are its names."""
-    value = {True: "group", False: "none"}.get(scale_rewards, scale_rewards) if isinstance(scale_rewards, bool) \
-        else scale_rewards
+    value = ("group" if scale_rewards else "none") if isinstance(scale_rewards, bool) else scale_rewards
     if value not in SCALE_REWARDS:
         raise ConfigError(f"scale_rewards must be one of {', '.join(SCALE_REWARDS)}, got {scale_rewards!r}")
     if value == "auto":
@@ -364,7 +363,7 @@ class SearchgymParser(TrlParser):
             raise ConfigError(f"vllm_mode must be 'colocate' or 'server', got {ns.vllm_mode!r}")
         if not 0.0 < ns.vllm_gpu_memory_utilization <= 1.0:
             raise ConfigError(f"vllm_gpu_memory_utilization must be in (0, 1], got {ns.vllm_gpu_memory_utilization}")
-        resolved_scale_rewards(ns.scale_rewards, ns.sampler, ns.step_value)  # a bad value fails here, not mid-run
+        scale_rewards = resolved_scale_rewards(ns.scale_rewards, ns.sampler, ns.step_value)  # a bad value fails here
         derived = derived_values(ns)
         for key in DERIVED_FROM:
             setattr(ns, key, derived.get(key, self._initial_defaults[key]))
@@ -373,7 +372,7 @@ class SearchgymParser(TrlParser):
         changed = [k for k in self._dataclass_keys if k not in shown and k not in DERIVED_FROM
                    and getattr(ns, k) != self._initial_defaults[k]]
         self.values = {key: getattr(ns, key) for key in shown + changed}
-        ns.scale_rewards = resolved_scale_rewards(ns.scale_rewards, ns.sampler, ns.step_value)  # "auto" stays in values
+        ns.scale_rewards = scale_rewards  # what TRL gets; values keep what was asked ("auto" included)
         return ns, extras
 
     def parse_config(self, args: Sequence[str] | None = None) -> tuple[TrainConfig, argparse.Namespace | None]:
@@ -571,7 +570,6 @@ __all__ = [
     "SearchgymArgs",
     "SearchgymParser",
     "TrainConfig",
-    "resolved_scale_rewards",
     "config_yaml",
     "dump_config",
     "load_config",
@@ -579,6 +577,7 @@ __all__ = [
     "make_parser",
     "parse_config",
     "parse_overrides",
+    "resolved_scale_rewards",
     "translate_set_args",
 ]
 

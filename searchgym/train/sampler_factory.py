@@ -31,7 +31,8 @@ def make_sampler_factory(config: TrainConfig, tasks: Sequence[Task], searcher: A
         # the sampler scores every group once; the env itself scores nothing
         env = DeepSearchEnv(tasks, searcher, max_turns=config.max_turns, top_k=config.top_k,
                             passage_chars=config.passage_chars, reward=None)
-        # the sampler's advantages (the continuation it picks, the logged ones) on the scale TRL trains with
+        # the sampler's advantages (the continuation it picks, the logged ones) on the scale TRL trains with (for
+        # scale_rewards=batch the sampler's own stay z-scored within each group)
         scale = config.training_args.scale_rewards != "none"
         if config.sampler == "trajectory":
             return TrajectorySampler(env, policy, reward, group_size=config.group_size, tokenizer=tokenizer,
