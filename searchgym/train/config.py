@@ -167,9 +167,7 @@ TRL_DEFAULTS: dict[str, Any] = {
     "beta": 0.0,  # KL coefficient; 0 skips the reference model
     "epsilon": 0.2,
     "loss_type": "dapo",
-    # auto: "none" for step groups valued by rollouts (their values are on the reward's own scale: divided by a
-    # group's std, the early-answer bonus between two right answers became a full-size advantage), "group" else
-    "scale_rewards": "auto",
+    "scale_rewards": "auto",  # resolved per sampler: resolved_scale_rewards
     "temperature": 1.0,
     "top_p": 1.0,
     "max_steps": 12,  # about the 15k generated tokens bench_learning --quick gives an arm
