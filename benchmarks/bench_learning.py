@@ -247,6 +247,8 @@ def main(argv=None) -> int:
     p.add_argument("--step-value", choices=("judge", "rollout"), default=None,
                    help="step arms: value a candidate step by the judge's verdict (default) or by the reward of "
                         "the answer one sampled continuation of it reaches")
+    p.add_argument("--step-redraws", type=int, default=None,
+                   help="step arms, rollout value: draw a one-outcome step group again up to N times (step_redraws)")
     p.add_argument("--informative-groups-first", action="store_true",
                    help="step arms keep the groups whose candidates scored differently first (TrainConfig field)")
     p.add_argument("--continue-temperature", type=float, default=None,
@@ -373,6 +375,7 @@ def main(argv=None) -> int:
     step_changes = {**({"temperature": args.step_temperature} if args.step_temperature else {}),
                     **({"step_value": args.step_value} if args.step_value else {}),
                     **({"groups_per_task": args.groups_per_task} if args.groups_per_task else {}),
+                    **({"step_redraws": args.step_redraws} if args.step_redraws else {}),
                     **({"informative_groups_first": True} if args.informative_groups_first else {})}
     specs = {arm: {**spec, **step_changes} if spec["sampler"] == "step" else spec for arm, spec in specs.items()}
     names = {arm: f"{name}, rollout value" if args.step_value == "rollout" and arm in ("c", "d") else name

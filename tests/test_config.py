@@ -103,6 +103,11 @@ def test_values_are_typed_and_checked(tmp_path):
         TrainConfig(step_value="rollout")  # the default sampler is the trajectory one
     with pytest.raises(ValueError, match="step_value"):
         TrainConfig(sampler="step", step_value="oracle")
+    with pytest.raises(ValueError, match="step_redraws draws step groups again under step_value='rollout'"):
+        TrainConfig(sampler="step", step_redraws=2)  # judge verdicts of one outcome may still differ
+    with pytest.raises(ValueError, match="step_redraws"):
+        TrainConfig(sampler="step", step_value="rollout", step_redraws=-1)
+    assert TrainConfig(sampler="step", step_value="rollout", step_redraws=3).step_redraws == 3
     with pytest.raises(ConfigError, match="`model`"):
         parse_config(["--model_name_or_path", "gpt2"])
     assert TrainConfig(vllm_max_model_length=2048).vllm_max_model_length == 2048

@@ -371,6 +371,56 @@ def test_rollout_value_skips_play_outs_of_groups_with_one_outcome(world, tokeniz
     assert sampler.last_stats["generated_tokens"] == sum(len(s.completion_ids) for s in samples)
 
 
+class RewordedFirst(PlanOnIds):
+    """The first draw after a context rewords the oracle's turn (one outcome, or right answers alike); a second
+    draw holds the oracle's turn, a wrong answer and a cut-off search (values that differ)."""
+
+    def __init__(self, plan, tokenizer):
+        super().__init__(plan, tokenizer)
+        self.draws = Counter()
+
+    def candidates(self, turn, n):
+        self.draws[turn] += 1
+        return RewordedPlan.candidates(self, turn, n) if self.draws[turn] == 1 else super().candidates(turn, n)
+
+
+def test_step_redraws_replace_a_group_whose_values_cannot_differ(world, tokenizer):
+    """A group whose k candidates all reach one outcome, or all end with the same value, has equal rollout values
+    whatever is played out; redrawn, the group trained on is a draw whose values differ, and the discarded draws'
+    tokens still count as generated."""
+    from searchgym.rewards.group import GroupReward
+    from searchgym.train.samplers import TruncatedStepSampler
+
+    task, plan, _ = oracle_plan(world, tokenizer)
+
+    def run(redraws):
+        policy = RewordedFirst(plan, tokenizer)
+        sampler = TruncatedStepSampler(make_env(world, max_turns=4), policy, GroupReward(budget=4), k=3, max_steps=4,
+                                       tokenizer=tokenizer, continuation="greedy", value="rollout", redraws=redraws)
+        samples = sampler.sample([task])
+        return sampler, policy, [samples[i:i + 3] for i in range(0, len(samples), 3)]
+
+    kept, _, as_drawn = run(0)
+    assert [g[0].components["outcomes"] for g in as_drawn[:-1]] == [1.0] * (len(plan) - 1)
+    assert as_drawn[-1][0].components["outcomes"] == 3.0  # three wordings of the right answer: equal values
+    assert all(s.advantage == 0.0 for g in as_drawn for s in g) and "redrawn_groups" not in kept.last_stats
+
+    sampler, policy, groups = run(2)
+    assert len(groups) == len(plan) >= 2
+    for t, group in enumerate(groups):  # each drawn again once, never a third time
+        assert [s.text for s in group] == [plan[t], PlanOnIds.WRONG, PlanOnIds.CUT]
+        assert group[0].advantage > 0 > group[2].advantage  # the oracle's turn beats the cut-off search
+        assert policy.draws[plan[t]] == 2
+    assert sampler.last_stats["redrawn_groups"] == len(plan)
+    discarded = sum(len(tokenizer(text, add_special_tokens=False)["input_ids"])
+                    for turn in plan for text in RewordedPlan.candidates(None, turn, 3))
+    assert sampler.last_stats["generated_tokens"] > discarded + sum(len(s.completion_ids) for g in groups for s in g)
+    with pytest.raises(ValueError, match="rollout"):
+        TruncatedStepSampler(make_env(world), policy, GroupReward(), value="judge", redraws=1)
+    with pytest.raises(ValueError, match="redraws"):
+        TruncatedStepSampler(make_env(world), policy, GroupReward(), value="rollout", redraws=-1)
+
+
 def test_outcome_key_is_the_evidence_a_search_or_open_showed(world):
     from searchgym.train.samplers import outcome_key
 

@@ -79,6 +79,10 @@ class SearchgymArgs:
         "help": "step sampler: how a candidate step is valued. judge (SLATE): the judge's verdict on the step; "
                 "rollout: the step reward of the answer that ends one sampled continuation of it (searches "
                 "and opens are paid by what they lead to; more tokens per group; docs/training.md)"})
+    step_redraws: int = field(default=0, metadata={
+        "help": "step sampler, rollout value: a step group whose k candidates all reach one outcome (equal values, "
+                "nothing to learn) is drawn again up to this many times, and the first draw with two outcomes is "
+                "kept (dynamic sampling per step; the extra candidates count as generated tokens); 0: never"})
     # rewards (searchgym.rewards.group; --print-config prints the formula)
     judge: str = field(default="auto", metadata={
         "help": "process judge: auto (gold where every task has gold hops, else rules) | gold | rules | "
@@ -135,6 +139,12 @@ class SearchgymArgs:
         if self.judge_weight < 0:
             raise ValueError(f"judge_weight must be >= 0, got {self.judge_weight}")
         check_negative_advantage_weight(self.negative_advantage_weight)
+        if self.step_redraws < 0:
+            raise ValueError(f"step_redraws must be 0 (never) or positive, got {self.step_redraws}")
+        if self.step_redraws and (self.sampler != "step" or self.step_value != "rollout"):
+            raise ValueError("step_redraws draws step groups again under step_value='rollout' (only there does a group "
+                             f"with one outcome surely teach nothing); sampler is {self.sampler!r}, step_value "
+                             f"{self.step_value!r}")
         if self.step_value != "judge" and self.sampler != "step":
             raise ValueError(f"step_value={self.step_value!r} values the step sampler's candidates; "
                              f"sampler is {self.sampler!r}")

@@ -300,6 +300,15 @@ class TrajectorySampler:
                               finished=traj.final_answer is not None)
 
 
+def _continues(fork: Any) -> bool:
+    """Whether a candidate is played on under rollout values: a valid step that did not end the episode."""
+    return not fork.done and bool(fork.trajectory.steps) and fork.trajectory.steps[-1].kind != INVALID
+
+
+# one episode's step group as drawn: (episode index, candidates, a fork stepped with each, (token ids, logprobs) of each)
+_Draw = tuple[int, list[Completion], list[Any], list[tuple[list[int], list[float]]]]
+
+
 class TruncatedStepSampler:
     """SLATE truncated step-level sampling: one GRPO group of k candidates per (prefix, step).
 
@@ -308,16 +317,22 @@ class TruncatedStepSampler:
 
     def __init__(self, env: Any, policy: Any, reward: Any, k: int = 5, max_steps: int = 4, *,
                  continuation: str = "softmax", temperature: float = 0.7, tokenizer: Any = None, seed: int = 0,
-                 scale_advantages: bool | None = None, value: str = "judge") -> None:
+                 scale_advantages: bool | None = None, value: str = "judge", redraws: int = 0) -> None:
         if k < 1 or max_steps < 1:
             raise ValueError(f"need k >= 1 and max_steps >= 1, got k={k}, max_steps={max_steps}")
+        if redraws < 0:
+            raise ValueError(f"redraws must be >= 0, got {redraws}")
+        if redraws and value != "rollout":
+            # only rollout values are pooled by outcome, so only there is a one-outcome group sure to teach nothing
+            raise ValueError(f"redraws need value='rollout' (a one-outcome group's judge verdicts may differ), "
+                             f"got {value!r}")
         if continuation not in CONTINUATIONS:
             raise ValueError(f"continuation must be one of {CONTINUATIONS}, got {continuation!r}")
         if value not in STEP_VALUES:
             raise ValueError(f"value must be one of {STEP_VALUES}, got {value!r}")
         self.env, self.policy, self.reward = env, policy, reward
         self.value = value
-        self.k, self.max_steps = int(k), int(max_steps)
+        self.k, self.max_steps, self.redraws = int(k), int(max_steps), int(redraws)
         self.continuation, self.temperature = continuation, float(temperature)
         tok = _tokenizer_of(policy, tokenizer)
         self.encoder = TurnEncoder(tok) if tok is not None else None
@@ -341,27 +356,35 @@ class TruncatedStepSampler:
             episodes.append((task, env, self._episode, tokens))
             self._episode += 1
         per_episode: list[list[TrainingSample]] = [[] for _ in episodes]
-        generated = 0
+        generated = redraws = 0
         for t in range(self.max_steps):
             active = [i for i, (_, env, _, _) in enumerate(episodes) if not env.done]
             if not active:
                 break
-            contexts = [episodes[i][3] for i in active] if self.encoder is not None else None
-            outs = _generate(self.policy, contexts, [episodes[i][1].messages for i in active], self.k)
-            staged = []
-            for i, cands in zip(active, outs):
-                env, tokens = episodes[i][1], episodes[i][3]
-                forks, turns = [], []
-                for comp in cands:
-                    fork = env.fork()
-                    fork.step(comp.text)
-                    forks.append(fork)
-                    turns.append(_turn_ids(comp, self.encoder))
-                    generated += len(turns[-1][0])
-                staged.append((i, cands, forks, turns))
+            staged, spent = self._draw(episodes, active)
+            generated += spent
+            keys = [self._outcomes(entry) for entry in staged]
+            # the pooled results of groups that need no play-out, scored once while deciding on a redraw
+            settled: list[list[RewardResult] | None] = [None] * len(staged)
+            # a group whose values are equal whatever its play-outs draw teaches nothing (zero advantages): draw it
+            # again, and keep the first draw whose values can differ, or the last (DAPO's dynamic sampling, per step
+            # group: a move the policy rarely takes, such as opening the page, gets more chances to be compared)
+            pending = list(range(len(staged))) if self.redraws else []
+            for attempt in range(self.redraws + 1):
+                again = []
+                for n in pending:
+                    equal, settled[n] = self._equal_values(staged[n], keys[n])
+                    if equal:
+                        again.append(n)
+                if not again or attempt == self.redraws:
+                    break
+                redrawn, spent = self._draw(episodes, [staged[n][0] for n in again])
+                generated += spent
+                redraws += len(again)
+                for n, entry in zip(again, redrawn):
+                    staged[n], keys[n] = entry, self._outcomes(entry)
+                pending = again
             valued: list[list[Trajectory]] = [[f.trajectory for f in forks] for _, _, forks, _ in staged]
-            keys = [[outcome_key(f, ids or comp.text) for f, comp, (ids, _) in zip(forks, cands, turns)]
-                    for _, cands, forks, turns in staged]
             if self.value == "rollout":
                 # a group whose candidates all reach one outcome gets equal values whatever its play-outs draw (they
                 # are pooled below): zero advantages, so its play-outs would only spend the token budget
@@ -374,10 +397,10 @@ class TruncatedStepSampler:
                 generated += spent
                 for m, n in enumerate(varied):
                     valued[n] = ends[m * self.k:(m + 1) * self.k]
-            for (i, cands, forks, turns), paths, group_keys in zip(staged, valued, keys):
+            for (i, cands, forks, turns), paths, group_keys, done in zip(staged, valued, keys, settled):
                 task, env, ep, tokens = episodes[i]
-                results = score_group(self.reward, paths, "step")
-                if self.value == "rollout":
+                results = done if done is not None else score_group(self.reward, paths, "step")
+                if self.value == "rollout" and done is None:
                     results = pool_identical(results, group_keys)
                 # rollout values are mean-centred only by default (TRL's scale_rewards "auto" agrees): divided by their
                 # std, the 0.025 the early-answer bonus puts between two right answers became a full-size advantage
@@ -398,7 +421,44 @@ class TruncatedStepSampler:
         trajectories = [env.trajectory for _, env, _, _ in episodes]
         self.last_trajectories = trajectories
         self.last_stats = _summary(trajectories, samples, generated, len(samples) // self.k) | _reward_metrics(self.reward)
+        if self.redraws:
+            self.last_stats["redrawn_groups"] = float(redraws)
         return samples
+
+    def _draw(self, episodes: Sequence[tuple[Task, Any, int, Any]], active: Sequence[int]
+              ) -> tuple[list[_Draw], int]:
+        """k candidate turns for each active episode (one policy call), each stepped on a fork of its own, and the
+        policy tokens they cost."""
+        contexts = [episodes[i][3] for i in active] if self.encoder is not None else None
+        outs = _generate(self.policy, contexts, [episodes[i][1].messages for i in active], self.k)
+        staged, spent = [], 0
+        for i, cands in zip(active, outs):
+            env = episodes[i][1]
+            forks, turns = [], []
+            for comp in cands:
+                fork = env.fork()
+                fork.step(comp.text)
+                forks.append(fork)
+                turns.append(_turn_ids(comp, self.encoder))
+                spent += len(turns[-1][0])
+            staged.append((i, list(cands), forks, turns))
+        return staged, spent
+
+    def _equal_values(self, entry: _Draw, keys: list[tuple[Any, ...]]) -> tuple[bool, list[RewardResult] | None]:
+        """Whether the group's rollout values are equal whatever its play-outs draw, and, when none of its candidates
+        is played out, their pooled results (scored here, once). Only called when redraws are on."""
+        if len(set(keys)) == 1:  # one outcome: pooled into one value
+            return True, None
+        forks = entry[2]
+        if any(_continues(fork) for fork in forks):
+            return False, None
+        results = pool_identical(score_group(self.reward, [f.trajectory for f in forks], "step"), keys)
+        return len({r.value for r in results if r.scored}) <= 1, results
+
+    @staticmethod
+    def _outcomes(entry: _Draw) -> list[tuple[Any, ...]]:
+        _, cands, forks, turns = entry
+        return [outcome_key(f, ids or comp.text) for f, comp, (ids, _) in zip(forks, cands, turns)]
 
     def _play_out(self, items: Sequence[tuple[Any, Sequence[int], EpisodeTokens | None]]
                   ) -> tuple[list[Trajectory], int]:
@@ -409,8 +469,7 @@ class TruncatedStepSampler:
         borrowing the luck of what follows it); every other one is continued on a fork of its own, one
         sampled turn at a time, all of them batched in one policy call per turn."""
         ends = [fork.trajectory for fork, _, _ in items]
-        live = [n for n, (fork, _, _) in enumerate(items)
-                if not fork.done and fork.trajectory.steps and fork.trajectory.steps[-1].kind != INVALID]
+        live = [n for n, (fork, _, _) in enumerate(items) if _continues(fork)]
         paths = [items[n][0].fork() for n in live]
         tokens: list[EpisodeTokens] | None = None
         if self.encoder is not None and all(items[n][2] is not None for n in live):
