@@ -144,3 +144,24 @@ def test_a_broken_entry_point_names_itself(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(SpecError, match=r"policy entry point 'mine' \(plugin_policies:factory\) failed to load: "
                                         "ModuleNotFoundError"):
         POLICIES.parse("mine:x")
+
+
+def test_bf16_reaches_a_local_model_and_spares_factories_that_predate_it(tmp_path, tokenizer) -> None:
+    from helpers import tiny_llama
+
+    from searchgym.policies.specs import load_policy, register_policy
+
+    tiny_llama(tokenizer).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    assert load_policy(f"hf:{tmp_path}", bf16=True).autocast_bf16
+    assert not load_policy(f"hf:{tmp_path}").autocast_bf16
+    assert load_policy("oracle", tasks=[], bf16=True) is not None  # nothing of its own to compute in bf16
+
+    def older(arg, *, tasks=None, searcher=None, max_new_tokens=64, temperature=0.0, seed=0):
+        return ("older", arg)
+
+    register_policy("older-factory", older, arg="required")
+    try:
+        assert load_policy("older-factory:x") == ("older", "x")  # bf16 is only passed when asked for
+    finally:
+        POLICIES._entries.pop("older-factory", None)

@@ -22,6 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     parser.add_argument("--batch-size", type=int, default=8, help="episodes played together")
+    parser.add_argument("--bf16", choices=("false", "true", "auto"), default="false",
+                        help="a local model computes under bf16 autocast (float32 weights): faster where the CPU "
+                             "computes bf16 natively (auto: there only), and what `searchgym train --bf16 true` "
+                             "samples with; false (default) keeps float32 numerics")
     parser.add_argument("--judge", default="rules",
                         help="judge spec grounding rubrics that have no gold support ids ('none' to skip)")
     parser.add_argument("--reward-config", default=None, metavar="CONFIG",
@@ -29,6 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(a YAML file, or 'default' for the embedded defaults); adds the reward column")
     parser.add_argument("--out", default="runs/eval", help="output directory for JSON, Markdown and plots")
     parser.add_argument("--seed", type=int, default=0)
+
+
+def _bf16(choice: str) -> bool:
+    if choice == "auto":
+        from searchgym.policies.hf_policy import cpu_has_bf16
+
+        return cpu_has_bf16()
+    return choice == "true"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     searcher = build_searcher(args.searcher, taskset.documents)
     try:
         policy = load_policy(args.policy, tasks=taskset.tasks, searcher=searcher, max_new_tokens=args.max_new_tokens,
-                             temperature=args.temperature, seed=args.seed)
+                             temperature=args.temperature, seed=args.seed, bf16=_bf16(args.bf16))
     except ValueError as exc:
         print(f"searchgym eval: {exc}", file=sys.stderr)
         return 2

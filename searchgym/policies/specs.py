@@ -3,7 +3,8 @@
 ``oracle`` | ``openai:<model>@<base_url>`` | ``hf:<model id or path>`` | a bare model id or path
 (``smollm2``, ``Qwen/Qwen2.5-0.5B-Instruct``), which means ``hf:``. Other policies register with
 ``register_policy`` or the ``searchgym.policies`` entry-point group; a factory is called as
-``factory(arg, tasks=, searcher=, max_new_tokens=, temperature=, seed=)``.
+``factory(arg, tasks=, searcher=, max_new_tokens=, temperature=, seed=)``, plus ``bf16=True`` when bf16 autocast
+is asked for (only then, so factories written before it keep working).
 """
 
 from __future__ import annotations
@@ -51,11 +52,13 @@ def _openai(arg: str | None, *, max_new_tokens: int = 64, temperature: float = 0
     return OpenAIPolicy(model, base_url=base_url or None, max_tokens=max_new_tokens, temperature=temperature)
 
 
-def _hf(arg: str | None, *, max_new_tokens: int = 64, temperature: float = 0.0, seed: int = 0, **_: Any) -> Any:
+def _hf(arg: str | None, *, max_new_tokens: int = 64, temperature: float = 0.0, seed: int = 0, bf16: bool = False,
+        **_: Any) -> Any:
     from searchgym.policies.hf_policy import HFPolicy
 
     assert arg is not None, "registered with arg='required'"
-    return HFPolicy.from_pretrained(arg, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    return HFPolicy.from_pretrained(arg, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
+                                    autocast_bf16=bf16)
 
 
 POLICIES.register("oracle", _oracle, arg="none")
@@ -64,11 +67,13 @@ POLICIES.register("hf", _hf, arg="required")
 
 
 def load_policy(spec: str, *, tasks: Any = None, searcher: Any = None, max_new_tokens: int = 64,
-                temperature: float = 0.0, seed: int = 0) -> Any:
-    """A ``Policy`` from a spec string (see the module doc); ``SpecError`` for a malformed one."""
+                temperature: float = 0.0, seed: int = 0, bf16: bool = False) -> Any:
+    """A ``Policy`` from a spec string (see the module doc); ``SpecError`` for a malformed one. ``bf16`` asks a
+    local model for bf16 autocast (float32 weights, bf16 arithmetic); the oracle and remote models have no
+    arithmetic here to change and ignore it."""
     parse_policy_spec(spec)
     return POLICIES.build(spec, tasks=tasks, searcher=searcher, max_new_tokens=max_new_tokens,
-                          temperature=temperature, seed=seed)
+                          temperature=temperature, seed=seed, **({"bf16": True} if bf16 else {}))
 
 
 __all__ = ["POLICIES", "POLICY_HELP", "available_policies", "load_policy", "parse_policy_spec", "register_policy"]
