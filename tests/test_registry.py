@@ -148,7 +148,6 @@ def test_a_broken_entry_point_names_itself(tmp_path: Path, monkeypatch: pytest.M
 
 def test_bf16_reaches_a_local_model_and_spares_factories_that_predate_it(tmp_path, tokenizer) -> None:
     from helpers import tiny_llama
-
     from searchgym.policies.specs import load_policy, register_policy
 
     tiny_llama(tokenizer).save_pretrained(tmp_path)
