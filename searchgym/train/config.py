@@ -80,9 +80,11 @@ class SearchgymArgs:
                 "rollout: the step reward of the answer that ends one sampled continuation of it (searches "
                 "and opens are paid by what they lead to; more tokens per group; docs/training.md)"})
     step_redraws: int = field(default=0, metadata={
-        "help": "step sampler, rollout value: a step group whose k candidates all reach one outcome (equal values, "
-                "nothing to learn) is drawn again up to this many times, and the first draw with two outcomes is "
-                "kept (dynamic sampling per step; the extra candidates count as generated tokens); 0: never"})
+        "help": "step sampler, rollout value: a step group whose values cannot differ (its k candidates reach one "
+                "outcome, or all end the episode with one value: nothing to learn) is drawn again up to this many "
+                "times, and the first draw whose values can differ is kept (dynamic sampling per step group; the "
+                "extra candidates count as generated tokens). 0 (default): never; 3 made seed 1 read less "
+                "(README)"})
     # rewards (searchgym.rewards.group; --print-config prints the formula)
     judge: str = field(default="auto", metadata={
         "help": "process judge: auto (gold where every task has gold hops, else rules) | gold | rules | "

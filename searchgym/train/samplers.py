@@ -313,7 +313,8 @@ class TruncatedStepSampler:
     """SLATE truncated step-level sampling: one GRPO group of k candidates per (prefix, step).
 
     ``value="judge"`` scores each candidate by its own step reward (SLATE); ``"rollout"`` plays each search or
-    open on to the end once and scores it by the reward of where it led (``STEP_VALUES``; docs/training.md)."""
+    open on to the end once and scores it by the reward of where it led (``STEP_VALUES``; docs/training.md), and
+    with ``redraws`` draws a group whose values cannot differ again (dynamic sampling per step group)."""
 
     def __init__(self, env: Any, policy: Any, reward: Any, k: int = 5, max_steps: int = 4, *,
                  continuation: str = "softmax", temperature: float = 0.7, tokenizer: Any = None, seed: int = 0,
