@@ -357,7 +357,7 @@ class TruncatedStepSampler:
             episodes.append((task, env, self._episode, tokens))
             self._episode += 1
         per_episode: list[list[TrainingSample]] = [[] for _ in episodes]
-        generated = redraws = 0
+        generated = redrawn_groups = 0
         for t in range(self.max_steps):
             active = [i for i, (_, env, _, _) in enumerate(episodes) if not env.done]
             if not active:
@@ -381,7 +381,7 @@ class TruncatedStepSampler:
                     break
                 redrawn, spent = self._draw(episodes, [staged[n][0] for n in again])
                 generated += spent
-                redraws += len(again)
+                redrawn_groups += len(again)
                 for n, entry in zip(again, redrawn):
                     staged[n], keys[n] = entry, self._outcomes(entry)
                 pending = again
@@ -423,7 +423,7 @@ class TruncatedStepSampler:
         self.last_trajectories = trajectories
         self.last_stats = _summary(trajectories, samples, generated, len(samples) // self.k) | _reward_metrics(self.reward)
         if self.redraws:
-            self.last_stats["redrawn_groups"] = float(redraws)
+            self.last_stats["redrawn_groups"] = float(redrawn_groups)
         return samples
 
     def _draw(self, episodes: Sequence[tuple[Task, Any, int, Any]], active: Sequence[int]
