@@ -248,7 +248,8 @@ def main(argv=None) -> int:
                    help="step arms: value a candidate step by the judge's verdict (default) or by the reward of "
                         "the answer one sampled continuation of it reaches")
     p.add_argument("--step-redraws", type=int, default=None,
-                   help="step arms, rollout value: draw a one-outcome step group again up to N times (step_redraws)")
+                   help="step arms, rollout value: draw a step group whose values cannot differ again up to N times "
+                        "(TrainConfig.step_redraws)")
     p.add_argument("--informative-groups-first", action="store_true",
                    help="step arms keep the groups whose candidates scored differently first (TrainConfig field)")
     p.add_argument("--continue-temperature", type=float, default=None,
