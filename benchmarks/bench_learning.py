@@ -250,6 +250,9 @@ def main(argv=None) -> int:
     p.add_argument("--step-redraws", type=int, default=None,
                    help="step arms, rollout value: draw a step group whose values cannot differ again up to N times "
                         "(TrainConfig.step_redraws)")
+    p.add_argument("--train-playouts", action="store_true",
+                   help="step arms, rollout value: also train the play-outs' turns, as a group of the k paths per "
+                        "played-out step group (TrainConfig.train_playouts; raise --groups-per-task to keep them)")
     p.add_argument("--informative-groups-first", action="store_true",
                    help="step arms keep the groups whose candidates scored differently first (TrainConfig field)")
     p.add_argument("--continue-temperature", type=float, default=None,
@@ -377,6 +380,7 @@ def main(argv=None) -> int:
                     **({"step_value": args.step_value} if args.step_value else {}),
                     **({"groups_per_task": args.groups_per_task} if args.groups_per_task else {}),
                     **({"step_redraws": args.step_redraws} if args.step_redraws else {}),
+                    **({"train_playouts": True} if args.train_playouts else {}),
                     **({"informative_groups_first": True} if args.informative_groups_first else {})}
     specs = {arm: {**spec, **step_changes} if spec["sampler"] == "step" else spec for arm, spec in specs.items()}
     names = {arm: f"{name}, rollout value" if args.step_value == "rollout" and arm in ("c", "d") else name

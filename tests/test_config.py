@@ -108,6 +108,11 @@ def test_values_are_typed_and_checked(tmp_path):
     with pytest.raises(ValueError, match="step_redraws"):
         TrainConfig(sampler="step", step_value="rollout", step_redraws=-1)
     assert TrainConfig(sampler="step", step_value="rollout", step_redraws=3).step_redraws == 3
+    with pytest.raises(ValueError, match="train_playouts trains the play-outs of step_value='rollout'"):
+        TrainConfig(sampler="step", train_playouts=True)  # judge values play nothing out
+    with pytest.raises(ValueError, match="train_playouts"):
+        TrainConfig(step_value="judge", train_playouts=True)
+    assert TrainConfig(sampler="step", step_value="rollout", train_playouts=True).train_playouts
     with pytest.raises(ConfigError, match="`model`"):
         parse_config(["--model_name_or_path", "gpt2"])
     assert TrainConfig(vllm_max_model_length=2048).vllm_max_model_length == 2048

@@ -421,6 +421,84 @@ def test_step_redraws_replace_a_group_whose_values_cannot_differ(world, tokenize
         TruncatedStepSampler(make_env(world), policy, GroupReward(), value="rollout", redraws=-1)
 
 
+def test_train_playouts_adds_a_group_of_the_paths_that_trains_the_play_out_turns(world, tokenizer):
+    """With train_playouts each played-out step group is followed by the group of its k paths: the play-out's turns
+    are trained (the candidate and the environment's replies are not), valued by the path's own end; the step
+    groups, the episode and the tokens generated are those of a run without it."""
+    from searchgym.rewards.group import GroupReward
+    from searchgym.train.samplers import TruncatedStepSampler, step_group_position
+
+    task, plan, _ = oracle_plan(world, tokenizer)
+
+    def run(train_playouts):
+        sampler = TruncatedStepSampler(make_env(world, max_turns=4), PlanOnIds(plan, tokenizer), GroupReward(budget=4),
+                                       k=3, max_steps=4, tokenizer=tokenizer, continuation="greedy", value="rollout",
+                                       train_playouts=train_playouts)
+        samples = sampler.sample([task])
+        return sampler, [samples[i:i + 3] for i in range(0, len(samples), 3)]
+
+    plain, plain_groups = run(False)
+    sampler, groups = run(True)
+    steps = [g for g in groups if not g[0].group_id.endswith("/paths")]
+    paths = [g for g in groups if g[0].group_id.endswith("/paths")]
+    assert [[(s.group_id, s.text, s.reward, s.advantage) for s in g] for g in steps] == \
+        [[(s.group_id, s.text, s.reward, s.advantage) for s in g] for g in plain_groups]
+    assert sampler.last_stats["generated_tokens"] == plain.last_stats["generated_tokens"]  # nothing more generated
+    assert sampler.last_stats["groups"] == len(steps) and sampler.last_stats["path_groups"] == len(paths)
+    assert len(paths) == len(plan) - 1  # every group but the last (all answers there: nothing played out)
+    turn_ids = [list(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in plan]
+    for t, (ahead, wrong, cut) in enumerate(paths):
+        step_group = groups[groups.index(steps[t]) + 1]
+        assert step_group[0].group_id == f"{steps[t][0].group_id}/paths"  # right after its step group
+        assert step_group_position(ahead.group_id) == step_group_position(steps[t][0].group_id)
+        assert ahead.prompt_ids == wrong.prompt_ids == steps[t][0].prompt_ids  # the step group's shared prefix
+        # the candidate opens the row untrained; the trained tokens are exactly the play-out's turns
+        assert list(ahead.completion_ids[:len(turn_ids[t])]) == turn_ids[t] and not any(ahead.completion_mask[:len(turn_ids[t])])
+        trained = [i for i, m in zip(ahead.completion_ids, ahead.completion_mask) if m]
+        assert trained == [i for turn in turn_ids[t + 1:] for i in turn]
+        assert len(ahead.logprobs) == len(ahead.completion_ids) == len(ahead.completion_mask)
+        assert ahead.components["played_out"] == len(plan) - 1 - t and ahead.finished
+        assert ahead.text == "".join(plan[t:]) and wrong.text == PlanOnIds.WRONG  # the path from the candidate on
+        for ended in (wrong, cut):  # not played on: its own turn, nothing trained, its value still in the group
+            assert not any(ended.completion_mask) and ended.reward == -1.0 and ended.components["played_out"] == 0.0
+        assert ahead.reward == pytest.approx(1.0 + 0.1 * (4 - len(plan)) / 4)
+        mean = (ahead.reward + wrong.reward + cut.reward) / 3
+        assert [s.advantage for s in (ahead, wrong, cut)] == pytest.approx([s.reward - mean for s in (ahead, wrong, cut)])
+    with pytest.raises(ValueError, match="rollout"):
+        TruncatedStepSampler(make_env(world), PlanOnIds(plan, tokenizer), GroupReward(), value="judge",
+                             train_playouts=True)
+
+
+def test_path_groups_reach_trl_rows_with_their_values_and_masks(world, tokenizer):
+    """Through the rollout function, a path group fills TRL slots like a step group: every row keeps its value
+    (a candidate not played on too: it is part of the group's mean) and its mask (only play-out turns trained)."""
+    from searchgym.rewards.group import GroupReward
+    from searchgym.train.rollout import REWARD_FIELD, SamplerRollout, task_prompt
+    from searchgym.train.samplers import TruncatedStepSampler
+
+    task, plan, _ = oracle_plan(world, tokenizer)
+    sampler = TruncatedStepSampler(make_env(world, max_turns=4), PlanOnIds(plan, tokenizer), GroupReward(budget=4), k=3,
+                                   max_steps=4, tokenizer=tokenizer, continuation="greedy", value="rollout",
+                                   train_playouts=True)
+    slots = 2 * len(plan)  # room for every step group and every path group of the episode
+    rollout = SamplerRollout(world[0].tasks, lambda trainer: sampler, mode="step", group_size=3, pad_token_id=0,
+                             eos_token_id=tokenizer.eos_token_id, groups_per_task=slots)
+    tasks = world[0].tasks[:slots]  # TRL's distinct prompts; only the first task is played (one episode)
+    assert tasks[0] is task
+    out = rollout([task_prompt(t) for t in tasks for _ in range(3)], trainer=None)
+    stats = out["sg_stats"][0]
+    assert stats["groups_kept"] == 2 * len(plan) - 1 and stats["groups_dropped"] == 0
+    kept = rollout.last_samples
+    path_rows = [n for n, s in enumerate(kept) if s.group_id.endswith("/paths")]
+    assert len(path_rows) == 3 * (len(plan) - 1)
+    for n in path_rows:
+        sample = kept[n]
+        assert out[REWARD_FIELD][n] == pytest.approx(sample.reward)  # scored, including rows not played on
+        trained = sum(out["env_mask"][n])
+        assert trained == sum(sample.completion_mask) and (trained > 0) == (sample.components["played_out"] > 0)
+    assert out[REWARD_FIELD][3 * (2 * len(plan) - 1):] == [None] * 3  # the one slot left over is padding
+
+
 def test_outcome_key_is_the_evidence_a_search_or_open_showed(world):
     from searchgym.train.samplers import outcome_key
 

@@ -85,6 +85,11 @@ class SearchgymArgs:
                 "times, and the first draw whose values can differ is kept (dynamic sampling per step group; the "
                 "extra candidates count as generated tokens). 0 (default): never; 3 made seed 1 read less "
                 "(README)"})
+    train_playouts: bool = field(default=False, metadata={
+        "help": "step sampler, rollout value: also train the turns the play-outs generate, as a second GRPO group "
+                "per played-out step group (its k paths from the shared prefix, each valued by its own end; the "
+                "candidates stay credited by the step group). The tokens are paid for either way; off (default) "
+                "spends them on values only (docs/training.md)"})
     # rewards (searchgym.rewards.group; --print-config prints the formula)
     judge: str = field(default="auto", metadata={
         "help": "process judge: auto (gold where every task has gold hops, else rules) | gold | rules | "
@@ -147,6 +152,9 @@ class SearchgymArgs:
             raise ValueError("step_redraws draws step groups again under step_value='rollout' (only there does a group "
                              f"with one outcome surely teach nothing); sampler is {self.sampler!r}, step_value "
                              f"{self.step_value!r}")
+        if self.train_playouts and (self.sampler != "step" or self.step_value != "rollout"):
+            raise ValueError("train_playouts trains the play-outs of step_value='rollout' (nothing else plays out); "
+                             f"sampler is {self.sampler!r}, step_value {self.step_value!r}")
         if self.step_value != "judge" and self.sampler != "step":
             raise ValueError(f"step_value={self.step_value!r} values the step sampler's candidates; "
                              f"sampler is {self.sampler!r}")

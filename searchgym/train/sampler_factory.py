@@ -40,6 +40,7 @@ def make_sampler_factory(config: TrainConfig, tasks: Sequence[Task], searcher: A
         return TruncatedStepSampler(env, policy, reward, k=config.group_size, max_steps=config.max_turns,
                                     temperature=config.continue_temperature, tokenizer=tokenizer,
                                     seed=config.seed + trainer.accelerator.process_index, value=config.step_value,
-                                    scale_advantages=scale, redraws=config.step_redraws)
+                                    scale_advantages=scale, redraws=config.step_redraws,
+                                    train_playouts=config.train_playouts)
 
     return factory

@@ -21,7 +21,9 @@ from searchgym.rewards.outcome import exact_match
 from searchgym.train.advantages import CONTINUATIONS, choose_continuation, group_zscore
 from searchgym.train.samples import TrainingSample
 
-STEP_GROUP = re.compile(r"#e(?P<episode>\d+)/t(?P<step>\d+)$")
+STEP_GROUP = re.compile(r"#e(?P<episode>\d+)/t(?P<step>\d+)(?P<paths>/paths)?$")
+# ends the group id of a step group's played-out paths (``train_playouts``)
+PATHS_SUFFIX = "/paths"
 # how a step candidate is valued: the judge's verdict on the step itself (SLATE), or the reward of the answer
 # that ends one sampled continuation of it (a Monte Carlo value; docs/training.md)
 STEP_VALUES = ("judge", "rollout")
@@ -313,12 +315,15 @@ class TruncatedStepSampler:
     """SLATE truncated step-level sampling: one GRPO group of k candidates per (prefix, step).
 
     ``value="judge"`` scores each candidate by its own step reward (SLATE); ``"rollout"`` plays each search or
-    open on to the end once and scores it by the reward of where it led (``STEP_VALUES``; docs/training.md), and
-    with ``redraws`` draws a group whose values cannot differ again (dynamic sampling per step group)."""
+    open on to the end once and scores it by the reward of where it led (``STEP_VALUES``; docs/training.md), with
+    ``redraws`` draws a group whose values cannot differ again (dynamic sampling per step group), and with
+    ``train_playouts`` also trains the turns its play-outs generated, as a second group: the k paths from the
+    group's prefix."""
 
     def __init__(self, env: Any, policy: Any, reward: Any, k: int = 5, max_steps: int = 4, *,
                  continuation: str = "softmax", temperature: float = 0.7, tokenizer: Any = None, seed: int = 0,
-                 scale_advantages: bool | None = None, value: str = "judge", redraws: int = 0) -> None:
+                 scale_advantages: bool | None = None, value: str = "judge", redraws: int = 0,
+                 train_playouts: bool = False) -> None:
         if k < 1 or max_steps < 1:
             raise ValueError(f"need k >= 1 and max_steps >= 1, got k={k}, max_steps={max_steps}")
         if redraws < 0:
@@ -327,6 +332,8 @@ class TruncatedStepSampler:
             # only rollout values are pooled by outcome, so only there is a one-outcome group sure to teach nothing
             raise ValueError(f"redraws need value='rollout' (a one-outcome group's judge verdicts may differ), "
                              f"got {value!r}")
+        if train_playouts and value != "rollout":
+            raise ValueError(f"train_playouts needs value='rollout' (judge values play nothing out), got {value!r}")
         if continuation not in CONTINUATIONS:
             raise ValueError(f"continuation must be one of {CONTINUATIONS}, got {continuation!r}")
         if value not in STEP_VALUES:
@@ -334,6 +341,7 @@ class TruncatedStepSampler:
         self.env, self.policy, self.reward = env, policy, reward
         self.value = value
         self.k, self.max_steps, self.redraws = int(k), int(max_steps), int(redraws)
+        self.train_playouts = bool(train_playouts)
         self.continuation, self.temperature = continuation, float(temperature)
         tok = _tokenizer_of(policy, tokenizer)
         self.encoder = TurnEncoder(tok) if tok is not None else None
@@ -347,7 +355,8 @@ class TruncatedStepSampler:
 
     def sample(self, tasks: Sequence[Task]) -> list[TrainingSample]:
         """Up to ``max_steps`` groups of k per task, episode by episode in task order; group id
-        ``"<task id>#e<episode>/t<step>"``. Episodes of the batch advance in lock-step (one policy
+        ``"<task id>#e<episode>/t<step>"``, and with ``train_playouts`` after each played-out group the group of its
+        paths, ``"<task id>#e<episode>/t<step>/paths"``. Episodes of the batch advance in lock-step (one policy
         call per step for all of them)."""
         episodes = []
         for task in tasks:
@@ -357,7 +366,7 @@ class TruncatedStepSampler:
             episodes.append((task, env, self._episode, tokens))
             self._episode += 1
         per_episode: list[list[TrainingSample]] = [[] for _ in episodes]
-        generated = redrawn_groups = 0
+        generated = redrawn_groups = path_groups = 0
         for t in range(self.max_steps):
             active = [i for i, (_, env, _, _) in enumerate(episodes) if not env.done]
             if not active:
@@ -386,6 +395,7 @@ class TruncatedStepSampler:
                     staged[n], keys[n] = entry, self._outcomes(entry)
                 pending = again
             valued: list[list[Trajectory]] = [[f.trajectory for f in forks] for _, _, forks, _ in staged]
+            path_tokens: list[list[EpisodeTokens | None] | None] = [None] * len(staged)
             if self.value == "rollout":
                 # a group whose candidates all reach one outcome gets equal values whatever its play-outs draw (they
                 # are pooled below): zero advantages, so its play-outs would only spend the token budget
@@ -394,13 +404,17 @@ class TruncatedStepSampler:
                 for n in varied:
                     i, _, forks, turns = staged[n]
                     items += [(fork, ids, episodes[i][3]) for fork, (ids, _) in zip(forks, turns)]
-                ends, spent = self._play_out(items)
+                ends, ends_tokens, spent = self._play_out(items)
                 generated += spent
                 for m, n in enumerate(varied):
                     valued[n] = ends[m * self.k:(m + 1) * self.k]
-            for (i, cands, forks, turns), paths, group_keys, done in zip(staged, valued, keys, settled):
+                    group_tokens = ends_tokens[m * self.k:(m + 1) * self.k] if ends_tokens is not None else []
+                    if self.train_playouts and any(e is not None for e in group_tokens):  # something played out
+                        path_tokens[n] = group_tokens
+            for (i, cands, forks, turns), paths, group_keys, done, ends_tokens in zip(
+                    staged, valued, keys, settled, path_tokens):
                 task, env, ep, tokens = episodes[i]
-                results = done if done is not None else score_group(self.reward, paths, "step")
+                results = own = done if done is not None else score_group(self.reward, paths, "step")
                 if self.value == "rollout" and done is None:
                     results = pool_identical(results, group_keys)
                 # rollout values are mean-centred only by default (TRL's scale_rewards "auto" agrees): divided by their
@@ -412,6 +426,10 @@ class TruncatedStepSampler:
                 for j, (comp, fork, (ids, logps), res, a) in enumerate(zip(cands, forks, turns, results, adv)):
                     per_episode[i].append(self._sample(f"{task.id}#e{ep}/t{t}", prompt, comp.text, ids, logps,
                                                        fork, res, a, t, j == chosen, paths[j], len(set(group_keys))))
+                if ends_tokens is not None and tokens is not None:
+                    per_episode[i].extend(self._path_samples(f"{task.id}#e{ep}/t{t}{PATHS_SUFFIX}", tokens, forks,
+                                                             turns, paths, ends_tokens, own))
+                    path_groups += 1
                 env.restore(forks[chosen].snapshot())
                 if tokens is not None and self.encoder is not None:  # tokens are kept iff there is an encoder
                     ids, logps = turns[chosen]
@@ -421,9 +439,12 @@ class TruncatedStepSampler:
         samples = [s for group in per_episode for s in group]
         trajectories = [env.trajectory for _, env, _, _ in episodes]
         self.last_trajectories = trajectories
-        self.last_stats = _summary(trajectories, samples, generated, len(samples) // self.k) | _reward_metrics(self.reward)
+        step_groups = len(samples) // self.k - path_groups
+        self.last_stats = _summary(trajectories, samples, generated, step_groups) | _reward_metrics(self.reward)
         if self.redraws:
             self.last_stats["redrawn_groups"] = float(redrawn_groups)
+        if self.train_playouts:
+            self.last_stats["path_groups"] = float(path_groups)
         return samples
 
     def _draw(self, episodes: Sequence[tuple[Task, Any, int, Any]], active: Sequence[int]
@@ -462,8 +483,10 @@ class TruncatedStepSampler:
         return [outcome_key(f, ids or comp.text) for f, comp, (ids, _) in zip(forks, cands, turns)]
 
     def _play_out(self, items: Sequence[tuple[Any, Sequence[int], EpisodeTokens | None]]
-                  ) -> tuple[list[Trajectory], int]:
-        """Each candidate's path to the end of its episode, and the policy tokens that cost.
+                  ) -> tuple[list[Trajectory], list[EpisodeTokens | None] | None, int]:
+        """Each candidate's path to the end of its episode; its tokens (the prefix's, then the candidate and the
+        play-out, whose turns are trained iff ``train_playouts``; ``None`` for a candidate not played on), or no list
+        where there are no tokens; and the policy tokens that cost.
 
         ``items`` are ``(candidate fork, the candidate's token ids, the prefix's tokens)``. A candidate that
         ended the episode or was invalid is its own end (an invalid turn keeps its own penalty rather than
@@ -482,10 +505,42 @@ class TruncatedStepSampler:
                 path_tokens.add(ids, (), trained=False)
                 path_tokens.add(self.encoder.glue(fork.messages, ids), (), trained=False)
                 tokens.append(path_tokens)
-        spent = _play_to_end(self.policy, self.encoder, paths, tokens, trained=False)
+        spent = _play_to_end(self.policy, self.encoder, paths, tokens, trained=self.train_playouts)
         for n, path in zip(live, paths):
             ends[n] = path.trajectory
-        return ends, spent
+        if tokens is None:
+            return ends, None, spent
+        ends_tokens: list[EpisodeTokens | None] = [None] * len(items)
+        for n, path_tokens in zip(live, tokens):
+            ends_tokens[n] = path_tokens
+        return ends, ends_tokens, spent
+
+    def _path_samples(self, group_id: str, prefix: EpisodeTokens, forks: Sequence[Any],
+                      turns: Sequence[tuple[list[int], list[float]]], paths: Sequence[Trajectory],
+                      ends_tokens: Sequence[EpisodeTokens | None], results: Sequence[RewardResult]
+                      ) -> list[TrainingSample]:
+        """The group of one step group's k paths from its prefix (``train_playouts``). A row is the candidate, left
+        untrained (the step group credits it, with pooled values), then the turns its play-out generated, trained and
+        valued by the reward of that path's own end, not pooled: between two paths of one outcome only the play-out's
+        turns differ. A candidate not played on (an answer, an invalid turn) keeps its place and value in the group,
+        with nothing to train."""
+        adv = group_zscore([r.value if r.scored else 0.0 for r in results], [r.scored for r in results],
+                           scale=self.scale_advantages)
+        start = len(prefix.ids)
+        out = []
+        for fork, (turn, turn_logps), path, end, res, a in zip(forks, turns, paths, ends_tokens, results, adv):
+            if end is not None:
+                ids, mask, logps = end.ids[start:], end.mask[start:], end.logprobs[start:]
+            else:
+                ids, mask, logps = list(turn), [0] * len(turn), list(turn_logps)
+            components = dict(res.components)
+            components.update(playout=1.0, played_out=float(len(path.steps) - len(fork.trajectory.steps)),
+                              path_em=_em(path), em=_em(path))
+            text = "".join(s.text for s in path.steps[len(fork.trajectory.steps) - 1:])  # the candidate on
+            reward = float(res.value) if res.scored and not math.isnan(res.value) else 0.0
+            out.append(TrainingSample(group_id, tuple(prefix.context), tuple(ids), tuple(mask), tuple(logps), reward,
+                                      float(a), components, res.scored, text, finished=path.final_answer is not None))
+        return out
 
     def _sample(self, group_id: str, prompt: tuple[int, ...], text: str, ids: list[int], logps: list[float],
                 fork: Any, result: RewardResult, advantage: float, t: int, chosen: bool,
