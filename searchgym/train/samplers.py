@@ -21,9 +21,9 @@ from searchgym.rewards.outcome import exact_match
 from searchgym.train.advantages import CONTINUATIONS, choose_continuation, group_zscore
 from searchgym.train.samples import TrainingSample
 
-STEP_GROUP = re.compile(r"#e(?P<episode>\d+)/t(?P<step>\d+)(?P<paths>/paths)?$")
 # ends the group id of a step group's played-out paths (``train_playouts``)
 PATHS_SUFFIX = "/paths"
+STEP_GROUP = re.compile(rf"#e(?P<episode>\d+)/t(?P<step>\d+)(?:{re.escape(PATHS_SUFFIX)})?$")
 # how a step candidate is valued: the judge's verdict on the step itself (SLATE), or the reward of the answer
 # that ends one sampled continuation of it (a Monte Carlo value; docs/training.md)
 STEP_VALUES = ("judge", "rollout")
@@ -566,5 +566,5 @@ def step_group_position(group_id: str) -> tuple[str, int, int]:
     return group_id[: match.start()], int(match["episode"]), int(match["step"])
 
 
-__all__ = ["STEP_VALUES", "EpisodeTokens", "TrajectorySampler", "TruncatedStepSampler", "TurnEncoder", "as_result",
-           "outcome_key", "pool_identical", "score_all", "score_group", "step_group_position"]
+__all__ = ["PATHS_SUFFIX", "STEP_VALUES", "EpisodeTokens", "TrajectorySampler", "TruncatedStepSampler", "TurnEncoder",
+           "as_result", "outcome_key", "pool_identical", "score_all", "score_group", "step_group_position"]
