@@ -723,7 +723,7 @@ _JS = r"""
       var rewards = cands.map(function (c) { return c.reward; }).filter(function (r) { return typeof r === 'number'; });
       var mean = rewards.length ? rewards.reduce(function (a, b) { return a + b; }, 0) / rewards.length : null;
       var g = el('div', {cls: 'group', id: 'group-' + gid, 'data-group': gid},
-        el('div', {cls: 'group-head'}, el('span', {cls: 'gid', text: gid}), el('span', {cls: 'hint', text: cands.length + (/\/paths$/.test(gid)
+        el('div', {cls: 'group-head'}, el('span', {cls: 'gid', text: gid}), el('span', {cls: 'hint', text: cands.length + (cands[0].components && cands[0].components.playout === 1
           ? ' paths from this prefix (the candidates, untrained here, and their play-outs, trained)'
           : ' candidates') + ' · mean reward ' + num(mean, 3)})));
       var row = el('div', {cls: 'cands'});

@@ -113,6 +113,11 @@ def outcome_key(fork: Any, turn: Sequence[int] | str) -> tuple[Any, ...]:
     return ("turn", tuple(turn) if not isinstance(turn, str) else turn)
 
 
+def _trained_reward(result: RewardResult) -> float:
+    """A step sample's ``reward`` field: the value when scored, 0 for an unscored one (left out of advantages)."""
+    return float(result.value) if result.scored and not math.isnan(result.value) else 0.0
+
+
 def _em(trajectory: Trajectory) -> float:
     answer = trajectory.final_answer
     return float(exact_match(answer, trajectory.task.answers)) if answer is not None else 0.0
@@ -411,7 +416,7 @@ class TruncatedStepSampler:
                     group_tokens = ends_tokens[m * self.k:(m + 1) * self.k] if ends_tokens is not None else []
                     if self.train_playouts and any(e is not None for e in group_tokens):  # something played out
                         path_tokens[n] = group_tokens
-            for (i, cands, forks, turns), paths, group_keys, done, ends_tokens in zip(
+            for (i, cands, forks, turns), paths, group_keys, done, group_path_tokens in zip(
                     staged, valued, keys, settled, path_tokens):
                 task, env, ep, tokens = episodes[i]
                 results = own = done if done is not None else score_group(self.reward, paths, "step")
@@ -426,9 +431,9 @@ class TruncatedStepSampler:
                 for j, (comp, fork, (ids, logps), res, a) in enumerate(zip(cands, forks, turns, results, adv)):
                     per_episode[i].append(self._sample(f"{task.id}#e{ep}/t{t}", prompt, comp.text, ids, logps,
                                                        fork, res, a, t, j == chosen, paths[j], len(set(group_keys))))
-                if ends_tokens is not None and tokens is not None:
+                if group_path_tokens is not None and tokens is not None:
                     per_episode[i].extend(self._path_samples(f"{task.id}#e{ep}/t{t}{PATHS_SUFFIX}", tokens, forks,
-                                                             turns, paths, ends_tokens, own))
+                                                             turns, paths, group_path_tokens, own))
                     path_groups += 1
                 env.restore(forks[chosen].snapshot())
                 if tokens is not None and self.encoder is not None:  # tokens are kept iff there is an encoder
@@ -524,8 +529,7 @@ class TruncatedStepSampler:
         valued by the reward of that path's own end, not pooled: between two paths of one outcome only the play-out's
         turns differ. A candidate not played on (an answer, an invalid turn) keeps its place and value in the group,
         with nothing to train."""
-        adv = group_zscore([r.value if r.scored else 0.0 for r in results], [r.scored for r in results],
-                           scale=self.scale_advantages)
+        adv = group_zscore([r.value for r in results], [r.scored for r in results], scale=self.scale_advantages)
         start = len(prefix.ids)
         out = []
         for fork, (turn, turn_logps), path, end, res, a in zip(forks, turns, paths, ends_tokens, results, adv):
@@ -533,13 +537,14 @@ class TruncatedStepSampler:
                 ids, mask, logps = end.ids[start:], end.mask[start:], end.logprobs[start:]
             else:
                 ids, mask, logps = list(turn), [0] * len(turn), list(turn_logps)
+            em = _em(path)
             components = dict(res.components)
-            components.update(playout=1.0, played_out=float(len(path.steps) - len(fork.trajectory.steps)),
-                              path_em=_em(path), em=_em(path))
+            components.update(playout=1.0, played_out=float(len(path.steps) - len(fork.trajectory.steps)), path_em=em,
+                              em=em)
             text = "".join(s.text for s in path.steps[len(fork.trajectory.steps) - 1:])  # the candidate on
-            reward = float(res.value) if res.scored and not math.isnan(res.value) else 0.0
-            out.append(TrainingSample(group_id, tuple(prefix.context), tuple(ids), tuple(mask), tuple(logps), reward,
-                                      float(a), components, res.scored, text, finished=path.final_answer is not None))
+            out.append(TrainingSample(group_id, tuple(prefix.context), tuple(ids), tuple(mask), tuple(logps),
+                                      _trained_reward(res), float(a), components, res.scored, text,
+                                      finished=path.final_answer is not None))
         return out
 
     def _sample(self, group_id: str, prompt: tuple[int, ...], text: str, ids: list[int], logps: list[float],
@@ -553,9 +558,8 @@ class TruncatedStepSampler:
         if self.value == "rollout" and path is not None:
             components.update(played_out=float(len(path.steps) - len(fork.trajectory.steps)), path_em=_em(path),
                               outcomes=float(outcomes))
-        reward = float(result.value) if result.scored and not math.isnan(result.value) else 0.0
-        return TrainingSample(group_id, prompt, tuple(ids), (1,) * len(ids), tuple(logps), reward, float(advantage),
-                              components, result.scored, text, finished=step.valid)
+        return TrainingSample(group_id, prompt, tuple(ids), (1,) * len(ids), tuple(logps), _trained_reward(result),
+                              float(advantage), components, result.scored, text, finished=step.valid)
 
 
 def step_group_position(group_id: str) -> tuple[str, int, int]:
