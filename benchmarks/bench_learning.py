@@ -115,6 +115,20 @@ def evaluation_key(model_dir: str, tasks, **settings) -> str:
     return digest.hexdigest()[:24]
 
 
+def same_weights(first: Any, second: Any) -> bool:
+    """Whether two model folders hold the same weights, byte for byte (hard links of one file are compared by
+    inode); ``False`` when either is missing or holds no ``*.safetensors``."""
+    import filecmp
+
+    if not first or not second or not Path(first).is_dir() or not Path(second).is_dir():
+        return False
+    names = sorted(p.name for p in Path(first).glob("*.safetensors"))
+    if not names or names != sorted(p.name for p in Path(second).glob("*.safetensors")):
+        return False
+    return all(os.path.samefile(Path(first) / n, Path(second) / n)
+               or filecmp.cmp(Path(first) / n, Path(second) / n, shallow=False) for n in names)
+
+
 def saved_evaluation(out_dir: str, stem: str, key: str) -> tuple[dict[str, float], dict[str, float]] | None:
     """The summary and per-task exact match of ``<out_dir>/<stem>.json`` when its key matches ``key``, else
     ``None``: re-running the bench on the same folder does not evaluate the same model twice."""
@@ -177,13 +191,17 @@ def arm_run_state(run_dir: Path, cfg: Any) -> str:
     saved_path = run_dir / "config.yaml"
     if not saved_path.exists():
         return "new"
-    ignored = ("resume_from_checkpoint",)  # how a run was started, not what it computes
+    # how a run was started and where it lies, not what it computes: a run folder read back from another --out
+    # (runs of several sessions linked into one folder for the table over seeds) still matches
+    ignored = ("resume_from_checkpoint", "output_dir")
 
     def computed(config: Any) -> dict[str, Any]:  # scale_rewards as TRL got it: "auto" and what it stands for match
         keys = {k: v for k, v in config.to_dict().items() if k not in ignored}
         return {**keys, "scale_rewards": config.training_args.scale_rewards}
 
     saved, wanted = computed(load_config(saved_path)), computed(cfg)
+    if saved.get("model") != wanted.get("model") and same_weights(saved.get("model"), wanted.get("model")):
+        saved["model"] = wanted["model"]  # the warm start of another --out, byte for byte the same
     differ = sorted(k for k in saved.keys() | wanted.keys() if saved.get(k) != wanted.get(k))
     if differ:
         shown = ", ".join(f"{k} {saved.get(k)!r} there, {wanted.get(k)!r} now" for k in differ[:4])

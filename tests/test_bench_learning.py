@@ -51,6 +51,25 @@ def test_a_run_folder_with_other_settings_is_refused(bench, tmp_path):
         bench.arm_run_state(run, _config(run))
 
 
+def test_a_run_folder_read_back_from_another_out_matches_on_its_warm_starts_weights(bench, tmp_path):
+    """Runs of several --out folders linked into one (the table over seeds): the saved output_dir and model path
+    name the old folder; the run is the same if the warm start's weights are, and refused if they are not."""
+    old_warm, new_warm = tmp_path / "old" / "model", tmp_path / "new" / "model"
+    for folder in (old_warm, new_warm):
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"warm start weights")
+    run = tmp_path / "new" / "arm-a-seed1"
+    run.mkdir()
+    dump_config(_config(tmp_path / "old" / "arm-a-seed1", model=str(old_warm)), run / "config.yaml")
+    assert bench.arm_run_state(run, _config(run, model=str(new_warm))) == "new"
+    (new_warm / "model.safetensors").write_bytes(b"other weights, same len")
+    with pytest.raises(ValueError, match="model .* there, .* now"):
+        bench.arm_run_state(run, _config(run, model=str(new_warm)))
+    (old_warm / "model.safetensors").unlink()  # the old folder is gone: nothing to compare, so not the same
+    with pytest.raises(ValueError, match="model"):
+        bench.arm_run_state(run, _config(run, model=str(old_warm.parent.parent / "elsewhere")))
+
+
 def test_a_run_folder_matches_on_the_reward_scale_trl_trained_with(bench, tmp_path):
     """scale_rewards auto (the default) is what it resolves to: a trajectory run saved with group is the same run;
     a rollout-valued step run saved with group (trained std-scaled, before auto) is not."""
