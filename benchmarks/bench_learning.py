@@ -103,30 +103,33 @@ def evaluate_model(path: str, tasks, taskset, searcher, *, max_turns: int, top_k
     return dict(report.summary), {e.task_id: e.em for e in report.episodes}
 
 
-def evaluation_key(model_dir: str, tasks, **settings) -> str:
-    """A digest of what decides an evaluation: the weights' bytes, the task ids and the episode settings."""
+def weights_hash(model_dir: str | Path) -> Any:
+    """A sha256 object fed the digest of each ``*.safetensors`` file of ``model_dir``, in name order (none: empty)."""
     import hashlib
 
     digest = hashlib.sha256()
     for weights in sorted(Path(model_dir).glob("*.safetensors")):
         with weights.open("rb") as f:
             digest.update(hashlib.file_digest(f, "sha256").digest())
+    return digest
+
+
+def evaluation_key(model_dir: str, tasks, **settings) -> str:
+    """A digest of what decides an evaluation: the weights' bytes, the task ids and the episode settings."""
+    digest = weights_hash(model_dir)
     digest.update(json.dumps({"tasks": sorted(t.id for t in tasks), **settings}, sort_keys=True).encode())
     return digest.hexdigest()[:24]
 
 
 def same_weights(first: Any, second: Any) -> bool:
-    """Whether two model folders hold the same weights, byte for byte (hard links of one file are compared by
-    inode); ``False`` when either is missing or holds no ``*.safetensors``."""
-    import filecmp
-
+    """Whether two model folders hold the same weights (the same ``*.safetensors`` names and bytes); ``False``
+    when either is missing or holds none."""
     if not first or not second or not Path(first).is_dir() or not Path(second).is_dir():
         return False
     names = sorted(p.name for p in Path(first).glob("*.safetensors"))
     if not names or names != sorted(p.name for p in Path(second).glob("*.safetensors")):
         return False
-    return all(os.path.samefile(Path(first) / n, Path(second) / n)
-               or filecmp.cmp(Path(first) / n, Path(second) / n, shallow=False) for n in names)
+    return weights_hash(first).digest() == weights_hash(second).digest()
 
 
 def saved_evaluation(out_dir: str, stem: str, key: str) -> tuple[dict[str, float], dict[str, float]] | None:
