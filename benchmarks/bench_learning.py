@@ -271,6 +271,9 @@ def main(argv=None) -> int:
     p.add_argument("--step-redraws", type=int, default=None,
                    help="step arms, rollout value: draw a step group whose values cannot differ again up to N times "
                         "(TrainConfig.step_redraws)")
+    p.add_argument("--step-advantage", choices=("sibling", "tree"), default=None,
+                   help="step arms, rollout value: a candidate's advantage against its siblings (default) or against "
+                        "its siblings and the episode's tree (TreeRL; TrainConfig.step_advantage)")
     p.add_argument("--train-playouts", action="store_true",
                    help="step arms, rollout value: also train the play-outs' turns, as a group of the k paths per "
                         "played-out step group (TrainConfig.train_playouts; raise --groups-per-task to keep them)")
@@ -402,10 +405,13 @@ def main(argv=None) -> int:
                     **({"groups_per_task": args.groups_per_task} if args.groups_per_task else {}),
                     **({"step_redraws": args.step_redraws} if args.step_redraws else {}),
                     **({"train_playouts": True} if args.train_playouts else {}),
+                    **({"step_advantage": args.step_advantage} if args.step_advantage else {}),
                     **({"informative_groups_first": True} if args.informative_groups_first else {})}
     specs = {arm: {**spec, **step_changes} if spec["sampler"] == "step" else spec for arm, spec in specs.items()}
     names = {arm: f"{name}, rollout value" if args.step_value == "rollout" and arm in ("c", "d") else name
              for arm, name in ARM_NAMES.items()}
+    if args.step_advantage == "tree":
+        names = {arm: f"{name}, tree advantage" if arm in ("c", "d") else name for arm, name in names.items()}
     results: dict[str, list[dict]] = {}
     for arm in arms:
         for seed in range(args.first_seed, args.first_seed + seeds):

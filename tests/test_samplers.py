@@ -520,6 +520,70 @@ def test_outcome_key_is_the_evidence_a_search_or_open_showed(world):
     assert outcome_key(e, "p") == outcome_key(f, "q") == ("open", doc)
 
 
+def test_tree_advantages_back_up_one_outcome_groups_and_compare_with_the_root():
+    from searchgym.train.advantages import StepGroupValues, tree_advantages
+
+    groups = [StepGroupValues([0.0, 0.0], [True, True], [False, False]),  # one search outcome: backed up
+              StepGroupValues([1.0, -1.0, 0.0], [True, True, False], [True, True, True]),  # played out / ended
+              StepGroupValues([1.0, 1.0], [True, True], [True, True])]  # answers alike
+    tree = tree_advantages(groups)
+    assert tree.values[0] == [0.0, 0.0]  # the next group's scored mean: (1 - 1) / 2
+    assert tree.root == pytest.approx((1.0 - 1.0 + 1.0 + 1.0) / 4)  # scored leaves only
+    assert tree.advantages[0] == pytest.approx([-0.5, -0.5])  # level with its siblings, below the root
+    assert tree.advantages[1] == pytest.approx([1.0 + 0.5, -1.0 - 1.5, 0.0])  # sibling term + root term; unscored 0
+    assert tree.advantages[2] == pytest.approx([0.5, 0.5])  # answers alike: SLATE gives them nothing
+    # a candidate with nothing after it to back up from, or unscored itself, stays unscored
+    tree = tree_advantages([StepGroupValues([1.0, 0.0], [True, True], [True, True]),
+                            StepGroupValues([5.0, 5.0], [True, False], [False, False])])
+    assert tree.scored[1] == [False, False] and tree.advantages[1] == [0.0, 0.0]
+    assert tree.advantages[0] == pytest.approx([1.0, -1.0])
+    with pytest.raises(ValueError, match="leaf flags"):
+        tree_advantages([StepGroupValues([1.0], [True], [])])
+
+
+class RightThenReworded(PlanOnIds):
+    """The first turn's candidates differ (the oracle's turn, a wrong answer, a cut-off search); every later
+    turn's are rewordings of the oracle's (one outcome, or right answers alike)."""
+
+    def candidates(self, turn, n):
+        return super().candidates(turn, n) if turn == self.plan[0] else RewordedPlan.candidates(self, turn, n)
+
+
+def test_tree_advantage_credits_the_one_outcome_steps_of_a_path_that_beat_the_root(world, tokenizer):
+    """SLATE's sibling advantage gives the reworded middle steps 0 (their siblings reach one outcome); the tree
+    advantage backs them up from the answers they led to and compares them with the episode's finished paths."""
+    from searchgym.rewards.group import GroupReward
+    from searchgym.train.samplers import TruncatedStepSampler
+
+    task, plan, _ = oracle_plan(world, tokenizer)
+    assert len(plan) >= 3
+
+    def run(advantage):
+        sampler = TruncatedStepSampler(make_env(world, max_turns=4), RightThenReworded(plan, tokenizer),
+                                       GroupReward(budget=4), k=3, max_steps=4, tokenizer=tokenizer,
+                                       continuation="greedy", value="rollout", advantage=advantage)
+        samples = sampler.sample([task])
+        return [samples[i:i + 3] for i in range(0, len(samples), 3)]
+
+    sibling, tree = run("sibling"), run("tree")
+    assert [[s.text for s in g] for g in sibling] == [[s.text for s in g] for g in tree]  # the same episode
+    assert all(s.advantage == 0.0 for g in sibling[1:] for s in g)
+    first = [s.reward for s in tree[0]]  # the oracle's turn played out to a right answer, the others ended
+    last = [s.reward for s in tree[-1]]
+    root = (sum(first) + sum(last)) / 6
+    assert all(s.components["v_root"] == pytest.approx(root) for g in tree for s in g)
+    for group in tree[1:-1]:  # backed up from the answers, above the root: credited
+        assert [s.reward for s in group] == pytest.approx([sum(last) / 3] * 3)
+        assert [s.advantage for s in group] == pytest.approx([sum(last) / 3 - root] * 3) and group[0].advantage > 0
+        assert group[0].components["r_backup"] == pytest.approx(group[0].reward - sibling[tree.index(group)][0].reward)
+    mean = sum(first) / 3
+    assert [s.advantage for s in tree[0]] == pytest.approx([2 * v - mean - root for v in first])
+    with pytest.raises(ValueError, match="tree"):
+        TruncatedStepSampler(make_env(world), None, GroupReward(), value="judge", advantage="tree")
+    with pytest.raises(ValueError, match="advantage"):
+        TruncatedStepSampler(make_env(world), None, GroupReward(), value="rollout", advantage="root")
+
+
 def test_pool_identical_gives_one_turn_one_value():
     from searchgym.train.samplers import pool_identical
 

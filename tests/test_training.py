@@ -274,6 +274,32 @@ def test_trl_trains_step_groups_on_the_scale_of_their_values(tmp_path, smollm2_t
     torch.testing.assert_close(out["advantages"].cpu(), expected)
 
 
+def test_tree_advantages_reach_the_loss_where_trl_would_centre_them_away(tmp_path, smollm2_tokenizer):
+    """Under step_advantage=tree the part of an advantage a group shares (its state above the episode's root value)
+    is the signal; TRL's group centring would make it 0. The loss gets the sampler's advantages, row for row."""
+    from searchgym.train.rollout import task_prompt
+    from searchgym.train.training import build_trainer
+
+    class SharedAdvantage(ScriptedSampler):
+        def sample(self, tasks):
+            return [dataclasses.replace(s, reward=1.0, advantage=0.25 + 0.5 * (i % self.k))
+                    for i, s in enumerate(super().sample(tasks))]
+
+    def advantages(step_advantage):
+        config = toy_config(tmp_path / step_advantage, sampler="step", step_value="rollout",
+                            step_advantage=step_advantage, tasks_per_step=1, groups_per_task=1)
+        sampler = SharedAdvantage({t.id: 1 for t in toy_tasks()}, k=config.group_size)
+        trainer = build_trainer(config, tiny_llama(smollm2_tokenizer), smollm2_tokenizer, toy_tasks(),
+                                lambda tr: sampler)
+        prompts = [{"prompt": task_prompt(toy_tasks()[0])} for _ in range(config.group_size)]
+        return trainer._generate_and_score_completions(prompts)["advantages"].cpu(), config.group_size
+
+    theirs, k = advantages("sibling")
+    torch.testing.assert_close(theirs, torch.zeros(k))  # equal rewards: TRL's advantages are all 0
+    ours, k = advantages("tree")
+    torch.testing.assert_close(ours, torch.tensor([0.25 + 0.5 * i for i in range(k)]))
+
+
 def test_step_rollout_plays_tasks_per_step_and_keeps_groups_per_task():
     from searchgym.train.rollout import REWARD_FIELD
 

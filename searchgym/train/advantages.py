@@ -3,6 +3,7 @@
 ``group_zscore``: ``(r - mean) / (std + eps)`` over the SCORED members of one group (population std,
 as GRPO/TRL). Unscored members (a judge failed under ``on_error="skip"``) get advantage 0 and do not
 enter the mean or std; a group with fewer than two scored members gives all zeros (no signal).
+``tree_advantages``: TreeRL's sibling + root advantages over one episode's rollout-valued step groups.
 """
 
 from __future__ import annotations
@@ -10,9 +11,14 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 EPS = 1e-6
 CONTINUATIONS = ("softmax", "greedy", "uniform")
+# how a rollout-valued step candidate's advantage is formed: against its siblings only (SLATE), or against its
+# siblings and the episode's whole tree (TreeRL: Hou et al. 2025, "TreeRL: LLM Reinforcement Learning with On-Policy
+# Tree Search"); docs/training.md
+STEP_ADVANTAGES = ("sibling", "tree")
 
 
 def group_zscore(rewards: Sequence[float], scored: Sequence[bool] | None = None, eps: float = EPS,
@@ -65,4 +71,62 @@ def choose_continuation(advantages: Sequence[float], rng: random.Random, how: st
     raise ValueError(f"unknown continuation {how!r}; choose from {', '.join(CONTINUATIONS)}")
 
 
-__all__ = ["CONTINUATIONS", "EPS", "choose_continuation", "group_zscore", "softmax"]
+@dataclass
+class StepGroupValues:
+    """One step group of an episode's tree, for :func:`tree_advantages`: each candidate's value, whether it is
+    scored, and whether that value is a leaf's (the reward of a finished path: an answer, an invalid turn, a
+    played-out candidate) or must be backed up from the next step group (a candidate of a one-outcome group that
+    was not played out: the episode went on from it, or from a copy of it)."""
+
+    values: list[float]
+    scored: list[bool]
+    leaf: list[bool]
+
+
+@dataclass
+class TreeAdvantages:
+    """What :func:`tree_advantages` computes, per group and candidate (``root``: ``V_root``, NaN without leaves)."""
+
+    values: list[list[float]]
+    scored: list[list[bool]]
+    advantages: list[list[float]]
+    root: float
+
+
+def tree_advantages(groups: Sequence[StepGroupValues]) -> TreeAdvantages:
+    """TreeRL's advantages over one episode's step groups, in turn order.
+
+    A non-leaf candidate takes the value of the state it led to: the mean of the next group's scored values
+    (backed up from the last group; unscored when there is none, or when the candidate itself was unscored). ``V_root`` is the mean reward over the tree's
+    scored leaves, a whole-episode baseline for the task. A scored candidate's advantage is
+    ``(v - mean of its group's scored values) + (v - V_root)``: the first term is SLATE's comparison of siblings,
+    the second gives a one-outcome group, whose siblings cannot differ, the signal of where it led (the
+    trajectory baseline's credit, on the spine's steps). Unscored candidates get 0 and enter no mean."""
+    values = [list(map(float, g.values)) for g in groups]
+    scored = [list(g.scored) for g in groups]
+    for g in groups:
+        if not len(g.values) == len(g.scored) == len(g.leaf):
+            raise ValueError(f"a step group has {len(g.values)} values, {len(g.scored)} scored flags and "
+                             f"{len(g.leaf)} leaf flags")
+    following: float | None = None
+    for t in range(len(groups) - 1, -1, -1):
+        for j, leaf in enumerate(groups[t].leaf):
+            if not leaf:
+                scored[t][j] = scored[t][j] and following is not None
+                values[t][j] = following if following is not None and scored[t][j] else float("nan")
+        own = [v for v, s in zip(values[t], scored[t]) if s]
+        following = sum(own) / len(own) if own else None
+    leaves = [v for g, vs, ss in zip(groups, values, scored) for leaf, v, s in zip(g.leaf, vs, ss) if leaf and s]
+    if any(math.isnan(v) for v in leaves):
+        raise ValueError("a scored value is NaN: mark it unscored instead")
+    root = sum(leaves) / len(leaves) if leaves else None
+    advantages = []
+    for vs, ss in zip(values, scored):
+        own = [v for v, s in zip(vs, ss) if s]
+        mean = sum(own) / len(own) if own else 0.0
+        advantages.append([(v - mean) + (v - root) if s and root is not None else 0.0 for v, s in zip(vs, ss)])
+    return TreeAdvantages(values, scored, advantages, root if root is not None else float("nan"))
+
+
+__all__ = ["CONTINUATIONS", "EPS", "STEP_ADVANTAGES", "StepGroupValues", "TreeAdvantages", "choose_continuation", "group_zscore",
+           "softmax", "tree_advantages"]

@@ -90,6 +90,11 @@ class SearchgymArgs:
                 "per played-out step group (its k paths from the shared prefix, each valued by its own end; the "
                 "candidates stay credited by the step group). The tokens are paid for either way; off (default) "
                 "spends them on values only (docs/training.md)"})
+    step_advantage: Literal["sibling", "tree"] = field(default="sibling", metadata={
+        "help": "step sampler, rollout value: sibling (SLATE): a candidate's value minus its group's mean; tree "
+                "(TreeRL): plus its value minus the mean reward of the episode's finished paths, a candidate that "
+                "was not played out taking the value of the next step group; the loss then takes the sampler's "
+                "advantages (train.sampler_advantages; docs/training.md)"})
     # rewards (searchgym.rewards.group; --print-config prints the formula)
     judge: str = field(default="auto", metadata={
         "help": "process judge: auto (gold where every task has gold hops, else rules) | gold | rules | "
@@ -155,6 +160,11 @@ class SearchgymArgs:
         if self.train_playouts and (self.sampler != "step" or self.step_value != "rollout"):
             raise ValueError("train_playouts trains the play-outs of step_value='rollout' (nothing else plays out); "
                              f"sampler is {self.sampler!r}, step_value {self.step_value!r}")
+        if self.step_advantage == "tree" and (self.sampler != "step" or self.step_value != "rollout"
+                                              or self.train_playouts):
+            raise ValueError("step_advantage='tree' backs rollout values up a step episode's groups: it needs "
+                             f"sampler='step', step_value='rollout' and no train_playouts; sampler is "
+                             f"{self.sampler!r}, step_value {self.step_value!r}, train_playouts {self.train_playouts}")
         if self.step_value != "judge" and self.sampler != "step":
             raise ValueError(f"step_value={self.step_value!r} values the step sampler's candidates; "
                              f"sampler is {self.sampler!r}")

@@ -41,6 +41,6 @@ def make_sampler_factory(config: TrainConfig, tasks: Sequence[Task], searcher: A
                                     temperature=config.continue_temperature, tokenizer=tokenizer,
                                     seed=config.seed + trainer.accelerator.process_index, value=config.step_value,
                                     scale_advantages=scale, redraws=config.step_redraws,
-                                    train_playouts=config.train_playouts)
+                                    train_playouts=config.train_playouts, advantage=config.step_advantage)
 
     return factory

@@ -6,6 +6,7 @@ turns per step from a shared prefix). See docs/training.md.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import re
@@ -18,7 +19,14 @@ from searchgym.envs.trajectory import ANSWER, INVALID, OPEN, SEARCH, Trajectory
 from searchgym.policies.policy import Completion, Message
 from searchgym.rewards.base import RewardResult
 from searchgym.rewards.outcome import exact_match
-from searchgym.train.advantages import CONTINUATIONS, choose_continuation, group_zscore
+from searchgym.train.advantages import (
+    CONTINUATIONS,
+    STEP_ADVANTAGES,
+    StepGroupValues,
+    choose_continuation,
+    group_zscore,
+    tree_advantages,
+)
 from searchgym.train.samples import TrainingSample
 
 # ends the group id of a step group's played-out paths (``train_playouts``)
@@ -323,12 +331,14 @@ class TruncatedStepSampler:
     open on to the end once and scores it by the reward of where it led (``STEP_VALUES``; docs/training.md), with
     ``redraws`` draws a group whose values cannot differ again (dynamic sampling per step group), and with
     ``train_playouts`` also trains the turns its play-outs generated, as a second group: the k paths from the
-    group's prefix."""
+    group's prefix. ``advantage="tree"`` (rollout values only) compares each candidate with its siblings and with
+    the episode's whole tree (TreeRL, ``tree_advantages``), so a group whose candidates reach one outcome still
+    carries the signal of where the episode went from it."""
 
     def __init__(self, env: Any, policy: Any, reward: Any, k: int = 5, max_steps: int = 4, *,
                  continuation: str = "softmax", temperature: float = 0.7, tokenizer: Any = None, seed: int = 0,
                  scale_advantages: bool | None = None, value: str = "judge", redraws: int = 0,
-                 train_playouts: bool = False) -> None:
+                 train_playouts: bool = False, advantage: str = "sibling") -> None:
         if k < 1 or max_steps < 1:
             raise ValueError(f"need k >= 1 and max_steps >= 1, got k={k}, max_steps={max_steps}")
         if redraws < 0:
@@ -343,6 +353,13 @@ class TruncatedStepSampler:
             raise ValueError(f"continuation must be one of {CONTINUATIONS}, got {continuation!r}")
         if value not in STEP_VALUES:
             raise ValueError(f"value must be one of {STEP_VALUES}, got {value!r}")
+        if advantage not in STEP_ADVANTAGES:
+            raise ValueError(f"advantage must be one of {STEP_ADVANTAGES}, got {advantage!r}")
+        if advantage == "tree" and (value != "rollout" or train_playouts):
+            raise ValueError("advantage='tree' backs rollout values up an episode's step groups: it needs "
+                             f"value='rollout' and no train_playouts, got value={value!r}, "
+                             f"train_playouts={train_playouts}")
+        self.advantage = advantage
         self.env, self.policy, self.reward = env, policy, reward
         self.value = value
         self.k, self.max_steps, self.redraws = int(k), int(max_steps), int(redraws)
@@ -371,6 +388,8 @@ class TruncatedStepSampler:
             episodes.append((task, env, self._episode, tokens))
             self._episode += 1
         per_episode: list[list[TrainingSample]] = [[] for _ in episodes]
+        # per episode, each step group's first sample index and values, for advantage="tree"
+        tree: list[list[tuple[int, StepGroupValues]]] = [[] for _ in episodes]
         generated = redrawn_groups = path_groups = 0
         for t in range(self.max_steps):
             active = [i for i, (_, env, _, _) in enumerate(episodes) if not env.done]
@@ -428,6 +447,11 @@ class TruncatedStepSampler:
                 chosen = choose_continuation(adv, self.rng, self.continuation, self.temperature,
                                              eligible=[r.scored for r in results])
                 prompt = tuple(tokens.context) if tokens is not None else ()
+                if self.advantage == "tree":
+                    played = done is not None or len(set(group_keys)) > 1  # every value is a finished path's
+                    tree[i].append((len(per_episode[i]), StepGroupValues(
+                        [r.value for r in results], [r.scored for r in results],
+                        [played or not _continues(f) for f in forks])))
                 for j, (comp, fork, (ids, logps), res, a) in enumerate(zip(cands, forks, turns, results, adv)):
                     per_episode[i].append(self._sample(f"{task.id}#e{ep}/t{t}", prompt, comp.text, ids, logps,
                                                        fork, res, a, t, j == chosen, paths[j], len(set(group_keys))))
@@ -441,6 +465,9 @@ class TruncatedStepSampler:
                     tokens.add(ids, logps, trained=True)
                     if not env.done:
                         tokens.add(self.encoder.glue(env.messages, ids), (), trained=False)
+        for samples_of, groups in zip(per_episode, tree):
+            if groups:
+                self._tree_advantages(samples_of, groups)
         samples = [s for group in per_episode for s in group]
         trajectories = [env.trajectory for _, env, _, _ in episodes]
         self.last_trajectories = trajectories
@@ -451,6 +478,21 @@ class TruncatedStepSampler:
         if self.train_playouts:
             self.last_stats["path_groups"] = float(path_groups)
         return samples
+
+    def _tree_advantages(self, samples: list[TrainingSample], groups: Sequence[tuple[int, StepGroupValues]]) -> None:
+        """Replaces the advantages of one episode's step samples (in place) by ``tree_advantages``; a backed-up
+        candidate's ``reward`` becomes its backed-up value (component ``r_backup``: the shift from its own score)."""
+        tree = tree_advantages([g for _, g in groups])
+        for (start, group), vs, ss, adv in zip(groups, tree.values, tree.scored, tree.advantages):
+            for j in range(len(vs)):
+                old = samples[start + j]
+                components = {**old.components, "v_root": tree.root}
+                reward = old.reward
+                if not group.leaf[j]:
+                    reward = vs[j] if ss[j] else 0.0
+                    components["r_backup"] = reward - old.reward
+                samples[start + j] = dataclasses.replace(old, reward=reward, advantage=float(adv[j]), scored=ss[j],
+                                                         components=components)
 
     def _draw(self, episodes: Sequence[tuple[Task, Any, int, Any]], active: Sequence[int]
               ) -> tuple[list[_Draw], int]:

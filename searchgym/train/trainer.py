@@ -206,6 +206,10 @@ def build_trainer(
 
     # around the signal-only loss, which then sees the weighted advantages: rows weighted to 0 skip the forward
     install_negative_advantage_weight(trainer, config.negative_advantage_weight)
+    if config.step_advantage == "tree":
+        from searchgym.train.sampler_advantages import install_sampler_advantages
+
+        install_sampler_advantages(trainer, rollout)  # TRL's centring would remove the tree's shared part
     if vllm_on_cpu and config.use_vllm and getattr(trainer, "vllm_generation", None) is not None:
         _sync_only_before_the_first_update(trainer)
     return trainer
