@@ -354,7 +354,6 @@ def main(argv=None) -> int:
                   # the schedule of every figure the README records: linear to 0 over max_steps = 10,000, so the
                   # rate stays within 0.2 % of its start over an arm's ~12 steps (searchgym train's default is constant)
                   lr_scheduler_type="linear",
-                  **({"continue_temperature": args.continue_temperature} if args.continue_temperature else {}),
                   **({"beta": args.beta} if args.beta else {}),
                   **({"negative_advantage_weight": args.negative_advantage_weight}
                      if args.negative_advantage_weight is not None else {}),
@@ -406,6 +405,8 @@ def main(argv=None) -> int:
                     **({"step_redraws": args.step_redraws} if args.step_redraws else {}),
                     **({"train_playouts": True} if args.train_playouts else {}),
                     **({"step_advantage": args.step_advantage} if args.step_advantage else {}),
+                    # only a step episode continues from a chosen candidate: a trajectory arm's run stays the same run
+                    **({"continue_temperature": args.continue_temperature} if args.continue_temperature else {}),
                     **({"informative_groups_first": True} if args.informative_groups_first else {})}
     specs = {arm: {**spec, **step_changes} if spec["sampler"] == "step" else spec for arm, spec in specs.items()}
     names = {arm: f"{name}, rollout value" if args.step_value == "rollout" and arm in ("c", "d") else name
