@@ -93,40 +93,44 @@ class TreeAdvantages:
     root: float
 
 
+def _scored_mean(values: Sequence[float], scored: Sequence[bool]) -> float | None:
+    own = [v for v, s in zip(values, scored) if s]
+    return sum(own) / len(own) if own else None
+
+
 def tree_advantages(groups: Sequence[StepGroupValues]) -> TreeAdvantages:
     """TreeRL's advantages over one episode's step groups, in turn order.
 
     A non-leaf candidate takes the value of the state it led to: the mean of the next group's scored values
-    (backed up from the last group; unscored when there is none, or when the candidate itself was unscored). ``V_root`` is the mean reward over the tree's
-    scored leaves, a whole-episode baseline for the task. A scored candidate's advantage is
-    ``(v - mean of its group's scored values) + (v - V_root)``: the first term is SLATE's comparison of siblings,
-    the second gives a one-outcome group, whose siblings cannot differ, the signal of where it led (the
-    trajectory baseline's credit, on the spine's steps). Unscored candidates get 0 and enter no mean."""
-    values = [list(map(float, g.values)) for g in groups]
-    scored = [list(g.scored) for g in groups]
+    (backed up from the last group; unscored when there is none, or when the candidate itself was unscored).
+    ``V_root`` is the mean reward over the tree's scored leaves, a whole-episode baseline for the task. A scored
+    candidate's advantage is ``(v - mean of its group's scored values) + (v - V_root)``: the first term is SLATE's
+    comparison of siblings (``group_zscore``, unscaled), the second gives a one-outcome group, whose siblings cannot
+    differ, the signal of where it led (the trajectory baseline's credit, on the spine's steps). Unscored candidates
+    get 0 and enter no mean."""
     for g in groups:
         if not len(g.values) == len(g.scored) == len(g.leaf):
             raise ValueError(f"a step group has {len(g.values)} values, {len(g.scored)} scored flags and "
                              f"{len(g.leaf)} leaf flags")
+    values = [list(map(float, g.values)) for g in groups]
+    scored = [list(g.scored) for g in groups]
     following: float | None = None
     for t in range(len(groups) - 1, -1, -1):
         for j, leaf in enumerate(groups[t].leaf):
             if not leaf:
                 scored[t][j] = scored[t][j] and following is not None
                 values[t][j] = following if following is not None and scored[t][j] else float("nan")
-        own = [v for v, s in zip(values[t], scored[t]) if s]
-        following = sum(own) / len(own) if own else None
-    leaves = [v for g, vs, ss in zip(groups, values, scored) for leaf, v, s in zip(g.leaf, vs, ss) if leaf and s]
-    if any(math.isnan(v) for v in leaves):
-        raise ValueError("a scored value is NaN: mark it unscored instead")
-    root = sum(leaves) / len(leaves) if leaves else None
+        following = _scored_mean(values[t], scored[t])
+    leaf_flags = [[leaf and s for leaf, s in zip(g.leaf, ss)] for g, ss in zip(groups, scored)]
+    root = _scored_mean([v for vs in values for v in vs], [f for fs in leaf_flags for f in fs])
+    if root is None:
+        return TreeAdvantages(values, scored, [[0.0] * len(vs) for vs in values], float("nan"))
     advantages = []
     for vs, ss in zip(values, scored):
-        own = [v for v, s in zip(vs, ss) if s]
-        mean = sum(own) / len(own) if own else 0.0
-        advantages.append([(v - mean) + (v - root) if s and root is not None else 0.0 for v, s in zip(vs, ss)])
-    return TreeAdvantages(values, scored, advantages, root if root is not None else float("nan"))
+        siblings = group_zscore(vs, ss, scale=False)
+        advantages.append([a + (v - root) if s else 0.0 for v, s, a in zip(vs, ss, siblings)])
+    return TreeAdvantages(values, scored, advantages, root)
 
 
-__all__ = ["CONTINUATIONS", "EPS", "STEP_ADVANTAGES", "StepGroupValues", "TreeAdvantages", "choose_continuation", "group_zscore",
-           "softmax", "tree_advantages"]
+__all__ = ["CONTINUATIONS", "EPS", "STEP_ADVANTAGES", "StepGroupValues", "TreeAdvantages", "choose_continuation",
+           "group_zscore", "softmax", "tree_advantages"]
