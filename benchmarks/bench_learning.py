@@ -46,6 +46,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from searchgym.eval.paired import gained_lost, sign_test
+
 ARMS = {
     "a": dict(sampler="trajectory", citation_rubric=False, judge="none"),
     "b": dict(sampler="trajectory", citation_rubric=True, judge="none"),
@@ -144,23 +146,6 @@ def saved_evaluation(out_dir: str, stem: str, key: str) -> tuple[dict[str, float
         return None
     summary = {k: float("nan") if v is None else float(v) for k, v in saved["summary"].items()}
     return summary, {e["task_id"]: float(e["em"]) for e in saved["episodes"]}
-
-
-def gained_lost(before: dict[str, float], after: dict[str, float]) -> tuple[int, int]:
-    """Tasks solved after but not before, and before but not after (paired, so seeds' task draws cancel)."""
-    gained = sum(1 for t, em in after.items() if em > 0.5 >= before.get(t, 0.0))
-    lost = sum(1 for t, em in before.items() if em > 0.5 >= after.get(t, 0.0))
-    return gained, lost
-
-
-def sign_test(wins: int, losses: int) -> float:
-    """Two-sided exact sign test: the chance of a split at least this lopsided if each differing task went either
-    way with probability 1/2 (ties, tasks both or neither solved, carry no information and are left out)."""
-    n = wins + losses
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(wins, losses) + 1)) / 2**n
-    return min(1.0, 2 * tail)
 
 
 def paired_against(runs: list[dict], baseline: list[dict], key: str) -> dict[str, Any]:

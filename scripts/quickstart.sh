@@ -35,13 +35,17 @@ sg eval --policy "hf:$OUT/final" "${EVAL[@]}" --out "$OUT/eval"
 .venv/bin/python - "$OUT" <<'PY'
 import json, sys
 from pathlib import Path
+from searchgym.eval.paired import paired_line, per_task_em
 from searchgym.eval.report import comparison_table
 
 out = Path(sys.argv[1])
-before = json.loads((out / "eval-before" / "eval.json").read_text())["summary"]
-after = json.loads((out / "eval" / "eval.json").read_text())["summary"]
+before = json.loads((out / "eval-before" / "eval.json").read_text())
+after = json.loads((out / "eval" / "eval.json").read_text())
 print(f"\nheld-out tasks, greedy: before and after GRPO\n")
-print(comparison_table({"warm start": before, "after GRPO": after}))
+print(comparison_table({"warm start": before["summary"], "after GRPO": after["summary"]}))
+# the same tasks both times: the tasks that changed, counted both ways, say more than a mean over 35
+print("\n" + paired_line(per_task_em(before["episodes"]), per_task_em(after["episodes"]),
+                         before_name="the warm start", after_name="GRPO"))
 rewards = [json.loads(line).get("reward") for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
 rewards = [r for r in rewards if r is not None]
 if rewards:

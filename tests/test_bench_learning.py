@@ -108,12 +108,6 @@ def test_an_evaluation_is_reused_only_for_the_same_weights_tasks_and_settings(be
     assert bench.saved_evaluation(str(tmp_path), "heldout", bench.evaluation_key(str(model), tasks, max_turns=4)) is None
 
 
-def test_gained_and_lost_are_paired_by_task(bench):
-    before = {"t1": 1.0, "t2": 0.0, "t3": 0.0, "t4": 1.0}
-    after = {"t1": 1.0, "t2": 1.0, "t3": 1.0, "t4": 0.0}
-    assert bench.gained_lost(before, after) == (2, 1)
-
-
 def test_train_or_reuse_returns_the_model_of_this_run_whichever_way_it_got_it(bench, tmp_path):
     """Each arm's evaluations read the folder this returns (a reused run once got the previous arm's model)."""
     from types import SimpleNamespace
@@ -144,15 +138,6 @@ def test_train_or_reuse_returns_the_model_of_this_run_whichever_way_it_got_it(be
     fake_checkpoint(other, 12)
     final, _, _ = bench.train_or_reuse(other, _config(other), fake_train)  # killed after a checkpoint: resumed
     assert final == other / "final" and calls == [None, "latest"]
-
-
-def test_the_sign_test_is_exact_two_sided_and_ignores_ties(bench):
-    assert bench.sign_test(0, 0) == 1.0
-    assert bench.sign_test(5, 5) == 1.0
-    assert bench.sign_test(3, 0) == pytest.approx(0.25)  # 2 * (1/2)^3
-    assert bench.sign_test(20, 11) == pytest.approx(bench.sign_test(11, 20))
-    assert bench.sign_test(20, 11) == pytest.approx(0.1496, abs=1e-4)
-    assert bench.sign_test(33, 8) < 0.001 < bench.sign_test(27, 10) < 0.01
 
 
 def test_arms_are_paired_with_the_baseline_seed_by_seed(bench):
