@@ -1,5 +1,6 @@
 """Evaluation: episodes of a policy scored per task and summarised (``report``: ``evaluate``,
-``write_report``, ``comparison_table``), and a labelled set of agent steps for measuring judges
+``write_report``, ``comparison_table``), two evaluations of the same tasks compared task by task (``paired``:
+gained / lost and an exact sign test), and a labelled set of agent steps for measuring judges
 (``labelled``).
 
 Heavy modules load only when their functions are used.
