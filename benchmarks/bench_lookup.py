@@ -73,6 +73,7 @@ def episode_turns(episode: dict, tokenizer) -> list[tuple[list[int], list[int]]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Replay every file at every draft length and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("episodes", nargs="+", help="*_episodes.jsonl files of saved evaluations")
     parser.add_argument("--drafts", default="4,8", help="draft lengths K to replay (comma-separated)")
