@@ -19,7 +19,7 @@ groups: 1.0 -> 65 % alike, 1.84 distinct, 0.5 % invalid, 39 positive; 1.3 -> 40 
 1.6 -> 37 %, 3.65, 24.6 %, 66. More signal is not a better agent: bench_learning's step arm trained at 1.3 (seed
 0, ~34k tokens) went from the warm start's 0.486 / 0.388 (held-out / unseen world) to 0.314 / 0.269, where at 1.0
 it reached 0.514 / 0.519; its answer groups had a right and a wrong answer in 6 of 11 logged groups (1 of 9 at
-1.0), and still it learned to answer with the bridge entity (README, "Does GRPO make a better agent?").
+1.0), and still it learned to answer with the bridge entity (docs/learning.md).
 """
 
 from __future__ import annotations

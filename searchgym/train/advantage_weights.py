@@ -4,7 +4,7 @@ GRPO pushes a worse-than-average sample down as hard as it pushes a better one u
 warm-started policy that push has nowhere sensible to go: lowering the answer a wrong episode gave (a year,
 say) raises whatever else the softmax holds: held-out episodes answered "In which year ...?" with a place,
 and on another seed every answer ran on with repeated citations until the turn's token limit (held-out EM
-0.629 -> 0.000; README, "Does GRPO make a better agent?"). ``negative_advantage_weight`` scales those
+0.629 -> 0.000; docs/learning.md). ``negative_advantage_weight`` scales those
 advantages: 1 is GRPO, 0 learns from the better-than-average samples of each group only (positive-sample
 reinforcement, as in Zhu et al. 2025, "The Surprising Effectiveness of Negative Reinforcement in LLM
 Reasoning": it sharpens pass@1, the greedy figure evaluated here, at the cost of diversity).

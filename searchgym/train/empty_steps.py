@@ -4,7 +4,7 @@ With ``beta = 0`` a row whose group scored alike has zero advantage, so its loss
 zero. Two things still cost or harm: TRL runs the forward and backward of such rows (most of a CPU step on
 a near-deterministic warm-started policy), and Adam moves every weight on a step whose batch has no
 gradient at all, by its momentum at close to full step size (on a warm start that drift broke the action
-grammar within a few steps: README, "Does GRPO make a better agent?").
+grammar within a few steps: docs/learning.md).
 """
 
 from __future__ import annotations
