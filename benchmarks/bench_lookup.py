@@ -27,29 +27,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def draft(sequence: Sequence[int], length: int, max_ngram: int) -> list[int]:
-    """The ``length`` tokens that followed the most recent earlier occurrence of the longest suffix of
-    ``sequence`` (``max_ngram`` tokens down to 1) found in it; empty when no suffix recurs."""
-    for n in range(min(max_ngram, len(sequence) - 1), 0, -1):
-        pattern = list(sequence[-n:])
-        for start in range(len(sequence) - n - 1, -1, -1):
-            if list(sequence[start:start + n]) == pattern:
-                return list(sequence[start + n:start + n + length])
-    return []
-
-
 def replay(context: Sequence[int], turn: Sequence[int], length: int, max_ngram: int) -> tuple[int, int]:
-    """(forwards, drafted tokens accepted) to generate ``turn`` after ``context`` with drafts of ``length``."""
-    sequence = list(context)
+    """(forwards, drafted tokens accepted) to generate ``turn`` after ``context`` with drafts of ``length``
+    (``searchgym.policies.lookup.LookupIndex``, the drafts HFPolicy verifies)."""
+    from searchgym.policies.lookup import LookupIndex
+
+    index = LookupIndex(context, max_ngram)
     forwards = accepted = i = 0
     while i < len(turn):
-        proposal = draft(sequence, length, max_ngram)
+        proposal = index.draft(length)
         ok = 0
         while ok < len(proposal) and i + ok < len(turn) and proposal[ok] == turn[i + ok]:
             ok += 1
         step = min(ok + 1, len(turn) - i)  # the verifying forward also samples one token of its own
         accepted += min(ok, step)
-        sequence += turn[i:i + step]
+        index.extend(turn[i:i + step])
         i += step
         forwards += 1
     return forwards, accepted

@@ -14,14 +14,6 @@ def bench():
     return load_benchmark("bench_lookup")
 
 
-def test_a_draft_follows_the_latest_occurrence_of_the_longest_recurring_suffix(bench):
-    #            0  1  2  3  4  5  6  7  8
-    sequence = [7, 1, 2, 9, 4, 1, 2, 3, 5, 1, 2]
-    assert bench.draft(sequence, 2, max_ngram=3) == [3, 5]  # "1 2" last seen at 5-6, not at 1-2
-    assert bench.draft([5, 8, 1, 2], 3, max_ngram=3) == []  # nothing recurs
-    assert bench.draft([4, 6, 4], 5, max_ngram=3) == [6, 4]  # a draft stops at the end of what is known
-
-
 def test_replay_counts_one_forward_per_verification(bench):
     context = [1, 2, 3, 4, 5, 6, 1, 2]
     assert bench.replay(context, [3, 4, 5, 6], 8, 3) == (1, 4)  # copied whole: one forward checks it all

@@ -45,6 +45,31 @@ def test_one_token_attention_equals_sdpa(mask_kind):
     assert torch.allclose(ours, ref, atol=1e-5)
 
 
+@pytest.mark.parametrize("mask_kind", ["bool", "float"])
+def test_a_few_query_tokens_against_a_cache_equal_sdpa_while_verifying(mask_kind):
+    """A drafted continuation being checked: 5 query tokens, causal among themselves, after 25 cached keys, with
+    left padding and masked-out columns in the cache (a rejected draft's)."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from searchgym.policies.fast_decode import decode_attention, verifying
+
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(4, 6, 5, 16, generator=g)
+    k, v = torch.randn(4, 2, 30, 16, generator=g), torch.randn(4, 2, 30, 16, generator=g)
+    keep = torch.ones(4, 1, 5, 30, dtype=torch.bool)
+    keep[..., 25:] = torch.tril(torch.ones(5, 5, dtype=torch.bool))  # causal within the draft
+    keep[1, ..., :7] = False  # a left-padded row
+    keep[2, ..., 20:23] = False  # columns of a rejected draft
+    mask = keep if mask_kind == "bool" else torch.zeros(4, 1, 5, 30).masked_fill(~keep, float("-inf"))
+    ref, _ = sdpa_attention_forward(_Heads(), q, k, v, mask, scaling=0.3)
+    with verifying():
+        ours, _ = decode_attention(_Heads(), q, k, v, mask, scaling=0.3)
+    assert ours.shape == ref.shape == (4, 5, 6, 16)
+    assert torch.allclose(ours, ref, atol=1e-5)
+    outside, _ = decode_attention(_Heads(), q, k, v, mask, scaling=0.3)  # prefill and the like: SDPA's own result
+    assert torch.equal(outside, ref)
+
+
 def _prefill_and_step(model, ids, mask):
     """Logits of the real tokens of a left-padded prefill, then of one cached decode step."""
     import inspect

@@ -18,6 +18,7 @@ modules per wrapped Linear, which :func:`fast_decode` replaces by the same three
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,9 +27,27 @@ from typing import Any
 DECODE_ATTENTION = "searchgym_decode"
 
 
+# the longest query decode_attention computes itself: a decode step (1) or, inside ``verifying()``, a draft being
+# checked (prompt lookup: a few tokens against a long cache, where SDPA's CPU kernel is as slow as for one)
+MAX_DECODE_QUERY = 16
+_VERIFYING = contextvars.ContextVar("searchgym_verifying", default=False)
+
+
+@contextmanager
+def verifying() -> Iterator[None]:
+    """Within the block, :func:`decode_attention` also computes queries of up to ``MAX_DECODE_QUERY`` tokens that
+    come with a mask (a drafted continuation being verified); prefill keeps SDPA's kernel and numerics."""
+    token = _VERIFYING.set(True)
+    try:
+        yield
+    finally:
+        _VERIFYING.reset(token)
+
+
 def decode_attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, dropout: float = 0.0,
                      scaling: float | None = None, **kwargs: Any) -> tuple[Any, None]:
-    """Attention for one query token on CPU as grouped matmuls in float32; anything else goes to SDPA.
+    """Attention for one query token, or a few under a mask (a draft being verified), on CPU as grouped matmuls
+    in float32; anything else goes to SDPA.
 
     Query head ``h`` reads key/value head ``h // groups`` (transformers' ``repeat_kv`` order), so the
     heads of a group are stacked as rows against their shared keys instead of repeating the keys.
@@ -37,26 +56,37 @@ def decode_attention(module: Any, query: Any, key: Any, value: Any, attention_ma
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     mask = attention_mask
-    plain = (query.shape[2] == 1 and query.device.type == "cpu" and not dropout
+    length = query.shape[2]
+    plain = (query.device.type == "cpu" and not dropout
              and kwargs.get("softcap") is None and kwargs.get("position_bias") is None
              and not kwargs.get("output_attentions")
              and (mask is None or (mask.dim() == 4 and mask.shape[1] == 1))
-             and query.shape[1] % key.shape[1] == 0)
+             and query.shape[1] % key.shape[1] == 0
+             # several query tokens need their causal mask spelled out (SDPA builds it when there is none)
+             and (length == 1 or (length <= MAX_DECODE_QUERY and mask is not None and _VERIFYING.get())))
     if not plain:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **kwargs)
     rows, heads, _, dim = query.shape
     kv_heads = key.shape[1]
+    groups = heads // kv_heads
     scale = scaling if scaling is not None else dim**-0.5
     with torch.autocast("cpu", enabled=False):
-        q = query.reshape(rows, kv_heads, heads // kv_heads, dim).float()
-        scores = torch.matmul(q, key.float().transpose(-1, -2)) * scale  # (rows, kv_heads, groups, keys)
+        # (rows, kv_heads, groups * length, dim): a group's heads, each with its query tokens, against shared keys
+        q = query.reshape(rows, kv_heads, groups * length, dim).float()
+        scores = torch.matmul(q, key.float().transpose(-1, -2)) * scale  # (rows, kv_heads, groups*length, keys)
         if mask is not None:
-            mask = mask[:, :, -1:, :]
+            keys = scores.shape[-1]
+            mask = mask[:, :, -length:, -keys:].unsqueeze(2)  # (rows, 1, 1, length, keys): the same for every head
+            scores = scores.view(rows, kv_heads, groups, length, keys)
             scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask.float()
+            scores = scores.view(rows, kv_heads, groups * length, keys)
+        probs = torch.softmax(scores, dim=-1)
+        if length > 1:  # a left-padding query sees no key: zeros, as SDPA gives, not NaNs that 0 x NaN would spread
+            probs = probs.nan_to_num_(0.0)
         # as SDPA's CPU kernel does: probabilities in the values' dtype, accumulated in float32
-        out = torch.matmul(torch.softmax(scores, dim=-1).to(value.dtype), value)
-    return out.reshape(rows, heads, 1, dim).transpose(1, 2).to(query.dtype), None
+        out = torch.matmul(probs.to(value.dtype), value)
+    return out.reshape(rows, heads, length, dim).transpose(1, 2).to(query.dtype), None
 
 
 def _register() -> None:
@@ -252,4 +282,5 @@ def __getattr__(name: str) -> Any:  # the class subclasses transformers', import
     raise AttributeError(name)
 
 
-__all__ = ["DECODE_ATTENTION", "Bf16Weights", "decode_attention", "fast_decode", "preallocate"]
+__all__ = ["DECODE_ATTENTION", "MAX_DECODE_QUERY", "Bf16Weights", "decode_attention", "fast_decode", "preallocate",
+           "verifying"]
