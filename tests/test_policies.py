@@ -471,3 +471,71 @@ def test_kv_store_is_bounded_and_can_be_turned_off(tiny_model, tokenizer):
     assert not off._kv
     with pytest.raises(ValueError):
         make(tiny_model, tokenizer, kv_store_rows=0)
+
+
+@pytest.fixture(scope="module")
+def copying_model(tiny_model):
+    """The tiny model with an LM-head bias towards two tokens: its greedy turns fall into short cycles (8 8 8,
+    16283 7 8 ...), so prompt-lookup drafts are accepted and refused, as a search agent's copied text is."""
+    import copy
+
+    model = copy.deepcopy(tiny_model)
+    head = torch.nn.Linear(model.lm_head.in_features, model.lm_head.out_features, bias=True)
+    with torch.no_grad():
+        head.weight.copy_(tiny_model.lm_head.weight)
+        head.bias.zero_()
+        head.bias[7], head.bias[8] = 0.5, 0.45
+    model.lm_head = head
+    model.config.tie_word_embeddings = False
+    return model
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_lookup_drafts_change_neither_greedy_turns_nor_their_logprobs(copying_model, tokenizer, reuse):
+    """Greedy 3-turn episodes as above (stops, n > 1 branches, rows ending at different steps, several batches,
+    with and without the KV store): verifying prompt-lookup drafts gives the ids and log-probs of decoding one
+    token a forward, in fewer forwards."""
+    runs = {}
+    for lookup in (0, 4):
+        policy = make(copying_model, tokenizer, temperature=0.0, stop=("e", "in"), max_new_tokens=10, batch_size=4,
+                      reuse_kv=reuse, lookup_tokens=lookup)
+        prompts = [policy.prompt_ids(CONV_A), policy.prompt_ids(CONV_B), [5, 6, 7], [9] * 4, [11, 300]]
+        runs[lookup] = (policy, multi_turn(policy, tokenizer, prompts))
+    (plain, plain_turns), (drafted, drafted_turns) = runs[0], runs[4]
+    assert_same_turns(drafted_turns, plain_turns)
+    assert drafted.generated_tokens == plain.generated_tokens
+    # run on without stops, through the model's cycles: the same ids in fewer forwards
+    plain = make(copying_model, tokenizer, temperature=0.0, max_new_tokens=40, stop=())
+    drafted = make(copying_model, tokenizer, temperature=0.0, max_new_tokens=40, stop=(), lookup_tokens=3)
+    long, drafted_long = plain.generate([CONV_A, CONV_B]), drafted.generate([CONV_A, CONV_B])
+    assert [[c.token_ids for c in g] for g in drafted_long] == [[c.token_ids for c in g] for g in long]
+    assert drafted.forwards < 0.6 * plain.forwards, (drafted.forwards, plain.forwards)
+
+
+def test_lookup_sampling_keeps_the_logprobs_of_a_forward_pass(copying_model, tokenizer):
+    """Sampled turns with drafts verified (accepted or refused): each token's log-prob is the policy's own."""
+    policy = make(copying_model, tokenizer, temperature=0.7, seed=5, max_new_tokens=16, lookup_tokens=4)
+    prompts = [policy.prompt_ids(CONV_A), [9] * 6 + [5, 6, 7] * 3]
+    turns = multi_turn(policy, tokenizer, prompts, (2, 2))
+    for comp in (c for t in turns for g in t for c in g):
+        ref = reference_logprobs(copying_model, comp.prompt_ids, comp.token_ids, 0.7)
+        assert torch.allclose(torch.tensor(comp.logprobs), ref, atol=2e-4), (comp.logprobs, ref)
+    assert policy.forwards < policy.generated_tokens  # drafts were accepted along the way
+
+
+@pytest.mark.parametrize("top_p", [1.0, 0.9])
+def test_a_refused_draft_and_its_redraw_sample_the_policys_distribution(tiny_model, tokenizer, top_p):
+    """Speculative sampling with a certain draft: keep drafted token d with probability p(d), else draw from p
+    without d. Over many rows the next token is distributed as p itself, whichever token is drafted."""
+    policy = make(tiny_model, tokenizer, temperature=1.0, top_p=top_p, seed=0)
+    logits = torch.log(torch.tensor([0.45, 0.3, 0.15, 0.1]))
+    target = torch.tensor([0.45, 0.3, 0.15, 0.1]) if top_p == 1.0 else torch.tensor([0.45, 0.3, 0.15, 0.0]) / 0.9
+    rows = 40000
+    for drafted_token in (0, 1, 3):
+        scores = logits.expand(rows, 1, 4).clone()
+        drafted = torch.full((rows, 1), drafted_token)
+        accepted, _ = policy._accept(scores, drafted, torch.ones(rows, dtype=torch.long))
+        redrawn, _ = policy._sample(scores[:, 0], torch.where(accepted > 0, -1, drafted_token))
+        tokens = torch.where(accepted > 0, drafted_token, redrawn)
+        freq = torch.bincount(tokens, minlength=4).float() / rows
+        assert torch.allclose(freq, target, atol=0.01), (drafted_token, freq, target)

@@ -13,7 +13,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from searchgym.policies.fast_decode import Bf16Weights, fast_decode, preallocate
+from searchgym.policies.fast_decode import MAX_DECODE_QUERY, Bf16Weights, fast_decode, preallocate, verifying
+from searchgym.policies.lookup import LookupIndex
 from searchgym.policies.policy import Completion, Message
 
 DEFAULT_STOP = ("</search>", "</open>", "</answer>")
@@ -34,19 +35,24 @@ class HFPolicy:
     def __init__(self, model: Any, tokenizer: Any, *, max_new_tokens: int = 128, temperature: float = 1.0,
                  top_p: float = 1.0, stop: Sequence[str] = DEFAULT_STOP, seed: int | None = 0,
                  batch_size: int = 16, shared_prefix: bool = True, ignore_stops: bool = False,
-                 autocast_bf16: bool = False, reuse_kv: bool = True, kv_store_rows: int | None = None) -> None:
+                 autocast_bf16: bool = False, reuse_kv: bool = True, kv_store_rows: int | None = None,
+                 lookup_tokens: int = 0) -> None:
         """``ignore_stops=True`` makes every row run ``max_new_tokens`` (neither stops nor EOS end it), for
         throughput benchmarks; its completions may then contain EOS ids. ``autocast_bf16`` runs the
         forwards under bf16 autocast: on a CPU that computes bf16 natively (:func:`cpu_has_bf16`) prefill
         is 1.7x faster, and these are the numerics TRL trains with under ``bf16=True``. ``reuse_kv`` keeps
         each row's KV cache for the next turn (module doc), at most ``kv_store_rows`` rows (default
-        ``4 * batch_size``)."""
+        ``4 * batch_size``). ``lookup_tokens`` > 0 drafts up to that many tokens a row from the row's own context
+        (prompt lookup, ``policies.lookup``) and checks them in one forward, on CPU: the same distribution of
+        completions (speculative sampling's acceptance rule), fewer forwards where turns copy their context."""
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         if temperature < 0 or not 0 < top_p <= 1:
             raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
         if any(not isinstance(s, str) or not s for s in stop):
             raise ValueError(f"stop strings must be non-empty strings, got {stop!r}")
+        if not 0 <= lookup_tokens <= MAX_DECODE_QUERY - 1:
+            raise ValueError(f"lookup_tokens must be in 0..{MAX_DECODE_QUERY - 1}, got {lookup_tokens}")
         if kv_store_rows is not None and kv_store_rows < 1:
             raise ValueError(f"kv_store_rows must be >= 1, got {kv_store_rows}")
         import torch
@@ -69,6 +75,8 @@ class HFPolicy:
         self.encoded_tokens = 0  # prompt tokens fed through the model in prefill (padding excluded)
         self.reused_tokens = 0  # prompt tokens taken from the KV store instead of being encoded
         self.reuse_kv = bool(reuse_kv)
+        self.lookup_tokens = int(lookup_tokens)
+        self.forwards = 0  # decode forwards after prefill (one per token, or one per verified draft), for benchmarks
         self.kv_store_rows = int(kv_store_rows) if kv_store_rows is not None else 4 * self.batch_size
         self._kv: OrderedDict[tuple[int, ...], _KVEntry] = OrderedDict()
         self._kv_state: tuple | None = None  # what the stored entries were computed with
@@ -85,6 +93,7 @@ class HFPolicy:
             if 0 <= e < vocab:
                 self._eos_lut[e] = True
         self._check_lut = self._eos_lut | stop_candidates(tokenizer, self.stop, vocab)
+        self._check_ids = frozenset(self._check_lut.nonzero().flatten().tolist())  # host-side, for drafts
         self._eos_lut, self._check_lut = self._eos_lut.to(self.device), self._check_lut.to(self.device)
         self._bf16_weights = Bf16Weights()  # the Linear weights' bf16 copies, for autocast_bf16
 
@@ -233,7 +242,10 @@ class HFPolicy:
         cached = max(kept)
         width = cached + fed
         ids = torch.full((len(prompts), fed), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(prompts), width + max_new), dtype=torch.long)
+        # prompt lookup (CPU) appends a block of 1 + lookup_tokens columns a forward, rejected drafts masked out
+        lookup = self.lookup_tokens > 0 and dev.type == "cpu"
+        room = max_new * (1 + self.lookup_tokens) if lookup else max_new
+        mask = torch.zeros((len(prompts), width + room), dtype=torch.long)
         mask[:, width:] = 1  # generated tokens are always attended; rows are dropped, never masked
         prompt_cols = []  # cache columns of each prompt's tokens, in order
         for i, p in enumerate(prompts):
@@ -272,7 +284,9 @@ class HFPolicy:
             cache.batch_repeat_interleave(n)
             logits, mask, positions = (t.repeat_interleave(n, 0) for t in (logits, mask, positions))
         keep_kv = self.reuse_kv and self._kv_supported and self._plain_layers(cache)
-        cache = preallocate(cache, width + max_new)
+        cache = preallocate(cache, width + room)
+        if lookup:
+            return self._lookup_loop(prompts, n, cache, logits, mask, positions[:, -1], width, prompt_cols, keep_kv)
         rows = logits.shape[0]
         pos = positions[:, -1]
         cuda = dev.type == "cuda"
@@ -351,6 +365,7 @@ class HFPolicy:
             pos = pos + 1
             step += 1
             cache, logits = self._forward(nxt[:, None], mask[:, : width + step], pos[:, None], cache)
+            self.forwards += 1
         for item in pending:
             settle(*item)
         if keep_kv:
@@ -369,6 +384,145 @@ class HFPolicy:
                 self._kv_store(prompt + token_ids[:-1], kv_rows[r])
         return results
 
+    def _lookup_loop(self, prompts: list[list[int]], n: int, cache: Any, logits: Any, mask: Any, pos: Any,
+                     width: int, prompt_cols: list[list[int]], keep_kv: bool) -> list[Completion]:
+        """The decode loop with prompt-lookup drafts (CPU). Each forward feeds every row its next sampled token and
+        up to ``lookup_tokens`` tokens drafted from its own context (``LookupIndex``), and keeps the longest prefix
+        of the draft that speculative sampling accepts: a drafted token t is kept with the policy's probability of
+        t, and the first one refused is replaced by a draw from the policy's distribution without t, so every
+        completion is distributed as plain sampling's (greedy: kept iff it is the argmax). The refused drafts'
+        cache columns stay, masked out; ``mask`` has room for a block of columns per generated token."""
+        import torch
+
+        drafts_max, max_new = self.lookup_tokens, self.max_new_tokens
+        block = 1 + drafts_max
+        rows = logits.shape[0]
+        first: dict[int, LookupIndex] = {}
+        indexes = []
+        for r in range(rows):  # the n branches of a prompt copy one index of it
+            if r // n not in first:
+                first[r // n] = LookupIndex(prompts[r // n])
+            indexes.append(first[r // n].copy())
+        tokens: list[list[int]] = [[] for _ in range(rows)]
+        logps: list[list[float]] = [[] for _ in range(rows)]
+        cols: list[list[int]] = [[] for _ in range(rows)]  # cache column of each token
+        ended = [False] * rows
+        batch_rows = list(range(rows))  # original row of each batch row
+        excluded = torch.full((rows,), -1, dtype=torch.long)
+        kv_rows: dict[int, list[tuple[Any, Any]]] = {}
+        col = width  # the next free cache column
+        arange = torch.arange(drafts_max)
+
+        def take(r: int, tok: int, logp: float, column: int) -> bool:
+            """Append one token to row r; True when it ends the row."""
+            tokens[r].append(tok)
+            logps[r].append(logp)
+            cols[r].append(column)
+            if len(tokens[r]) >= max_new:
+                ended[r] = True
+            elif not self.ignore_stops and (tok in self.eos_ids
+                                            or (tok in self._check_ids and self._stopped(tokens[r]))):
+                ended[r] = True
+            return ended[r]
+
+        def capture(members: list[tuple[int, int]]) -> None:
+            for j, r in members:  # every token but the last was fed, so the cache holds it
+                index = torch.tensor(prompt_cols[r // n] + cols[r][:-1], dtype=torch.long)
+                kv_rows[r] = [(layer.keys[j].index_select(-2, index), layer.values[j].index_select(-2, index))
+                              for layer in cache.layers]
+
+        while True:
+            nxt, nxt_logp = self._sample(logits, excluded)
+            drafts: list[list[int]] = []
+            for r, tok, logp in zip(batch_rows, nxt.tolist(), nxt_logp.tolist()):
+                if ended[r] or take(r, tok, logp, col):
+                    drafts.append([])
+                    continue
+                indexes[r].extend([tok])
+                drafts.append(indexes[r].draft(min(drafts_max, max_new - len(tokens[r]))))
+            if all(ended[r] for r in batch_rows):
+                break
+            done = sum(ended[r] for r in batch_rows)
+            if 4 * done >= len(batch_rows):  # as in _decode: drop ended rows once they are a quarter of the batch
+                members = list(enumerate(batch_rows))
+                if keep_kv:
+                    capture([(j, r) for j, r in members if ended[r]])
+                keep = [j for j, r in members if not ended[r]]
+                keep_t = torch.tensor(keep)
+                cache.batch_select_indices(keep_t)
+                nxt, mask, pos = nxt[keep_t], mask[keep_t], pos[keep_t]
+                batch_rows = [batch_rows[j] for j in keep]
+                drafts = [drafts[j] for j in keep]
+            lengths = torch.tensor([len(d) for d in drafts])
+            drafted = torch.zeros((len(drafts), drafts_max), dtype=torch.long)
+            for j, d in enumerate(drafts):
+                drafted[j, : len(d)] = torch.tensor(d, dtype=torch.long)
+            ids = torch.cat([nxt[:, None], torch.where(arange < lengths[:, None], drafted, self.pad_id)], 1)
+            mask[:, col : col + block] = 1
+            positions = pos[:, None] + 1 + torch.arange(block)
+            with verifying():
+                out = self.model(input_ids=ids, attention_mask=mask[:, : col + block], position_ids=positions,
+                                 use_cache=True, **{self._cache_kw: cache}, logits_to_keep=block)
+            self.forwards += 1
+            cache, scores = _cache_of(out), out.logits.float()  # (rows, block, vocab)
+            accepted, draft_logps = self._accept(scores[:, :drafts_max], drafted, lengths)
+            for j, (r, count, lps) in enumerate(zip(batch_rows, accepted.tolist(), draft_logps.tolist())):
+                if ended[r]:
+                    continue
+                for i in range(count):
+                    if take(r, drafts[j][i], lps[i], col + 1 + i):
+                        break
+                if not ended[r]:
+                    indexes[r].extend(drafts[j][:count])
+            rows_now = torch.arange(len(batch_rows))
+            mask[:, col + 1 : col + block] *= (arange[None] < accepted[:, None]).long()
+            logits = scores[rows_now, accepted]
+            refused = accepted < lengths
+            excluded = torch.where(refused, drafted[rows_now, accepted.clamp(max=max(drafts_max - 1, 0))], -1)
+            pos = pos + 1 + accepted
+            col += block
+        if keep_kv:
+            capture(list(enumerate(batch_rows)))
+        results = []
+        for r in range(rows):
+            token_ids = tuple(tokens[r])
+            self.generated_tokens += len(token_ids)
+            prompt = tuple(prompts[r // n])
+            results.append(Completion(self.tokenizer.decode(token_ids, skip_special_tokens=True), prompt, token_ids,
+                                      tuple(logps[r])))
+            if keep_kv and r in kv_rows:
+                self._kv_store(prompt + token_ids[:-1], kv_rows[r])
+        return results
+
+    def _accept(self, scores: Any, drafted: Any, lengths: Any) -> tuple[Any, Any]:
+        """Speculative sampling's acceptance for drafts proposed with certainty: per row, how many leading drafted
+        tokens are kept (token i with probability p_i(token), ``scores[:, i]`` being the policy's logits where it
+        stands), and every drafted token's log-probability under the sampling distribution."""
+        import torch
+
+        if self.temperature == 0:
+            logp = torch.log_softmax(scores, dim=-1)
+            keep = scores.argmax(-1) == drafted
+        else:
+            logp = torch.log_softmax(scores / self.temperature, dim=-1)
+            probs = self._target(logp.exp())
+            chance = probs.gather(-1, drafted[..., None]).squeeze(-1)
+            keep = torch.rand(chance.shape, generator=self.generator, device=chance.device) < chance
+        keep &= torch.arange(drafted.shape[1], device=drafted.device)[None] < lengths[:, None]
+        accepted = keep.long().cumprod(-1).sum(-1)
+        return accepted, logp.gather(-1, drafted[..., None]).squeeze(-1)
+
+    def _target(self, probs: Any) -> Any:
+        """The distribution sampled from: ``probs`` cut to the top-p nucleus (unnormalised), or as they are."""
+        import torch
+
+        if self.top_p >= 1.0:
+            return probs
+        sorted_p, order = probs.sort(dim=-1, descending=True)
+        keep = sorted_p.cumsum(-1) - sorted_p < self.top_p  # always keeps the most likely token
+        cut = torch.zeros_like(probs).scatter(-1, order, sorted_p * keep)
+        return cut / cut.sum(-1, keepdim=True)
+
     def _plain_layers(self, cache: Any) -> bool:
         """Whether every layer of the cache is a full-attention DynamicLayer (what the KV store can rebuild)."""
         from transformers.cache_utils import DynamicLayer
@@ -383,12 +537,21 @@ class HFPolicy:
         text = self.tokenizer.decode(token_ids, skip_special_tokens=True)
         return any(s in text for s in self.stop)
 
-    def _sample(self, logits: Any) -> tuple[Any, Any]:
+    def _sample(self, logits: Any, excluded: Any = None) -> tuple[Any, Any]:
+        """A token a row and its log-probability under the sampling distribution; ``excluded`` (a token a row, -1
+        for none) is left out of the draw (a refused draft: what speculative sampling draws from then)."""
         import torch
 
+        # (rows, tokens) to leave out, or None
+        which = (excluded >= 0).nonzero().flatten() if excluded is not None else None
+        drop = (which, excluded[which]) if excluded is not None and which is not None and len(which) else None
         if self.temperature == 0:
             logp = torch.log_softmax(logits, dim=-1)
-            nxt = logits.argmax(dim=-1)
+            choose = logits
+            if drop is not None:
+                choose = logits.clone()
+                choose[drop] = float("-inf")
+            nxt = choose.argmax(dim=-1)
             return nxt, logp.gather(-1, nxt[:, None]).squeeze(-1)
         logp = torch.log_softmax(logits / self.temperature, dim=-1)
         probs = logp.exp()
@@ -397,6 +560,11 @@ class HFPolicy:
             keep = sorted_p.cumsum(-1) - sorted_p < self.top_p  # always keeps the most likely token
             sorted_p = sorted_p * keep
             probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+        if drop is not None:
+            rest = probs.clone()
+            rest[drop] = 0.0
+            # a row whose whole mass was the refused token (it can be refused by rounding) draws it after all
+            probs = torch.where(rest.sum(-1, keepdim=True) > 0, rest, probs)
         # inverse CDF: one uniform draw a row; torch.multinomial draws one exponential per vocabulary entry
         # (6 ms a step for 8 rows x 49k tokens on CPU, more than the attention of a small model)
         cdf = probs.cumsum(-1)
