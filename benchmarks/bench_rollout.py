@@ -216,10 +216,12 @@ def bench_episodes(args) -> None:
         return DeepSearchEnv(taskset.tasks, searcher, max_turns=4, top_k=3, passage_chars=200)
 
     modes = {"both": (False, True), "on": (True,), "off": (False,)}[args.reuse_kv]
+    lookups = [int(k) for k in str(args.lookup_tokens).split(",")]
     rates = {}
-    for reuse in modes:
-        policy = HFPolicy(model, tokenizer, max_new_tokens=48, temperature=1.0, seed=0, batch_size=args.episodes,
-                          reuse_kv=reuse)
+    for reuse, lookup in ((r, k) for r in modes for k in lookups):
+        policy = HFPolicy(model, tokenizer, max_new_tokens=args.turn_tokens, temperature=1.0, seed=0,
+                          batch_size=args.episodes, reuse_kv=reuse, autocast_bf16=args.bf16_autocast,
+                          lookup_tokens=lookup)
         gen_s = [0.0]
         inner = policy.generate_ids
 
@@ -235,21 +237,31 @@ def bench_episodes(args) -> None:
         run_episodes(policy, make_env, taskset.tasks[:2], batch_size=2, progress=False)  # warm-up
         policy.clear_kv()  # measure reuse across the turns of an episode only, not of warm-up prompts
         before, encoded, reused, gen_s[0] = policy.generated_tokens, policy.encoded_tokens, policy.reused_tokens, 0.0
+        forwards = policy.forwards
         sync(args.device)
         t = time.perf_counter()
         trajs = run_episodes(policy, make_env, taskset.tasks, batch_size=args.episodes, progress=False)
         sync(args.device)
         dt = time.perf_counter() - t
         turns = sum(len(tr.steps) for tr in trajs)
-        rates[reuse] = (len(trajs) / dt, gen_s[0])
-        print(f"\n## episodes (KV reuse {'on' if reuse else 'off'}): {len(trajs)} episodes ({turns} turns, "
-              f"{policy.generated_tokens - before} generated tokens) through DeepSearchEnv + {args.searcher} in "
-              f"{dt:.2f} s: {len(trajs) / dt:.2f} episodes/s, {(policy.generated_tokens - before) / dt:,.0f} tok/s; "
-              f"generation {gen_s[0]:.2f} s, prompt tokens encoded {policy.encoded_tokens - encoded:,}, "
-              f"reused {policy.reused_tokens - reused:,}")
-    if len(rates) == 2:
-        print(f"KV reuse: {rates[True][0] / rates[False][0]:.2f}x episodes/s, generation "
-              f"{rates[False][1] / rates[True][1]:.2f}x faster")
+        generated = policy.generated_tokens - before
+        rates[reuse, lookup] = (len(trajs) / dt, gen_s[0], generated / gen_s[0])
+        print(f"\n## episodes (KV reuse {'on' if reuse else 'off'}, lookup drafts {lookup}): {len(trajs)} episodes "
+              f"({turns} turns, {generated} generated tokens) through DeepSearchEnv + {args.searcher} in "
+              f"{dt:.2f} s: {len(trajs) / dt:.2f} episodes/s, {generated / dt:,.0f} tok/s; "
+              f"generation {gen_s[0]:.2f} s ({generated / gen_s[0]:,.0f} generated tok/s), decode forwards "
+              f"{policy.forwards - forwards:,} ({generated / max(1, policy.forwards - forwards):.2f} tokens a forward), "
+              f"prompt tokens encoded {policy.encoded_tokens - encoded:,}, reused {policy.reused_tokens - reused:,}")
+    for lookup in lookups:
+        if (False, lookup) in rates and (True, lookup) in rates:
+            print(f"KV reuse (lookup drafts {lookup}): {rates[True, lookup][0] / rates[False, lookup][0]:.2f}x "
+                  f"episodes/s, generation {rates[False, lookup][1] / rates[True, lookup][1]:.2f}x faster")
+    for reuse in modes:
+        for lookup in lookups[1:]:
+            if (reuse, lookups[0]) in rates and (reuse, lookup) in rates:
+                print(f"lookup drafts {lookup} vs {lookups[0]} (KV reuse {'on' if reuse else 'off'}): generated "
+                      f"tok/s {rates[reuse, lookup][2] / rates[reuse, lookups[0]][2]:.2f}x, episodes/s "
+                      f"{rates[reuse, lookup][0] / rates[reuse, lookups[0]][0]:.2f}x")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,7 +327,9 @@ def bench_grpo(args) -> None:
     config = TrainConfig(model=args.model, output_dir=args.output_dir, max_steps=args.steps, save_steps=10**6,
                          sampler=args.sampler,
                          searcher=args.searcher, seed=0, warmstart=not args.no_warmstart,
-                         tasks_per_step=args.tasks_per_step, group_size=args.group_size)
+                         tasks_per_step=args.tasks_per_step, group_size=args.group_size,
+                         lookup_tokens=int(str(args.lookup_tokens).split(",")[-1]), bf16=args.bf16_autocast)
+    print(f"grpo: lookup_tokens {config.lookup_tokens}, bf16 {config.bf16}")
     timer = SectionTimer(args.device)
     timer.wrap(HFPolicy, "generate_ids", "generation")
     for attr in ("step", "reset", "fork"):
@@ -396,7 +410,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--parts", default="decode,episodes,grpo",
                     help="comma-separated: decode, episodes, grpo, lm_head")
-    ap.add_argument("--bf16-autocast", action="store_true", help="decode and lm_head under bf16 autocast")
+    ap.add_argument("--bf16-autocast", action="store_true", help="decode, episodes and lm_head under bf16 autocast; "
+                    "the grpo part trains with --bf16 true")
     ap.add_argument("--lm-head-tokens", type=int, default=1320, help="positions in the lm_head part")
     ap.add_argument("--model", default="smollm2")
     ap.add_argument("--device", default="cpu")
@@ -409,6 +424,10 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=16, help="episodes in the episodes part")
     ap.add_argument("--reuse-kv", default="both", choices=["both", "on", "off"],
                     help="episodes part: HFPolicy's cross-turn KV reuse on, off, or both (compared)")
+    ap.add_argument("--lookup-tokens", default="0", help="episodes part: HFPolicy lookup_tokens values to compare, "
+                    "e.g. 0,4 (prompt-lookup drafts; use a warm-started --model, whose turns copy their context); "
+                    "grpo part: the last value is the config's lookup_tokens")
+    ap.add_argument("--turn-tokens", type=int, default=48, help="episodes part: max new tokens a turn")
     ap.add_argument("--searcher", default=None, help="searcher spec (default: bm25 with Java, else bm25s)")
     ap.add_argument("--steps", type=int, default=3, help="GRPO steps in the grpo part")
     ap.add_argument("--tasks-per-step", type=int, default=2, help="GRPO tasks per step (default config: 2)")

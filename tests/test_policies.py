@@ -510,6 +510,17 @@ def test_lookup_drafts_change_neither_greedy_turns_nor_their_logprobs(copying_mo
     long, drafted_long = plain.generate([CONV_A, CONV_B]), drafted.generate([CONV_A, CONV_B])
     assert [[c.token_ids for c in g] for g in drafted_long] == [[c.token_ids for c in g] for g in long]
     assert drafted.forwards < 0.6 * plain.forwards, (drafted.forwards, plain.forwards)
+    # a batch too large for drafts to be free (LOOKUP_TOKENS_PER_FORWARD) decodes a token a forward
+    from searchgym.policies.hf_policy import LOOKUP_TOKENS_PER_FORWARD
+
+    with_drafts = make(copying_model, tokenizer, temperature=0.0, max_new_tokens=8, stop=(), lookup_tokens=3,
+                       batch_size=LOOKUP_TOKENS_PER_FORWARD)
+    without = make(copying_model, tokenizer, temperature=0.0, max_new_tokens=8, stop=(),
+                   batch_size=LOOKUP_TOKENS_PER_FORWARD)
+    conversations = [CONV_A, CONV_B] * (LOOKUP_TOKENS_PER_FORWARD // 2)
+    assert [[c.token_ids for c in g] for g in with_drafts.generate(conversations)] == [
+        [c.token_ids for c in g] for g in without.generate(conversations)]
+    assert with_drafts.forwards == without.forwards == 7
 
 
 def test_lookup_sampling_keeps_the_logprobs_of_a_forward_pass(copying_model, tokenizer):

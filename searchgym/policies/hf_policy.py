@@ -18,6 +18,10 @@ from searchgym.policies.lookup import LookupIndex
 from searchgym.policies.policy import Completion, Message
 
 DEFAULT_STOP = ("</search>", "</open>", "</answer>")
+# prompt lookup drafts only while a forward's batch of tokens stays below this: on 2 CPU cores (SmolLM2-135M,
+# bf16) a forward of 4 rows x 5 tokens cost about what one of 4 x 1 did (drafts: 1.3x the tokens/s), one of
+# 16 x 5 twice what 16 x 1 did (no gain); benchmarks/bench_rollout.py --parts episodes --lookup-tokens 0,4
+LOOKUP_TOKENS_PER_FORWARD = 24
 
 
 class _KVEntry:
@@ -395,7 +399,6 @@ class HFPolicy:
         import torch
 
         drafts_max, max_new = self.lookup_tokens, self.max_new_tokens
-        block = 1 + drafts_max
         rows = logits.shape[0]
         first: dict[int, LookupIndex] = {}
         indexes = []
@@ -408,10 +411,9 @@ class HFPolicy:
         cols: list[list[int]] = [[] for _ in range(rows)]  # cache column of each token
         ended = [False] * rows
         batch_rows = list(range(rows))  # original row of each batch row
-        excluded = torch.full((rows,), -1, dtype=torch.long)
         kv_rows: dict[int, list[tuple[Any, Any]]] = {}
         col = width  # the next free cache column
-        arange = torch.arange(drafts_max)
+        excluded: Any = None
 
         def take(r: int, tok: int, logp: float, column: int) -> bool:
             """Append one token to row r; True when it ends the row."""
@@ -433,13 +435,10 @@ class HFPolicy:
 
         while True:
             nxt, nxt_logp = self._sample(logits, excluded)
-            drafts: list[list[int]] = []
             for r, tok, logp in zip(batch_rows, nxt.tolist(), nxt_logp.tolist()):
                 if ended[r] or take(r, tok, logp, col):
-                    drafts.append([])
                     continue
                 indexes[r].extend([tok])
-                drafts.append(indexes[r].draft(min(drafts_max, max_new - len(tokens[r]))))
             if all(ended[r] for r in batch_rows):
                 break
             done = sum(ended[r] for r in batch_rows)
@@ -447,38 +446,44 @@ class HFPolicy:
                 members = list(enumerate(batch_rows))
                 if keep_kv:
                     capture([(j, r) for j, r in members if ended[r]])
-                keep = [j for j, r in members if not ended[r]]
-                keep_t = torch.tensor(keep)
-                cache.batch_select_indices(keep_t)
-                nxt, mask, pos = nxt[keep_t], mask[keep_t], pos[keep_t]
-                batch_rows = [batch_rows[j] for j in keep]
-                drafts = [drafts[j] for j in keep]
+                keep = torch.tensor([j for j, r in members if not ended[r]])
+                cache.batch_select_indices(keep)
+                nxt, mask, pos = nxt[keep], mask[keep], pos[keep]
+                batch_rows = [batch_rows[j] for j in keep.tolist()]
+            # drafts only where verifying them is nearly free: a forward costs about as much for a few tokens a row
+            # as for one until the batch's tokens make it compute-bound (LOOKUP_TOKENS_PER_FORWARD)
+            room = min(drafts_max, max(0, LOOKUP_TOKENS_PER_FORWARD // len(batch_rows) - 1))
+            drafts = [indexes[r].draft(min(room, max_new - len(tokens[r]))) if room and not ended[r] else []
+                      for r in batch_rows]
+            block = 1 + max(len(d) for d in drafts)
             lengths = torch.tensor([len(d) for d in drafts])
-            drafted = torch.zeros((len(drafts), drafts_max), dtype=torch.long)
+            drafted = torch.full((len(drafts), block - 1), self.pad_id, dtype=torch.long)
             for j, d in enumerate(drafts):
-                drafted[j, : len(d)] = torch.tensor(d, dtype=torch.long)
-            ids = torch.cat([nxt[:, None], torch.where(arange < lengths[:, None], drafted, self.pad_id)], 1)
+                if d:
+                    drafted[j, : len(d)] = torch.tensor(d, dtype=torch.long)
             mask[:, col : col + block] = 1
             positions = pos[:, None] + 1 + torch.arange(block)
             with verifying():
-                out = self.model(input_ids=ids, attention_mask=mask[:, : col + block], position_ids=positions,
-                                 use_cache=True, **{self._cache_kw: cache}, logits_to_keep=block)
+                out = self.model(input_ids=torch.cat([nxt[:, None], drafted], 1), attention_mask=mask[:, : col + block],
+                                 position_ids=positions, use_cache=True, **{self._cache_kw: cache},
+                                 logits_to_keep=block)
             self.forwards += 1
             cache, scores = _cache_of(out), out.logits.float()  # (rows, block, vocab)
-            accepted, draft_logps = self._accept(scores[:, :drafts_max], drafted, lengths)
-            for j, (r, count, lps) in enumerate(zip(batch_rows, accepted.tolist(), draft_logps.tolist())):
-                if ended[r]:
-                    continue
-                for i in range(count):
-                    if take(r, drafts[j][i], lps[i], col + 1 + i):
-                        break
-                if not ended[r]:
-                    indexes[r].extend(drafts[j][:count])
             rows_now = torch.arange(len(batch_rows))
-            mask[:, col + 1 : col + block] *= (arange[None] < accepted[:, None]).long()
+            if block == 1:
+                accepted, excluded = torch.zeros(len(batch_rows), dtype=torch.long), None
+            else:
+                accepted, draft_logps = self._accept(scores[:, :-1], drafted, lengths)
+                for j, (r, count, lps) in enumerate(zip(batch_rows, accepted.tolist(), draft_logps.tolist())):
+                    for i in range(count):
+                        if ended[r] or take(r, drafts[j][i], lps[i], col + 1 + i):
+                            break
+                    if not ended[r]:
+                        indexes[r].extend(drafts[j][:count])
+                mask[:, col + 1 : col + block] *= (torch.arange(block - 1)[None] < accepted[:, None]).long()
+                refused = accepted < lengths
+                excluded = torch.where(refused, drafted[rows_now, accepted.clamp(max=block - 2)], -1)
             logits = scores[rows_now, accepted]
-            refused = accepted < lengths
-            excluded = torch.where(refused, drafted[rows_now, accepted.clamp(max=max(drafts_max - 1, 0))], -1)
             pos = pos + 1 + accepted
             col += block
         if keep_kv:

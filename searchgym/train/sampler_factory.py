@@ -27,7 +27,7 @@ def make_sampler_factory(config: TrainConfig, tasks: Sequence[Task], searcher: A
             # sample with the numerics the trainer scores with (bf16 autocast where the config turned it on)
             policy = HFPolicy(model, tokenizer, max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                               top_p=config.top_p, seed=config.seed + trainer.accelerator.process_index,
-                              autocast_bf16=bool(trainer.args.bf16))
+                              autocast_bf16=bool(trainer.args.bf16), lookup_tokens=config.lookup_tokens)
         # the sampler scores every group once; the env itself scores nothing
         env = DeepSearchEnv(tasks, searcher, max_turns=config.max_turns, top_k=config.top_k,
                             passage_chars=config.passage_chars, reward=None)
