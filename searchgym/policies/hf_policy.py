@@ -1,8 +1,9 @@
 """``HFPolicy``: a transformers causal LM as a search agent, with token ids and log-probs for training.
 
 Our own batched decode loop: the prompt of a group encoded once and shared by its branches, per-token
-log-probs under the sampling distribution, stops at the end of an action found on token ids, and each
-row's KV cache kept for its next turn. See docs/training.md ("HFPolicy").
+log-probs under the sampling distribution, stops at the end of an action found on token ids, each
+row's KV cache kept for its next turn, and (``lookup_tokens``) drafts copied from a row's own context
+verified several tokens a forward. See docs/training.md ("HFPolicy").
 """
 
 from __future__ import annotations
@@ -518,7 +519,7 @@ class HFPolicy:
         return accepted, logp.gather(-1, drafted[..., None]).squeeze(-1)
 
     def _target(self, probs: Any) -> Any:
-        """The distribution sampled from: ``probs`` cut to the top-p nucleus (unnormalised), or as they are."""
+        """The distribution sampled from: ``probs`` cut to the top-p nucleus and renormalised, or as they are."""
         import torch
 
         if self.top_p >= 1.0:
@@ -559,12 +560,7 @@ class HFPolicy:
             nxt = choose.argmax(dim=-1)
             return nxt, logp.gather(-1, nxt[:, None]).squeeze(-1)
         logp = torch.log_softmax(logits / self.temperature, dim=-1)
-        probs = logp.exp()
-        if self.top_p < 1.0:
-            sorted_p, order = probs.sort(dim=-1, descending=True)
-            keep = sorted_p.cumsum(-1) - sorted_p < self.top_p  # always keeps the most likely token
-            sorted_p = sorted_p * keep
-            probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+        probs = self._target(logp.exp())
         if drop is not None:
             rest = probs.clone()
             rest[drop] = 0.0
