@@ -464,12 +464,12 @@ class HFPolicy:
                     drafted[j, : len(d)] = torch.tensor(d, dtype=torch.long)
             mask[:, col : col + block] = 1
             positions = pos[:, None] + 1 + torch.arange(block)
+            last_logits = {"logits_to_keep": block} if self._keep_kw else {}
             with verifying():
                 out = self.model(input_ids=torch.cat([nxt[:, None], drafted], 1), attention_mask=mask[:, : col + block],
-                                 position_ids=positions, use_cache=True, **{self._cache_kw: cache},
-                                 logits_to_keep=block)
+                                 position_ids=positions, use_cache=True, **{self._cache_kw: cache}, **last_logits)
             self.forwards += 1
-            cache, scores = _cache_of(out), out.logits.float()  # (rows, block, vocab)
+            cache, scores = _cache_of(out), out.logits[:, -block:].float()  # (rows, block, vocab)
             rows_now = torch.arange(len(batch_rows))
             if block == 1:
                 accepted, excluded = torch.zeros(len(batch_rows), dtype=torch.long), None
