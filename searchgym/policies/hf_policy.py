@@ -377,17 +377,8 @@ class HFPolicy:
             capture(list(enumerate(batch_rows.tolist())))
         tok_host = tok_dev.cpu()
         lp_host = lp_dev.cpu()
-        results = []
-        for r in range(rows):
-            k = length[r]
-            token_ids = tuple(tok_host[r, :k].tolist())
-            text = self.tokenizer.decode(token_ids, skip_special_tokens=True)
-            self.generated_tokens += k
-            prompt = tuple(prompts[r // n])
-            results.append(Completion(text, prompt, token_ids, tuple(lp_host[r, :k].tolist())))
-            if keep_kv:
-                self._kv_store(prompt + token_ids[:-1], kv_rows[r])
-        return results
+        return self._completions(prompts, n, [tok_host[r, : length[r]].tolist() for r in range(rows)],
+                                 [lp_host[r, : length[r]].tolist() for r in range(rows)], kv_rows if keep_kv else None)
 
     def _lookup_loop(self, prompts: list[list[int]], n: int, cache: Any, logits: Any, mask: Any, pos: Any,
                      width: int, prompt_cols: list[list[int]], keep_kv: bool) -> list[Completion]:
@@ -489,14 +480,20 @@ class HFPolicy:
             col += block
         if keep_kv:
             capture(list(enumerate(batch_rows)))
+        return self._completions(prompts, n, tokens, logps, kv_rows if keep_kv else None)
+
+    def _completions(self, prompts: list[list[int]], n: int, tokens: list[list[int]], logps: list[list[float]],
+                     kv_rows: dict[int, list[tuple[Any, Any]]] | None) -> list[Completion]:
+        """Row r's completion of prompt ``r // n``, counted in ``generated_tokens``; with ``kv_rows`` (the KV of
+        each row's context, every token but the last) stored for the row's next turn."""
         results = []
-        for r in range(rows):
-            token_ids = tuple(tokens[r])
+        for r, (ids, lps) in enumerate(zip(tokens, logps)):
+            token_ids = tuple(ids)
             self.generated_tokens += len(token_ids)
             prompt = tuple(prompts[r // n])
             results.append(Completion(self.tokenizer.decode(token_ids, skip_special_tokens=True), prompt, token_ids,
-                                      tuple(logps[r])))
-            if keep_kv and r in kv_rows:
+                                      tuple(lps)))
+            if kv_rows is not None:
                 self._kv_store(prompt + token_ids[:-1], kv_rows[r])
         return results
 
@@ -548,9 +545,11 @@ class HFPolicy:
         for none) is left out of the draw (a refused draft: what speculative sampling draws from then)."""
         import torch
 
-        # (rows, tokens) to leave out, or None
-        which = (excluded >= 0).nonzero().flatten() if excluded is not None else None
-        drop = (which, excluded[which]) if excluded is not None and which is not None and len(which) else None
+        drop = None  # (rows, tokens) to leave out
+        if excluded is not None:
+            which = (excluded >= 0).nonzero().flatten()
+            if len(which):
+                drop = (which, excluded[which])
         if self.temperature == 0:
             logp = torch.log_softmax(logits, dim=-1)
             choose = logits
