@@ -13,6 +13,7 @@ policy tokens (`max_generated_tokens`), then every model is evaluated greedily o
   (b) trajectory groups + C-GRPO (exact match gated, citation rubric bonus, CaRR)
   (c) SLATE step groups + the gold judge + C-GRPO on answers (searchgym's default step recipe)
   (d) optional (--llm-judge openai:<model>@<url>): SLATE step groups with an OpenAI-compatible judge
+  (e) optional: arm c with arm a's reward (exact match, no citation rubric), to compare the samplers at one reward
 
 Printed per arm and seed: held-out EM, F1, citation precision, answered rate, valid-turn rate, searches per
 episode, before (the warm start) and after; then mean ± std over seeds; a plot and a JSON file are written.
@@ -52,10 +53,13 @@ ARMS = {
     "a": dict(sampler="trajectory", citation_rubric=False, judge="none"),
     "b": dict(sampler="trajectory", citation_rubric=True, judge="none"),
     "c": dict(sampler="step", citation_rubric=True, judge="gold"),
+    # arm c with arm a's answer reward: step against trajectory sampling at one reward
+    "e": dict(sampler="step", citation_rubric=False, judge="gold"),
 }
 BASELINE = "a"  # what the other arms are compared with, task by task
 ARM_NAMES = {"a": "trajectory + EM (Search-R1)", "b": "trajectory + C-GRPO", "c": "SLATE step + gold judge + C-GRPO",
-             "d": "SLATE step + LLM judge + C-GRPO"}
+             "d": "SLATE step + LLM judge + C-GRPO", "e": "SLATE step + gold judge + EM"}
+STEP_ARMS = ("c", "d", "e")
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 METRICS = ("em", "f1", "citation_precision", "answered", "valid_turns", "searches_per_episode")
 
@@ -235,7 +239,7 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=None, help="seeds per arm: 0 .. N-1")
     p.add_argument("--first-seed", type=int, default=0,
                    help="seeds run first-seed .. first-seed + N - 1 (to add seeds to an earlier run's)")
-    p.add_argument("--arms", default="a,b,c", help="comma-separated arms (a, b, c, d)")
+    p.add_argument("--arms", default="a,b,c", help="comma-separated arms (a, b, c, d, e)")
     p.add_argument("--llm-judge", default=None, help="judge spec for arm d, e.g. openai:smollm2@http://127.0.0.1:8000/v1")
     p.add_argument("--corpus", default=DEFAULT_CORPUS, help="corpus spec (default: searchgym train's world)")
     p.add_argument("--searcher", default=None, help="bm25 (Lucene) by default; bm25s where Java is absent")
@@ -308,6 +312,9 @@ def main(argv=None) -> int:
         torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     seeds = args.seeds or (1 if args.quick or not gpu else 3)
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    unknown = [a for a in arms if a not in ARM_NAMES]
+    if unknown:
+        p.error(f"unknown arm(s) {unknown}: choose from {', '.join(ARM_NAMES)}")
     if "d" in arms and not args.llm_judge:
         p.error("arm d needs --llm-judge")
     searcher_spec = args.searcher or ("bm25" if _has_java() else "bm25s")
@@ -394,10 +401,10 @@ def main(argv=None) -> int:
                     **({"continue_temperature": args.continue_temperature} if args.continue_temperature else {}),
                     **({"informative_groups_first": True} if args.informative_groups_first else {})}
     specs = {arm: {**spec, **step_changes} if spec["sampler"] == "step" else spec for arm, spec in specs.items()}
-    names = {arm: f"{name}, rollout value" if args.step_value == "rollout" and arm in ("c", "d") else name
+    names = {arm: f"{name}, rollout value" if args.step_value == "rollout" and arm in STEP_ARMS else name
              for arm, name in ARM_NAMES.items()}
     if args.step_advantage == "tree":
-        names = {arm: f"{name}, tree advantage" if arm in ("c", "d") else name for arm, name in names.items()}
+        names = {arm: f"{name}, tree advantage" if arm in STEP_ARMS else name for arm, name in names.items()}
     results: dict[str, list[dict]] = {}
     for arm in arms:
         for seed in range(args.first_seed, args.first_seed + seeds):

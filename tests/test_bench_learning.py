@@ -161,3 +161,19 @@ def test_the_pairing_covers_only_the_splits_both_arms_were_evaluated_on(bench, c
     assert list(paired) == ["c"] and list(paired["c"]) == ["held-out"]  # no --transfer-corpus: no transfer line
     assert (paired["c"]["held-out"]["wins"], paired["c"]["held-out"]["losses"]) == (1, 1)
     assert "held-out  seed 0 1/1  pooled 1/1" in capsys.readouterr().out
+
+
+def test_an_unknown_arm_is_refused_before_any_work(bench, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--quick", "--arms", "a,x", "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert "unknown arm(s) ['x']" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused before the output folder or a warm start
+
+
+def test_arm_e_is_arm_c_with_arm_a_answer_reward(bench):
+    step_keys = set(bench.ARMS["c"]) | set(bench.ARMS["e"])
+    differing = {k for k in step_keys if bench.ARMS["c"].get(k) != bench.ARMS["e"].get(k)}
+    assert differing == {"citation_rubric"}
+    assert bench.ARMS["e"]["citation_rubric"] == bench.ARMS["a"]["citation_rubric"] is False
+    assert "e" in bench.STEP_ARMS
