@@ -23,7 +23,8 @@ and settings (`heldout.key`): a re-run on the same `--out` reuses an evaluation 
 counts the held-out tasks it gained and lost against the warm start (paired: the same tasks, so what one seed
 happened to draw does not blur the comparison), and, when arm a runs beside others, every other arm's run
 is compared with arm a's run of the same seed on the same tasks: the tasks only it solved against those only
-the baseline solved, per seed and pooled, with a two-sided sign test (`paired` in the JSON). An arm run that
+the baseline solved, per seed and pooled, with a two-sided sign test (`paired` in the JSON); each step arm
+is also compared so with the trajectory arm of its answer reward when both ran (c with b, e with a: `same_reward`). An arm run that
 an earlier invocation finished on the same `--out` with the same settings is reused, and one that was killed
 is resumed from its newest checkpoint, so `--first-seed 0 --seeds 3` after `--seeds 1` trains only seeds 1 and 2
 and reports all three.
@@ -60,6 +61,8 @@ BASELINE = "a"  # what the other arms are compared with, task by task
 ARM_NAMES = {"a": "trajectory + EM (Search-R1)", "b": "trajectory + C-GRPO", "c": "SLATE step + gold judge + C-GRPO",
              "d": "SLATE step + LLM judge + C-GRPO", "e": "SLATE step + gold judge + EM"}
 STEP_ARMS = ("c", "d", "e")
+# the trajectory arm trained on each step arm's answer reward (C-GRPO for c and d, exact match for e)
+SAME_REWARD_TRAJECTORY_ARM = {"c": "b", "d": "b", "e": "a"}
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 METRICS = ("em", "f1", "citation_precision", "answered", "valid_turns", "searches_per_episode")
 
@@ -450,6 +453,9 @@ def main(argv=None) -> int:
             print(f"{names[arm]:<36} " + " ".join(f"{c:>22}" for c in cells))
     if BASELINE in results and len(results) > 1:
         summary["paired"] = _print_paired(results, names)
+    same_reward = _print_same_reward(results, names)
+    if same_reward:
+        summary["same_reward"] = same_reward
     summary["seconds"] = time.perf_counter() - started
     summary["learning_rate"] = learning_rate
     summary["continue_temperature"] = args.continue_temperature or TrainConfig().continue_temperature
@@ -480,16 +486,29 @@ def _print_paired(results: dict[str, list[dict]], names: dict[str, str] = ARM_NA
     both were evaluated on (the transfer world only with --transfer-corpus)."""
     print(f"\npaired against arm {BASELINE} ({names[BASELINE]}), the same seed on the same tasks: "
           "tasks only this arm solved / only the baseline solved (two-sided sign test p)")
+    return _print_pairs(results, names, {arm: BASELINE for arm in results if arm != BASELINE})
+
+
+def _print_same_reward(results: dict[str, list[dict]], names: dict[str, str] = ARM_NAMES) -> dict[str, dict]:
+    """Print and return each step arm against the trajectory arm trained on its answer reward (c and d against b,
+    e against a): the two samplers at one reward, seed by seed on the same tasks."""
+    pairs = {arm: other for arm, other in SAME_REWARD_TRAJECTORY_ARM.items() if arm in results and other in results}
+    if not pairs:
+        return {}
+    print("\nstep against trajectory sampling at one answer reward, the same seed on the same tasks: tasks only "
+          "the step arm solved / only the trajectory arm solved (two-sided sign test p)")
+    return _print_pairs(results, names, pairs)
+
+
+def _print_pairs(results: dict[str, list[dict]], names: dict[str, str], pairs: dict[str, str]) -> dict[str, dict]:
     paired: dict[str, dict] = {}
-    for arm, rows in results.items():
-        if arm == BASELINE:
-            continue
+    for arm, other in pairs.items():
         paired[arm] = {}
         for split, key in (("held-out", "tasks"), ("transfer", "transfer_tasks")):
-            cmp = paired_against(rows, results[BASELINE], key)
+            cmp = paired_against(results[arm], results[other], key)
             if not cmp["seeds"]:
                 continue
-            paired[arm][split] = cmp
+            paired[arm][split] = {**cmp, "against": other}
             seeds = "  ".join(f"seed {s['seed']} {s['wins']}/{s['losses']}" for s in cmp["seeds"])
             print(f"{names[arm]:<36} {split:<9} {seeds}  pooled {cmp['wins']}/{cmp['losses']} (p {cmp['p']:.3f})")
     return paired

@@ -177,3 +177,17 @@ def test_arm_e_is_arm_c_with_arm_a_answer_reward(bench):
     assert differing == {"citation_rubric"}
     assert bench.ARMS["e"]["citation_rubric"] == bench.ARMS["a"]["citation_rubric"] is False
     assert "e" in bench.STEP_ARMS
+
+
+def test_step_arms_are_also_paired_with_the_trajectory_arm_of_their_reward(bench, capsys):
+    def run(solved):
+        return [{"seed": 0, "tasks": {t: float(t in solved) for t in ("t1", "t2", "t3")}}]
+
+    results = {"a": run({"t1"}), "b": run({"t2"}), "c": run({"t2", "t3"}), "e": run({"t1", "t2"})}
+    paired = bench._print_same_reward(results)
+    out = capsys.readouterr().out
+    assert paired["c"]["held-out"]["against"] == "b" and paired["e"]["held-out"]["against"] == "a"
+    assert (paired["c"]["held-out"]["wins"], paired["c"]["held-out"]["losses"]) == (1, 0)  # t3 against nothing
+    assert (paired["e"]["held-out"]["wins"], paired["e"]["held-out"]["losses"]) == (1, 0)  # t2 against nothing
+    assert "step against trajectory sampling at one answer reward" in out
+    assert bench._print_same_reward({"a": run({"t1"}), "c": run({"t3"})}) == {}  # c's trajectory arm (b) absent
