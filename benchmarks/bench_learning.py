@@ -24,10 +24,10 @@ counts the held-out tasks it gained and lost against the warm start (paired: the
 happened to draw does not blur the comparison), and, when arm a runs beside others, every other arm's run
 is compared with arm a's run of the same seed on the same tasks: the tasks only it solved against those only
 the baseline solved, per seed and pooled, with a two-sided sign test (`paired` in the JSON); each step arm
-is also compared so with the trajectory arm of its answer reward when both ran (c with b, e with a: `same_reward`). An arm run that
-an earlier invocation finished on the same `--out` with the same settings is reused, and one that was killed
-is resumed from its newest checkpoint, so `--first-seed 0 --seeds 3` after `--seeds 1` trains only seeds 1 and 2
-and reports all three.
+is compared the same way with the trajectory arm of its answer reward when both ran (c with b, e with a:
+`same_reward`). An arm run that an earlier invocation finished on the same `--out` with the same settings is
+reused, and one that was killed is resumed from its newest checkpoint, so `--first-seed 0 --seeds 3` after
+`--seeds 1` trains only seeds 1 and 2 and reports all three.
 
 The held-out split is small (35 tasks of the default world: one task is ±0.029 EM). `--transfer-corpus
 synthetic:seed=1,passages=500,tasks=160,hops=2` also evaluates every model on all tasks of a world generated
