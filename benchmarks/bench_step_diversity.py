@@ -29,7 +29,7 @@ threshold it prints the step groups that would be skipped, the informative ones 
 share of candidate tokens saved: a skipped group costs one turn instead of k, a branched one a probe more. The
 first candidate of each sampled group stands in for the probe (a draw from the same distribution).
 Measured 2026-12-08 (bf16, bench_learning's warm start, 16 train tasks, rollout values, k = 4; 57 step groups, 36
-of them scored alike, 21 informative; 4 min: the second command above): thresholds 0.5 / 0.7 / 0.8 / 0.9 skip
+of them scored alike, 21 informative; 4 min: the third command above): thresholds 0.5 / 0.7 / 0.8 / 0.9 skip
 40 / 31 / 27 / 15 groups, lose 11 / 5 / 4 / 1 informative ones and save 44 / 26 / 18 / -4 % of the candidate
 tokens, so informative groups per candidate token change by -15 / +3 / -1 / -9 %. The probe's likelihood does not
 tell a group that teaches from one that does not; the gate was not built (docs/learning.md).
