@@ -313,9 +313,7 @@ class HFPolicy:
             the last (those were fed; the cache holds at least them when a row is captured)."""
             for j, r in members:
                 cols = prompt_cols[r // n] + list(range(width, width + length[r] - 1))
-                index = torch.tensor(cols, dtype=torch.long).to(dev, non_blocking=True)
-                kv_rows[r] = [(layer.keys[j].index_select(-2, index), layer.values[j].index_select(-2, index))
-                              for layer in cache.layers]
+                kv_rows[r] = _row_kv(cache, j, torch.tensor(cols, dtype=torch.long).to(dev, non_blocking=True))
 
         def settle(step: int, members: Any, packed: Any, event: Any) -> None:
             nonlocal live
@@ -421,9 +419,7 @@ class HFPolicy:
 
         def capture(members: list[tuple[int, int]]) -> None:
             for j, r in members:  # every token but the last was fed, so the cache holds it
-                index = torch.tensor(prompt_cols[r // n] + cols[r][:-1], dtype=torch.long)
-                kv_rows[r] = [(layer.keys[j].index_select(-2, index), layer.values[j].index_select(-2, index))
-                              for layer in cache.layers]
+                kv_rows[r] = _row_kv(cache, j, torch.tensor(prompt_cols[r // n] + cols[r][:-1], dtype=torch.long))
 
         while True:
             nxt, nxt_logp = self._sample(logits, excluded)
@@ -624,6 +620,12 @@ def _stop_candidates(tokenizer: Any, stops: Sequence[str], vocab: int) -> Any:
         if i not in special and ("\ufffd" in piece or any(c in piece for c in lasts)):
             mask[i] = True
     return mask
+
+
+def _row_kv(cache: Any, row: int, columns: Any) -> list[tuple[Any, Any]]:
+    """Batch row ``row``'s keys and values at cache ``columns``, per layer: what ``_kv_store`` keeps of a turn."""
+    return [(layer.keys[row].index_select(-2, columns), layer.values[row].index_select(-2, columns))
+            for layer in cache.layers]
 
 
 def _cache_of(output: Any) -> Any:
